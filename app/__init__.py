@@ -1,0 +1,1 @@
+"""Parley's Qt desktop app (the only package that imports PySide6)."""
