@@ -20,6 +20,7 @@ class FinishReason(str, Enum):
 class TokenEvent:
     text: str                      # always whole UTF-8 characters
     index: int                     # 0-based output token index of the last token in `text`
+    stats: GenerationStats | None = None   # a live snapshot, attached a few times a second
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""`parley <subcommand>`: the headless command line over the same engine (never imports Qt)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import Cancelled, ParleyError
+from . import generate, info
+
+COMMANDS = {"info": info, "generate": generate}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley", description="Chat with local GGUF models, offline. "
+        "Run with no arguments to open the app.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.register(sub.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    try:
+        return int(COMMANDS[args.command].run(args) or 0)
+    except ParleyError as exc:
+        print(f"parley {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except (Cancelled, KeyboardInterrupt):
+        print(f"parley {args.command}: cancelled", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

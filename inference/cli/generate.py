@@ -1,0 +1,82 @@
+"""`parley generate MODEL --prompt …`: stream a reply to stdout, stats to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from ..cancel import CancelToken
+from ..events import Finished, TokenEvent
+from ..requests import GenerationRequest, Message, Mode
+from ..sampling import SAMPLING_RANGES, SamplingParams
+from .common import add_load_arguments, add_model_argument, model_config, print_json, \
+    read_text_file
+from .engine_factory import open_engine
+
+HELP = "Generate text from a model in chat, text or instruct mode."
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    add_model_argument(parser)
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default="chat")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", help="the message / text / instruction")
+    source.add_argument("--prompt-file", metavar="FILE", help="read the prompt from a file "
+                        "('-' for standard input)")
+    parser.add_argument("--system", default="", help="system prompt (chat and instruct)")
+    defaults = SamplingParams()
+    for name in SAMPLING_RANGES:
+        kind = float if isinstance(getattr(defaults, name), float) else int
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind,
+                            default=getattr(defaults, name), help=SAMPLING_RANGES[name].help)
+    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                        help="stop when this text appears (repeatable)")
+    add_load_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+
+def build_request(args: argparse.Namespace) -> GenerationRequest:
+    prompt = args.prompt if args.prompt is not None else read_text_file(args.prompt_file)
+    sampling = SamplingParams(**{name: getattr(args, name) for name in SAMPLING_RANGES},
+                              stop=tuple(args.stop))
+    mode = Mode(args.mode)
+    if mode is Mode.CHAT:
+        return GenerationRequest(mode, (Message("user", prompt),), system=args.system,
+                                 sampling=sampling)
+    return GenerationRequest(mode, text=prompt, system=args.system, sampling=sampling)
+
+
+def run(args: argparse.Namespace) -> int:
+    request = build_request(args)          # bad values fail before the model loads
+    config = model_config(args, seed=request.sampling.seed)
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    try:
+        with open_engine() as engine:
+            engine.load(config, cancel=cancel)
+            finished = _stream(engine.generate(request, cancel), echo=not args.json)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        print_json(finished.to_dict())
+    else:
+        sys.stdout.write("\n")
+        for warning in finished.warnings:
+            print(f"note: {warning}", file=sys.stderr)
+        if finished.dropped_turns:
+            print(f"note: {finished.dropped_turns} old turns were dropped to fit the context",
+                  file=sys.stderr)
+        print(f"[{finished.reason.value}] {finished.stats.summary()}", file=sys.stderr)
+    return 0
+
+
+def _stream(events, echo: bool) -> Finished:
+    for event in events:
+        if isinstance(event, TokenEvent):
+            if echo:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+        elif isinstance(event, Finished):
+            return event
+    raise RuntimeError("the engine ended without a Finished event")
