@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import Cancelled, ParleyError
+from ..logs import configure_logging
 from . import generate, info
 
 COMMANDS = {"info": info, "generate": generate}
@@ -16,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parley", description="Chat with local GGUF models, offline. "
         "Run with no arguments to open the app.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also print llama.cpp's log to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         module.register(sub.add_parser(name, help=module.HELP, description=module.HELP))
@@ -27,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
+    configure_logging(verbose=args.verbose)
     try:
         return int(COMMANDS[args.command].run(args) or 0)
     except ParleyError as exc:
