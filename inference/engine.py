@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from .api import LoadedModel, ProgressCallback, RenderedPrompt
 from .cancel import CancelToken
 from .config import ModelConfig
-from .errors import ModelLoadError, NoModelLoadedError, UnsupportedArchitectureError
+from .errors import (
+    GenerationError,
+    ModelLoadError,
+    NoModelLoadedError,
+    UnsupportedArchitectureError,
+)
 from .events import Finished, FinishReason, GenerationEvent, TokenEvent
 from .gguf_file import GGUFInfo, read_gguf
 from .load_checks import check_memory, explain_load_failure
@@ -205,7 +210,7 @@ class Engine:
         if code == 1:
             return FinishReason.CONTEXT_FULL
         detail = NATIVE_LOG.last_error() or f"llama_decode returned {code}"
-        raise ModelLoadError(f"The model failed to evaluate at position {position}: {detail}")
+        raise GenerationError(f"The model failed to evaluate at position {position}: {detail}")
 
     def _require(self) -> _Session:
         if self._session is None:

@@ -43,6 +43,10 @@ class NotEnoughMemoryError(ModelLoadError):
     pass
 
 
+class GenerationError(ParleyError):
+    """llama.cpp failed while evaluating tokens (not a cancel, not a full context)."""
+
+
 class InvalidSettingError(ParleyError, ValueError):
     """A configuration or sampling value out of its range."""
 
