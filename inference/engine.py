@@ -202,9 +202,11 @@ class Engine:
 
     def _decode_failed(self, s: _Session, code: int, cancel: CancelToken,
                        position: int) -> FinishReason:
-        # An aborted or failed batch may leave part of itself in the cache: forget it all.
-        s.ctx.clear()
-        s.kv_tokens.clear()
+        # An aborted batch may leave part of itself in the cache: drop that part and keep the
+        # prefix that was complete before it, so the next turn still reuses it.
+        if code < 0 or not s.ctx.keep_prefix(len(s.kv_tokens)):
+            s.ctx.clear()
+            s.kv_tokens.clear()
         if code == 2 or cancel.cancelled:
             return FinishReason.CANCELLED
         if code == 1:

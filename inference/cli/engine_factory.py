@@ -1,4 +1,8 @@
-"""Which engine the CLI drives."""
+"""Which engine the CLI drives: an EngineHost, so a native crash ends with a message, not a core.
+
+`parley` entry points that may be frozen (PyInstaller) call `multiprocessing.freeze_support()`
+before anything else; the host's child is started with the "spawn" method.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import contextlib
 from collections.abc import Iterator
 
 from ..api import EngineAPI
-from ..engine import Engine
+from ..host import EngineHost
 
 
 @contextlib.contextmanager
 def open_engine() -> Iterator[EngineAPI]:
-    engine = Engine()
+    engine = EngineHost()
     try:
         yield engine
     finally:
