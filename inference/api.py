@@ -58,4 +58,9 @@ class EngineAPI(Protocol):
 
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]: ...
 
+    def perplexity(self, text: str, *, progress: Callable[[int, int, float | None], None]
+                   | None = None, cancel: CancelToken | None = None,
+                   **options: Any) -> Any:
+        """A PerplexityResult for `text` (options: n_ctx, n_batch, mode, per_token)."""
+
     def close(self) -> None: ...

@@ -21,6 +21,8 @@ from .load_checks import check_memory, explain_load_failure
 from .metrics import StatsClock
 from .native import NativeContext, NativeModel, build_info
 from .native_log import NATIVE_LOG
+from .perplexity import PerplexityResult, compute_perplexity
+from .perplexity import ProgressCallback as PerplexityProgress
 from .prompts import BuiltPrompt, TemplateChoice, build_prompt, choose_template
 from .requests import GenerationRequest
 from .sampler import SamplerChain
@@ -114,6 +116,17 @@ class Engine:
             lambda text, special: s.model.tokenize(text, add_special=True,
                                                    parse_special=special),
             s.ctx.n_ctx, bos_text)
+
+    # -- long jobs --------------------------------------------------------------------------
+    def perplexity(self, text: str, *, n_ctx: int = 512, n_batch: int = 2048,
+                   mode: str = "auto", per_token: bool = False,
+                   progress: PerplexityProgress | None = None,
+                   cancel: CancelToken | None = None) -> PerplexityResult:
+        """Perplexity of `text` under the loaded model (in a context of its own)."""
+        s = self._require()
+        return compute_perplexity(s.model, text, n_ctx=n_ctx, n_batch=n_batch, mode=mode,
+                                  n_threads=s.config.threads, per_token=per_token,
+                                  progress=progress, cancel=cancel)
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, request: GenerationRequest,

@@ -11,6 +11,10 @@ class GGUFError(ParleyError):
     """The file is not a GGUF Parley can read."""
 
 
+class GGUFFileNotFoundError(GGUFError, FileNotFoundError):
+    """The path does not exist or is not a regular file."""
+
+
 class NotGGUFError(GGUFError):
     pass
 

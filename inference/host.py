@@ -141,6 +141,12 @@ class EngineHost:
         return self._request(self._ensure_child(), (hp.JOB, name, args), f"running {name}",
                              cancel, progress)
 
+    def perplexity(self, text: str, *, progress: Callable[[int, int, float | None], None]
+                   | None = None, cancel: CancelToken | None = None, **options: Any) -> Any:
+        """Engine.perplexity, run in the engine process (same arguments and result)."""
+        relay = (lambda step: progress(*step)) if progress else None
+        return self.call("perplexity", text, options, progress=relay, cancel=cancel)
+
     def close(self) -> None:
         """Ask the child to exit; terminate it, then kill it, if it does not in time."""
         child, self._child, self._loaded = self._child, None, None

@@ -110,7 +110,14 @@ def _debug_steps(engine: Engine, ctx: JobContext, steps: int, pause_s: float = 0
     return steps
 
 
+def _perplexity(engine: Engine, ctx: JobContext, text: str, options: dict[str, Any]) -> Any:
+    """Perplexity of `text`; progress goes out as (tokens done, total, ETA) tuples."""
+    return engine.perplexity(text, **options, cancel=ctx.cancel,
+                             progress=lambda done, total, eta: ctx.emit((done, total, eta)))
+
+
 JOBS: Mapping[str, Job] = MappingProxyType({
+    "perplexity": _perplexity,
     "_debug_crash": _debug_crash,
     "_debug_steps": _debug_steps,
     "_network_attempts": _network_attempts,

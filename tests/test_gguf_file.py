@@ -194,7 +194,7 @@ def test_tiny_model_inspects(tiny_path: Path) -> None:
     assert info.bits_per_weight == 32.0
     assert info.tensor_data_offset % 32 == 0
     assert info.metadata["tokenizer.ggml.tokens"] == "[array of 300 string]"
-    assert info.metadata["tokenizer.ggml.token_type"] == "[array of 300 int32]"
+    assert info.metadata["tokenizer.ggml.token_type"][:3] == (2, 3, 3)   # small: values kept
     assert info.metadata["llama.attention.layer_norm_rms_epsilon"] == 1e-05
 
 
@@ -263,7 +263,7 @@ def test_per_layer_head_count_kv_takes_the_max(tiny_dir: Path) -> None:
     )
     info = read_gguf(path)
     assert info.kv_heads == 2
-    assert info.metadata["llama.attention.head_count_kv"] == "[array of 2 int32]"
+    assert info.metadata["llama.attention.head_count_kv"] == (2, 0)
     assert (info.expert_count, info.experts_used, info.is_moe) == (8, 2, True)
     assert info.to_dict()["experts"] == 8
     assert info.split_count == 3

@@ -142,7 +142,13 @@ def _kv(draw: st.DrawFn) -> tuple[GGUFValueType, GGUFValueType | None, Any]:
 def _expected(vtype: GGUFValueType, sub_type: GGUFValueType | None, value: Any) -> Any:
     if vtype == GGUFValueType.ARRAY:
         assert sub_type is not None
-        return f"[array of {len(value)} {sub_type.name.lower()}]"
+        if sub_type == GGUFValueType.STRING:
+            return f"[array of {len(value)} string]"
+        if sub_type == GGUFValueType.FLOAT32:     # small numeric arrays keep their values
+            return tuple(float(np.float32(v)) for v in value)
+        if sub_type == GGUFValueType.BOOL:
+            return tuple(bool(v) for v in value)
+        return tuple(value)
     if vtype == GGUFValueType.FLOAT32:
         return float(str(np.float32(value)))  # read_gguf shows float32s in their shortest form
     return value
