@@ -35,3 +35,43 @@ rebuild-llama: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+
+# Parley vs llama.cpp's own llama-bench / llama-perplexity, alternated in one run; writes
+# docs/PERFORMANCE.md. BENCH_ARGS="--rounds 5 -t 4" to change the run (see tests/perf/run_bench.py).
+bench: $(STAMP)
+	$(PY) tests/perf/run_bench.py $(BENCH_ARGS)
+
+# -- Installers (packaging/README.md) ------------------------------------------------------------
+# `make bundle`: PyInstaller one-folder app in dist/Parley (uses the portable llama.cpp from
+# build/portable/site when packaging/build_portable_llama.sh has built it). `make package`: the
+# installer for this OS. `make package-check` (Linux): both, plus self-tests of the bundle and of
+# the installed .deb from a clean environment. Not part of `make test` (minutes, ~600 MB of disk).
+BUNDLE_DEPS ?= $(STAMP)
+.PHONY: bundle package package-check
+
+bundle: $(BUNDLE_DEPS)
+	@df -h . | tail -1
+	@$(PY) -c "import PyInstaller" 2>/dev/null || $(PY) -m pip install --quiet "pyinstaller>=6"
+	@start=$$(date +%s); \
+	nice -n 19 $(PY) -m PyInstaller --noconfirm --clean --log-level WARN \
+	    --distpath dist --workpath build/pyinstaller packaging/parley.spec && \
+	echo "bundle: dist/Parley $$(du -sh dist/Parley | cut -f1) in $$(( $$(date +%s) - start )) s"
+
+package: bundle
+	@case "$$(uname -s)" in \
+	    Linux) bash packaging/linux/build_deb.sh ;; \
+	    Darwin) bash packaging/macos/make_dmg.sh ;; \
+	    *) echo "Windows: run ISCC packaging/windows/parley.iss (see packaging/README.md)" ;; \
+	esac
+
+package-check: $(BUNDLE_DEPS)
+	bash packaging/package_check.sh
+
+# The main states of the window as PNGs in docs/screenshots/, rendered under Xvfb (xcb platform).
+XCB_LIBS := xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
+            libxcb-keysyms1 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 \
+            libxcb-randr0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+screenshots: $(STAMP)
+	@command -v xvfb-run >/dev/null && dpkg -s libxcb-cursor0 >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XCB_LIBS); }
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m app.screenshots docs/screenshots

@@ -1,0 +1,48 @@
+"""AppContext: the long-lived objects a window works with, created once and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from inference.api import EngineAPI
+from inference.paths import parley_paths
+
+from .engine_client import EngineClient
+from .prefs import Preferences, PrefsStore
+from .store import Store
+from .worker import ModelResolver, default_resolver
+
+
+@dataclass
+class AppContext:
+    store: Store
+    prefs_store: PrefsStore
+    prefs: Preferences
+    client: EngineClient
+    models_dir: Path
+
+    @classmethod
+    def create(cls, engine_factory: Callable[[], EngineAPI],
+               resolver: ModelResolver = default_resolver) -> AppContext:
+        paths = parley_paths().ensure()
+        prefs_store = PrefsStore()
+        return cls(store=Store(paths.database), prefs_store=prefs_store,
+                   prefs=prefs_store.load(), client=EngineClient(engine_factory, resolver),
+                   models_dir=paths.models)
+
+    def close(self) -> None:
+        self.client.shutdown()
+        self.store.close()
+
+
+def default_engine_factory() -> EngineAPI:
+    """The engine in a child process when available (survives native crashes), else in-process."""
+    try:
+        from inference.host import EngineHost
+    except ImportError:
+        from inference.engine import Engine
+
+        return Engine()
+    return EngineHost()

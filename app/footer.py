@@ -1,0 +1,32 @@
+"""The small line under a message: its stats and how it ended."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex
+
+from inference.metrics import GenerationStats
+
+from .transcript import Role
+
+FOOT_H = 18
+
+REASONS = {"cancelled": "stopped", "length": "max tokens reached",
+           "context_full": "context full", "error": "interrupted by an error"}
+
+
+def footer_text(stats: dict | None, reason: str | None, streaming: bool) -> str:
+    if streaming:
+        return "generating…"
+    parts = []
+    if stats:
+        parts.append(GenerationStats.from_dict(stats).summary())
+    if reason in REASONS:
+        parts.append(REASONS[reason])
+    return " · ".join(parts)
+
+
+def footer_height(index: QModelIndex | QPersistentModelIndex) -> int:
+    """Height of the footer line of a transcript row: 0 when there is nothing to say."""
+    has = index.data(Role.StreamingRole) or index.data(Role.StatsRole) or \
+        index.data(Role.FinishReasonRole)
+    return FOOT_H if has else 0

@@ -1,0 +1,128 @@
+"""Render the main states of the window to PNG: `python -m app.screenshots [OUT_DIR]`.
+
+Runs the real engine on the starter model in a throw-away profile (PARLEY_HOME in a temporary
+folder) and grabs: welcome, chat mid-stream with live metrics, chat in the dark theme, text mode,
+instruct mode, settings, and model info. `make screenshots` runs it under Xvfb.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import Store
+
+SIZE = (1440, 900)
+SAMPLE_CONVERSATIONS = (
+    ("Ideas for a weekend in Lisbon", "What should I see in Lisbon in two days?"),
+    ("Explain Rust lifetimes simply", "Explain Rust lifetimes like I'm new to Rust."),
+    ("Regex for ISO dates", "Write a regex that matches ISO 8601 dates."),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0] if args else "docs/screenshots").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="parley-shots-") as home:
+        os.environ["PARLEY_HOME"] = home
+        return _shoot(out)
+
+
+def _shoot(out: Path) -> int:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from inference.requests import Mode
+    from inference.starter import starter_model_path
+
+    from .context import AppContext, default_engine_factory
+    from .main import create_app
+    from .theme import ThemeManager
+    from .window import MainWindow
+
+    app = create_app(["parley"])
+    model = starter_model_path()
+    ctx = AppContext.create(default_engine_factory)
+    _seed(ctx.store)
+    theme = ThemeManager(app, "light")
+    window = MainWindow(ctx, theme)
+    window.resize(*SIZE)
+    window.settings_panel.fields["temperature"].set_value(0.7)
+    window.settings_panel.fields["seed"].set_value(7)
+    window.settings_panel.fields["max_tokens"].set_value(160)
+    window.model_panel.set_model_settings(2048, 0)
+    window.show()
+
+    def spin(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def wait(cond: Callable[[], bool], timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the window did not reach the state in time")
+            spin(20)
+
+    def shot(name: str) -> None:
+        spin(150)
+        path = out / f"{name}.png"
+        window.grab().save(str(path))
+        print(path)
+
+    window.wiring.new_conversation()
+    shot("welcome")
+    window.wiring.load_choice(str(model))
+    wait(lambda: ctx.client.loaded is not None)
+    window.composer.set_text("Give me three tips for writing clear Python code, with a short "
+                             "example.")
+    window.composer.submit()
+    wait(lambda: window.transcript.rowCount() == 2
+         and len(window.transcript.message_at(1).content) > 160)
+    shot("chat-streaming")
+    wait(lambda: not window.controller.busy)
+    theme.set_choice("dark")
+    shot("chat-dark")
+    theme.set_choice("light")
+    window.set_mode(Mode.TEXT)
+    window.text_page.editor.setPlainText("The lighthouse keeper had not seen a ship in forty "
+                                         "days. On the forty-first morning,")
+    window.text_page.continue_text()
+    wait(lambda: not window.text_run.busy)
+    shot("text-mode")
+    window.set_mode(Mode.INSTRUCT)
+    window.instruct_page.system.setPlainText("You are a concise technical writer.")
+    window.instruct_page.instruction.setPlainText("Summarise what a hash map is in three "
+                                                  "bullet points.")
+    window.instruct_page.run_instruction()
+    wait(lambda: not window.instruct_run.busy)
+    shot("instruct-mode")
+    window.set_mode(Mode.CHAT)
+    window.tabs.setCurrentIndex(0)
+    scroll = window.tabs.currentWidget()
+    scroll.verticalScrollBar().setValue(260)  # type: ignore[attr-defined]
+    shot("settings")
+    window.tabs.setCurrentIndex(1)
+    shot("model-info")
+    window.close()
+    ctx.store.close()
+    return 0
+
+
+def _seed(store: Store) -> None:
+    """A few earlier conversations, so the sidebar looks lived-in."""
+    for title, question in SAMPLE_CONVERSATIONS:
+        conv = store.create_conversation(title)
+        store.add_message(conv.id, "user", question)
+        store.add_message(conv.id, "assistant", "(an earlier answer)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

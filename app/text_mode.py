@@ -1,0 +1,134 @@
+"""Text mode: a notebook-style editor; the model continues the text in place (no template).
+
+The user can edit anything (including what the model wrote) and continue again. The newest
+continuation is tinted until the next one starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+
+from inference.events import Finished
+from inference.requests import GenerationRequest
+
+from .footer import footer_text
+from .mode_run import ModeRun
+from .request_builder import RunSettings, text_request
+from .theme import LIGHT, Palette
+
+TEMPLATE = "none: the text is sent exactly as written"
+
+
+class TextModePage(QWidget):
+    errorOccurred = Signal(str)
+
+    def __init__(self, run: ModeRun, settings: Callable[[], RunSettings],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("textMode")
+        self.run = run
+        self._settings = settings
+        self._palette: Palette = LIGHT
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(8)
+        hint = QLabel("Write the beginning of a text; the model continues it where it ends. "
+                      "Edit anything and continue again.")
+        hint.setObjectName("mutedLabel")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        self.editor = QPlainTextEdit()
+        self.editor.setObjectName("textEditor")
+        self.editor.setAccessibleName("Text to continue")
+        self.editor.setPlaceholderText("Once upon a time…")
+        self.editor.setTabChangesFocus(True)
+        layout.addWidget(self.editor, 1)
+        row = QHBoxLayout()
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setObjectName("primaryButton")
+        self.continue_button.setAccessibleName("Continue the text")
+        self.continue_button.setToolTip("Let the model continue the text (Ctrl+Enter)")
+        self.continue_button.clicked.connect(self.continue_text)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setAccessibleName("Stop generating")
+        self.stop_button.clicked.connect(self.run.stop)
+        self.stop_button.hide()
+        self.stats = QLabel("")
+        self.stats.setObjectName("mutedLabel")
+        row.addWidget(self.continue_button)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.stats, 1)
+        layout.addLayout(row)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, self.continue_text,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Esc"), self, self.run.stop,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._start = 0
+        run.tokensReceived.connect(self._insert)
+        run.finished.connect(self._finished)
+        run.failed.connect(self._failed)
+        run.busyChanged.connect(self._busy)
+
+    def set_palette(self, palette: Palette) -> None:
+        self._palette = palette
+
+    def request(self) -> GenerationRequest:
+        return text_request(self.editor.toPlainText(), self._settings())
+
+    def preview_request(self) -> GenerationRequest | None:
+        return self.request() if self.editor.toPlainText().strip() else None
+
+    def continue_text(self) -> None:
+        if self.run.busy:
+            return
+        document = self.editor.toPlainText()
+        if not document.strip():
+            self.errorOccurred.emit("Write some text first; the model continues it.")
+            return
+        self._clear_tint()
+        self._start = len(document)
+        self.stats.setText("")
+        if not self.run.start(self.request(), document, self._settings()):
+            self.errorOccurred.emit("No model is loaded, or it is busy. Load a model first.")
+
+    def load_conversation(self, conv_id: int, document: str) -> None:
+        self.run.conv_id = conv_id
+        self.editor.setPlainText(document)
+
+    def _insert(self, text: str) -> None:
+        cursor = QTextCursor(self.editor.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        fmt = QTextCharFormat()
+        fmt.setBackground(QColor(self._palette.accent_soft))
+        cursor.insertText(text, fmt)
+        bar = self.editor.verticalScrollBar()
+        if bar.value() >= bar.maximum() - 60:
+            bar.setValue(bar.maximum())
+
+    def _clear_tint(self) -> None:
+        cursor = QTextCursor(self.editor.document())
+        cursor.select(QTextCursor.SelectionType.Document)
+        fmt = QTextCharFormat()
+        fmt.setBackground(Qt.BrushStyle.NoBrush)
+        cursor.mergeCharFormat(fmt)
+        self.editor.setCurrentCharFormat(QTextCharFormat())
+
+    def _finished(self, fin: Finished) -> None:
+        self.stats.setText(footer_text(fin.stats.to_dict(), fin.reason.value, False))
+        self.editor.setCurrentCharFormat(QTextCharFormat())
+
+    def _failed(self, message: str) -> None:
+        self.errorOccurred.emit(message)
+
+    def _busy(self, busy: bool) -> None:
+        self.editor.setReadOnly(busy)
+        self.continue_button.setVisible(not busy)
+        self.stop_button.setVisible(busy)
+        if busy:
+            self.stats.setText("generating…")
