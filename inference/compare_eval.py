@@ -9,11 +9,10 @@ each chunk against the stored rows as soon as the chunk's logits exist. Only one
 
 from __future__ import annotations
 
-import math
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,8 @@ from .kld import scored_rows as rows_per_chunk
 from .memory import MemoryProbe
 from .native import NativeContext, NativeModel, build_info
 from .perplexity import TextTooShortError, chunk_windows
-from .perplexity_scoring import row_normalizers, target_nll
-from .window_eval import evaluate_rows
+from .perplexity_run import RowsCallback, RunTotals, Window, evaluate_windows
+from .perplexity_scoring import RowNormalizers
 
 Emit = Callable[[Any], None]
 UBATCH = 512
@@ -75,24 +74,6 @@ class FileMeasurement:
     tg_std: float | None = None
 
 
-class _Ppl:
-    def __init__(self) -> None:
-        self.total = self.total2 = 0.0
-        self.count = 0
-
-    def add(self, nll: Any) -> None:
-        self.total += float(nll.sum())
-        self.total2 += float(nll @ nll)
-        self.count += len(nll)
-
-    def result(self) -> tuple[float, float]:
-        mean = self.total / self.count
-        ppl = math.exp(mean)
-        var = self.total2 / self.count - mean * mean
-        return ppl, (math.sqrt(var / (self.count - 1)) * ppl
-                     if self.count > 1 and var > 0 else math.nan)
-
-
 def measure_file(job: FileJob, emit: Emit, cancel: CancelToken | None = None) -> FileMeasurement:
     """Load, score against / for the reference, optionally time pp/tg; `emit` reports stages."""
     rss_before = process_rss()
@@ -123,13 +104,14 @@ def measure_file(job: FileJob, emit: Emit, cancel: CancelToken | None = None) ->
     finally:
         probe.close()
         model.close()
-    ppl, kld, tokens_total, chunks = scored
+    run, kld, tokens_total, chunks = scored
+    ppl, ppl_se = run.ppl_and_se()
     known = [v for v in vram if v is not None]
     return FileMeasurement(
         load_seconds=load_seconds, eval_seconds=eval_seconds, rss_before_load=rss_before,
         peak_rss=peak_rss_bytes(), vram_bytes=max(known) if known else None, vram_note=note,
-        ppl=ppl.result()[0], ppl_se=ppl.result()[1], tokens_total=tokens_total,
-        tokens_scored=ppl.count, chunks=chunks, kld=kld,
+        ppl=ppl, ppl_se=ppl_se, tokens_total=tokens_total,
+        tokens_scored=run.count, chunks=chunks, kld=kld,
         pp_tps=speed[0] if speed else None, pp_std=speed[1] if speed else None,
         tg_tps=speed[2] if speed else None, tg_std=speed[3] if speed else None)
 
@@ -145,9 +127,8 @@ def _vram(probe: MemoryProbe) -> int | None:
 
 
 def _score_file(model: NativeModel, job: FileJob, emit: Emit, cancel: CancelToken | None
-                ) -> tuple[_Ppl, KldStats | None, int, int]:
+                ) -> tuple[RunTotals, KldStats | None, int, int]:
     bos = model.bos if model.add_bos else None
-    ppl = _Ppl()
     path = Path(job.logprob_file)
     if job.text is not None:
         tokens = model.tokenize(job.text, add_special=True, parse_special=False)
@@ -156,15 +137,15 @@ def _score_file(model: NativeModel, job: FileJob, emit: Emit, cancel: CancelToke
         array = np.asarray(tokens, dtype=np.int32)
         writer = LogProbWriter(path, job.n_ctx, model.n_vocab, array)
         try:
-            def store(logits: Any, targets: Any) -> None:
-                norm = row_normalizers(logits)
-                ppl.add(target_nll(logits, targets, norm))
+            def store(_window: Window, _t_lo: int, logits: np.ndarray, _targets: np.ndarray,
+                      norm: RowNormalizers) -> None:
                 writer.write(encode_rows(logits, norm))
 
-            chunks = _run(model, job, chunk_windows(array, job.n_ctx, bos), store, emit, cancel)
+            run, chunks = _run(model, job, chunk_windows(array, job.n_ctx, bos), store, emit,
+                               cancel)
         finally:
             writer.close()
-        return ppl, None, len(tokens), chunks
+        return run, None, len(tokens), chunks
     reader = LogProbReader(path)
     try:
         if reader.n_vocab != model.n_vocab or reader.n_ctx != job.n_ctx:
@@ -173,22 +154,22 @@ def _score_file(model: NativeModel, job: FileJob, emit: Emit, cancel: CancelToke
                               f"n_ctx {job.n_ctx})")
         totals = KldTotals()
 
-        def compare(logits: Any, targets: Any) -> None:
-            norm = row_normalizers(logits)
-            ppl.add(target_nll(logits, targets, norm))
+        def compare(_window: Window, _t_lo: int, logits: np.ndarray, targets: np.ndarray,
+                    norm: RowNormalizers) -> None:
             totals.add(logits, reader.read(len(targets)), targets, norm)
 
-        chunks = _run(model, job, chunk_windows(reader.tokens, job.n_ctx, bos), compare, emit,
-                      cancel)
+        run, chunks = _run(model, job, chunk_windows(reader.tokens, job.n_ctx, bos), compare,
+                           emit, cancel)
         n_text = int(reader.tokens.size)
     finally:
         reader.close()
-    return ppl, totals.stats(), n_text, chunks
+    return run, totals.stats(), n_text, chunks
 
 
-def _run(model: NativeModel, job: FileJob, windows: Any, on_rows: Any, emit: Emit,
-         cancel: CancelToken | None) -> int:
-    windows = list(windows)
+def _run(model: NativeModel, job: FileJob, chunks: Iterable[Window], on_rows: RowsCallback,
+         emit: Emit, cancel: CancelToken | None) -> tuple[RunTotals, int]:
+    """Evaluate the chunks (as llama-perplexity batches them); returns the totals and chunks."""
+    windows = list(chunks)
     n_seq = max(1, min(job.n_batch // job.n_ctx, len(windows)))   # as llama-perplexity
     n_batch = min(job.n_batch, n_seq * job.n_ctx)
     ctx = NativeContext(model, n_ctx=n_seq * job.n_ctx, n_batch=n_batch,
@@ -196,13 +177,13 @@ def _run(model: NativeModel, job: FileJob, windows: Any, on_rows: Any, emit: Emi
                         flash_attn="auto", n_seq_max=n_seq)
     try:
         ctx.set_abort(cancel)
-        evaluate_rows(ctx, windows, n_seq=n_seq, piece=min(n_batch, job.n_ctx),
-                      on_rows=lambda _w, _t0, logits, targets: on_rows(logits, targets),
-                      progress=lambda done, total: emit(("eval", done / total)), cancel=cancel)
+        run = evaluate_windows(ctx, windows, n_seq=n_seq, piece=min(n_batch, job.n_ctx),
+                               progress=lambda done, total, _eta: emit(("eval", done / total)),
+                               cancel=cancel, on_rows=on_rows)
     finally:
         ctx.set_abort(None)
         ctx.close()
-    return len(windows)
+    return run, len(windows)
 
 
 def _speed(model: NativeModel, job: FileJob, emit: Emit) -> tuple[float, float, float, float]:

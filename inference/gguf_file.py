@@ -20,7 +20,7 @@ from typing import Any
 from gguf.constants import LlamaFileType
 
 from .errors import GGUFError, GGUFFileNotFoundError, MetadataError
-from .gguf_header import ArrayValue, RawHeader, parse_header, quote_name, show_value
+from .gguf_header import ArrayValue, RawHeader, TensorInfo, parse_header, quote_name, show_value
 
 __all__ = [
     "GGUFFileNotFoundError",
@@ -31,19 +31,6 @@ __all__ = [
 ]
 
 _LLAMA_FTYPE_GUESSED = 1024
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One tensor's header entry; `offset` is the absolute file offset of its data."""
-
-    name: str
-    ggml_type: int
-    type_name: str
-    shape: tuple[int, ...]
-    n_elements: int
-    n_bytes: int
-    offset: int
 
 
 @dataclass(frozen=True)
@@ -168,10 +155,7 @@ def _build_info(path: Path, size: int, header: RawHeader) -> GGUFInfo:
             f"{path}: the file has no general.architecture"
             + ("" if arch is None else f" string (it is {show_value(arch)})")
         )
-    tensors = tuple(
-        TensorInfo(t.name, t.ggml_type, t.type_name, t.shape, t.n_elements, t.n_bytes, t.offset)
-        for t in header.tensors
-    )
+    tensors = header.tensors
     parameters = sum(t.n_elements for t in tensors)
     total_bytes = sum(t.n_bytes for t in tensors)
     tokens = kv.get("tokenizer.ggml.tokens")

@@ -26,8 +26,8 @@ from .gguf_bytes import BoundedReader
 
 __all__ = [
     "ArrayValue",
-    "PlacedTensor",
     "RawHeader",
+    "TensorInfo",
     "parse_header",
     "quote_name",
     "show_value",
@@ -79,8 +79,9 @@ class ArrayValue:
 
 
 @dataclass(frozen=True)
-class PlacedTensor:
-    """One validated tensor entry; `offset` is the absolute file offset of its data."""
+class TensorInfo:
+    """One tensor's validated header entry (re-exported by `gguf_file`, in `GGUFInfo.tensors`);
+    `offset` is the absolute file offset of its data."""
 
     name: str
     ggml_type: int
@@ -97,7 +98,7 @@ class RawHeader:
 
     version: int
     kv: dict[str, Any]
-    tensors: tuple[PlacedTensor, ...]
+    tensors: tuple[TensorInfo, ...]
     data_offset: int
     alignment: int
 
@@ -314,9 +315,9 @@ class _HeaderParser:
 
     def _place_tensors(
         self, raw: list[_RawTensor], data_offset: int, alignment: int
-    ) -> tuple[PlacedTensor, ...]:
+    ) -> tuple[TensorInfo, ...]:
         seen: set[str] = set()
-        tensors: list[PlacedTensor] = []
+        tensors: list[TensorInfo] = []
         expected = 0  # llama.cpp requires tensors stored in order, each padded to the alignment
         data_end = data_offset
         for t in raw:
@@ -347,7 +348,7 @@ class _HeaderParser:
             )
         return tuple(tensors)
 
-    def _tensor_info(self, t: _RawTensor, data_offset: int) -> PlacedTensor:
+    def _tensor_info(self, t: _RawTensor, data_offset: int) -> TensorInfo:
         sizes = _type_sizes(t.ggml_type)
         if sizes is None:
             raise MetadataError(
@@ -368,7 +369,7 @@ class _HeaderParser:
                 f"{self.path}: tensor {quote_name(t.name)} has an impossible shape {list(t.shape)}"
             )
         n_bytes = n_elements // block_size * type_size
-        return PlacedTensor(
+        return TensorInfo(
             name=t.name,
             ggml_type=t.ggml_type,
             type_name=type_name,

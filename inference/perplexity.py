@@ -141,12 +141,9 @@ def compute_perplexity(model: NativeModel, text: str, *, n_ctx: int = 512, n_bat
         ctx.close()
     seconds = time.perf_counter() - started
     count = run.count
-    nll_mean = run.nll_sum / count
-    ppl = math.exp(nll_mean)
-    variance = run.nll2_sum / count - nll_mean * nll_mean
-    se = math.sqrt(variance / (count - 1)) if count > 1 and variance > 0 else math.nan
+    ppl, ppl_se = run.ppl_and_se()
     return PerplexityResult(
-        ppl=ppl, ppl_se=se * ppl, nll_mean=nll_mean, method=method, n_ctx=n_ctx,
+        ppl=ppl, ppl_se=ppl_se, nll_mean=run.nll_sum / count, method=method, n_ctx=n_ctx,
         tokens_total=n, tokens_scored=count, chunks=len(windows), seconds=seconds,
         tokens_per_second=run.tokens_evaluated / seconds if seconds > 0 else 0.0,
         chunk_ppl=run.running_ppl, per_token=run.per_token if per_token else None,

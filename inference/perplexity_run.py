@@ -3,7 +3,8 @@
 A `Window` is one independent evaluation (a llama.cpp chunk, or a full-text sliding window):
 the tokens to run from position 0 of an empty sequence, the first position whose logits are
 scored, and the tokens those positions must predict. Up to n_seq windows share a batch, each as
-its own sequence id, exactly like llama.cpp's `perplexity()`.
+its own sequence id, exactly like llama.cpp's `perplexity()`. An optional `on_rows` callback also
+receives every batch's scored logit rows (what KL divergence needs, see `compare_eval`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from .cancel import CancelToken
 from .errors import Cancelled, ParleyError
 from .native import NativeContext, NativeModel
-from .perplexity_scoring import row_normalizers, target_nll, top_details
+from .perplexity_scoring import RowNormalizers, row_normalizers, target_nll, top_details
 
 TOP_K = 5
 
@@ -81,12 +82,28 @@ class RunTotals:
     def per_token(self) -> tuple[TokenScore, ...]:
         return tuple(self.scores)
 
+    def ppl_and_se(self) -> tuple[float, float]:
+        """The PPL over every scored token and its standard error (NaN below 2 tokens)."""
+        mean = self.nll_sum / self.count
+        ppl = math.exp(mean)
+        var = self.nll2_sum / self.count - mean * mean
+        return ppl, (math.sqrt(var / (self.count - 1)) * ppl
+                     if self.count > 1 and var > 0 else math.nan)
+
+
+RowsCallback = Callable[[Window, int, np.ndarray, np.ndarray, RowNormalizers], None]
+"""`on_rows(window, t_lo, logits, targets, norm)`: the float32 logit rows (a view into
+llama.cpp's buffer, valid only during the call) for targets t_lo … t_lo+len(targets)−1 of
+`window`, in text order, with their `row_normalizers`."""
+
 
 def evaluate_windows(ctx: NativeContext, windows: Sequence[Window], *, n_seq: int, piece: int,
                      per_token: bool = False,
                      progress: Callable[[int, int, float | None], None] | None = None,
-                     cancel: CancelToken | None = None) -> RunTotals:
-    """Run every window (n_seq at a time, `piece` positions per sequence per decode)."""
+                     cancel: CancelToken | None = None,
+                     on_rows: RowsCallback | None = None) -> RunTotals:
+    """Run every window (n_seq at a time, `piece` positions per sequence per decode), handing
+    each batch's scored rows to `on_rows` too when given."""
     totals = RunTotals()
     total = sum(len(w.tokens) for w in windows)
     texts = _TextPieces(ctx.model) if per_token else None
@@ -104,7 +121,7 @@ def evaluate_windows(ctx: NativeContext, windows: Sequence[Window], *, n_seq: in
                 raise ParleyError(f"llama.cpp could not evaluate the text (llama_decode "
                                   f"returned {code})")
             for window, first_row, pos_lo, pos_hi in spans:
-                _score(ctx, window, first_row, pos_lo, pos_hi, totals, texts)
+                _score(ctx, window, first_row, pos_lo, pos_hi, totals, texts, on_rows)
                 _check(cancel)
             done = sum(max(0, min(p0 + piece, len(w.tokens)) - p0) for w in group)
             totals.tokens_evaluated += done
@@ -149,7 +166,7 @@ def _fill(batch: llama_cpp.llama_batch, group: Sequence[Window], p0: int,
 
 
 def _score(ctx: NativeContext, window: Window, first_row: int, pos_lo: int, pos_hi: int,
-           totals: RunTotals, texts: _TextPieces | None) -> None:
+           totals: RunTotals, texts: _TextPieces | None, on_rows: RowsCallback | None) -> None:
     """Score the output rows for positions pos_lo … pos_hi−1 of `window` that have a target."""
     t_lo = pos_lo - window.score_from
     t_hi = min(pos_hi - window.score_from, len(window.targets))
@@ -164,6 +181,8 @@ def _score(ctx: NativeContext, window: Window, first_row: int, pos_lo: int, pos_
     logits = np.frombuffer(buf, dtype=np.float32).reshape(t_hi - t_lo, n_vocab)
     targets = window.targets[t_lo:t_hi].astype(np.int64)
     norm = row_normalizers(logits)
+    if on_rows is not None:
+        on_rows(window, t_lo, logits, targets, norm)
     nll = target_nll(logits, targets, norm)
     totals.nll_sum += float(nll.sum())
     totals.nll2_sum += float(np.dot(nll, nll))
