@@ -16,6 +16,7 @@ os.environ.setdefault("GGML_NO_BACKTRACE", "1")  # an abort should print one lin
 
 import llama_cpp  # noqa: E402
 
+from .backends import ggml_symbol, load_cpu_backends  # noqa: E402
 from .cancel import CancelToken  # noqa: E402
 from .errors import Cancelled, ModelLoadError  # noqa: E402
 from .native_log import NATIVE_LOG  # noqa: E402
@@ -24,8 +25,9 @@ FLASH_ATTN = {"auto": -1, "off": 0, "on": 1}
 
 
 def ensure_backend() -> None:
-    """Initialise llama.cpp's backends and route its log to Parley (idempotent)."""
+    """Route llama.cpp's log to Parley, load the best CPU variant (portable builds), initialise."""
     NATIVE_LOG.install()
+    load_cpu_backends()          # a no-op unless libggml-cpu-* variant modules are present
 
 
 @dataclass(frozen=True)
@@ -57,32 +59,14 @@ def build_info() -> BuildInfo:
 
 
 def _backend_names() -> tuple[str, ...]:
-    ggml = _ggml_library()
-    if ggml is None:
+    """Backends registered in the libggml copy that libllama actually uses."""
+    count = ggml_symbol("ggml_backend_reg_count", ctypes.c_size_t, [])
+    get = ggml_symbol("ggml_backend_reg_get", ctypes.c_void_p, [ctypes.c_size_t])
+    name_of = ggml_symbol("ggml_backend_reg_name", ctypes.c_char_p, [ctypes.c_void_p])
+    if count is None or get is None or name_of is None:
         return ("CPU",)
-    ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
-    ggml.ggml_backend_reg_get.restype = ctypes.c_void_p
-    ggml.ggml_backend_reg_get.argtypes = [ctypes.c_size_t]
-    ggml.ggml_backend_reg_name.restype = ctypes.c_char_p
-    ggml.ggml_backend_reg_name.argtypes = [ctypes.c_void_p]
-    names = []
-    for i in range(ggml.ggml_backend_reg_count()):
-        name = ggml.ggml_backend_reg_name(ggml.ggml_backend_reg_get(i))
-        names.append(name.decode() if name else "?")
+    names = [(name_of(get(i)) or b"?").decode() for i in range(count())]
     return tuple(names) or ("CPU",)
-
-
-def _ggml_library() -> ctypes.CDLL | None:
-    """The same libggml copy llama_cpp loaded (its lib folder), or None if not found."""
-    lib_dir = Path(llama_cpp.__file__).parent / "lib"
-    for name in ("libggml.so", "libggml.dylib", "ggml.dll"):
-        candidate = lib_dir / name
-        if candidate.exists():
-            try:
-                return ctypes.CDLL(str(candidate))
-            except OSError:
-                return None
-    return None
 
 
 class NativeModel:
