@@ -15,17 +15,19 @@ import pytest
 
 pytestmark = pytest.mark.gui
 
-PROBE = """
+CALLS = 1000
+PROBE = f"""
 import sys
+CALLS = {CALLS}
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 class Probe(QObject):
     ping = Signal()
 app = QCoreApplication([])
 probe = Probe()
 before = sys.getrefcount(True), sys.getrefcount(None)
-for _ in range(200):
-    probe.ping.emit()
-    probe.blockSignals(False)
+for _ in range(CALLS):
+    probe.ping.emit()              # 6.12.0 drops a reference to True here
+    probe.setObjectName("probe")   # ... and to None on every void method
 after = sys.getrefcount(True), sys.getrefcount(None)
 print(after[0] - before[0], after[1] - before[1])
 """
@@ -36,5 +38,6 @@ def test_signal_emit_and_void_calls_keep_reference_counts():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     true_delta, none_delta = map(int, result.stdout.split())
-    assert (true_delta, none_delta) == (0, 0), (
+    # a leaking binding loses one reference per call; allow a little unrelated churn
+    assert abs(true_delta) < CALLS // 10 and abs(none_delta) < CALLS // 10, (
         "this PySide6 leaks references on emit (6.12.0 does); install PySide6-Essentials<6.12")
