@@ -19,6 +19,7 @@ from inference.events import Finished
 from inference.metrics import GenerationStats
 from inference.requests import GenerationRequest
 
+from .ppl_job import PerplexityHandlers, PerplexityOptions
 from .worker import EngineFactory, EngineWorker, LoadSpec, ModelResolver, default_resolver
 
 Q = Qt.ConnectionType.QueuedConnection
@@ -41,8 +42,9 @@ class GenerationHandlers:
 
 
 class EngineClient(QObject):
-    stateChanged = Signal(str)          # idle | loading | generating | unloaded | crashed
+    stateChanged = Signal(str)  # idle | loading | generating | measuring | unloaded | crashed
     loadProgress = Signal(float)
+    perplexityProgress = Signal(int, int, object)  # tokens done, total, ETA s (or None)
     modelLoaded = Signal(object)        # LoadedModel
     modelUnloaded = Signal()
     loadFailed = Signal(str)
@@ -64,14 +66,17 @@ class EngineClient(QObject):
         self._pid = 0
         self._cancel = CancelToken()
         self._handlers = GenerationHandlers()
+        self._ppl = PerplexityHandlers()
         self._tags = itertools.count(1)
-        self._render_callbacks: dict[int, Callable[[RenderedPrompt | str], None]] = {}
+        self._render_callbacks: dict[int, Callable[[Any], None]] = {}   # render and count
         self._closed = False
         w = self._worker
         w.loadRequested.connect(w.on_load, Q)
         w.unloadRequested.connect(w.on_unload, Q)
         w.generateRequested.connect(w.on_generate, Q)
         w.renderRequested.connect(w.on_render, Q)
+        w.perplexityRequested.connect(w.on_perplexity, Q)
+        w.countRequested.connect(w.on_count, Q)
         w.shutdownRequested.connect(w.on_shutdown, Q)
         w.loadProgress.connect(self.loadProgress, Q)
         w.loaded.connect(self._on_loaded, Q)
@@ -85,6 +90,12 @@ class EngineClient(QObject):
         w.crashed.connect(self._on_crashed, Q)
         w.rendered.connect(self._on_rendered, Q)
         w.renderFailed.connect(self._on_render_failed, Q)
+        w.counted.connect(self._on_rendered, Q)
+        w.countFailed.connect(self._on_render_failed, Q)
+        w.perplexityProgress.connect(self.perplexityProgress, Q)
+        w.perplexityFinished.connect(self._on_ppl_finished, Q)
+        w.perplexityCancelled.connect(self._on_ppl_cancelled, Q)
+        w.perplexityFailed.connect(self._on_ppl_failed, Q)
         self._thread.start()
 
     # -- state -------------------------------------------------------------------------------
@@ -106,7 +117,7 @@ class EngineClient(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._state in ("loading", "generating")
+        return self._state in ("loading", "generating", "measuring")
 
     @property
     def generating(self) -> bool:
@@ -142,8 +153,25 @@ class EngineClient(QObject):
         self._worker.generateRequested.emit(request, self._cancel)
         return True
 
+    def perplexity(self, text: str, options: PerplexityOptions,
+                   handlers: PerplexityHandlers) -> bool:
+        """Measure perplexity of `text` with the loaded model; False when busy or unloaded."""
+        if self._state != "idle" or self._closed:
+            return False
+        self._ppl = handlers
+        self._cancel = CancelToken()
+        self._set_state("measuring")
+        self._worker.perplexityRequested.emit(text, options, self._cancel)
+        return True
+
+    def count_tokens(self, text: str, callback: Callable[[int | str], None]) -> None:
+        """Tokenize `text` on the worker; `callback` gets the token count or an error message."""
+        tag = next(self._tags)
+        self._render_callbacks[tag] = callback
+        self._worker.countRequested.emit(text, tag)
+
     def stop(self) -> None:
-        """Stop the running load or generation; thread-safe, takes effect between tokens."""
+        """Stop the running load, generation or perplexity; thread-safe, takes effect soon."""
         self._cancel.cancel()
 
     def render(self, request: GenerationRequest,
@@ -225,13 +253,33 @@ class EngineClient(QObject):
         self._set_state("idle" if self._loaded else "unloaded")
         handlers.on_failed(message)
 
+    def _on_ppl_finished(self, result: Any) -> None:
+        self._ppl_ended().on_finished(result)
+
+    def _on_ppl_cancelled(self) -> None:
+        self._ppl_ended().on_cancelled()
+
+    def _on_ppl_failed(self, message: str) -> None:
+        self._ppl_ended().on_failed(message)
+
+    def _ppl_ended(self) -> PerplexityHandlers:
+        """The finished run's handlers (no-op ones once closed); the client is idle again."""
+        handlers, self._ppl = self._ppl, PerplexityHandlers()
+        if self._closed:
+            return PerplexityHandlers()
+        self._set_state("idle" if self._loaded else "unloaded")
+        return handlers
+
     def _on_crashed(self, message: str) -> None:
         if self._closed:
             return
         handlers, self._handlers = self._handlers, GenerationHandlers()
+        ppl = self._ppl if self._state == "measuring" else PerplexityHandlers()
+        self._ppl = PerplexityHandlers()
         was_generating = self._state == "generating"
         self._loaded = None
         self._set_state("crashed")
+        ppl.on_failed(message)                 # does nothing unless perplexity was running
         if was_generating:
             handlers.on_crashed(message)
         self.engineCrashed.emit(message)

@@ -47,6 +47,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
         CREATE INDEX conversations_by_recency ON conversations (updated_at DESC, id DESC);
     """),
+    Migration("create_perplexity_runs", """
+        CREATE TABLE perplexity_texts (
+            sha256      TEXT PRIMARY KEY,               -- of the text's UTF-8 bytes
+            text        TEXT NOT NULL
+        );
+        CREATE TABLE perplexity_runs (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at    REAL NOT NULL,
+            model_file    TEXT NOT NULL,                -- file name, e.g. model-Q4_K_M.gguf
+            model_path    TEXT NOT NULL DEFAULT '',
+            quant         TEXT NOT NULL DEFAULT '',
+            text_sha256   TEXT NOT NULL,
+            text_preview  TEXT NOT NULL DEFAULT '',
+            text_chars    INTEGER NOT NULL DEFAULT 0,
+            n_ctx         INTEGER NOT NULL,
+            method        TEXT NOT NULL CHECK (method IN ('chunked', 'full')),
+            ppl           REAL NOT NULL,
+            ppl_se        REAL,                         -- NULL when undefined
+            tokens_total  INTEGER NOT NULL DEFAULT 0,
+            tokens_scored INTEGER NOT NULL DEFAULT 0,
+            seconds       REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX perplexity_runs_by_text ON perplexity_runs (text_sha256, created_at);
+    """),
 )
 
 

@@ -2,7 +2,8 @@
 
 Runs the real engine on the starter model in a throw-away profile (PARLEY_HOME in a temporary
 folder) and grabs: welcome, chat mid-stream with live metrics, chat in the dark theme, text mode,
-instruct mode, settings, and model info. `make screenshots` runs it under Xvfb.
+instruct mode, settings, model info, the Library, Perplexity (heatmap, light and dark, and past
+runs) and Compare. `make screenshots` runs it under Xvfb.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .store import Store
+    from .theme import ThemeManager
+    from .window import MainWindow
 
 SIZE = (1440, 900)
 SAMPLE_CONVERSATIONS = (
@@ -32,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="parley-shots-") as home:
         os.environ["PARLEY_HOME"] = home
+        os.environ["HOME"] = str(Path(home) / "user")     # the Library lists no one's own models
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_DATA_HOME"):
+            os.environ.pop(key, None)
         return _shoot(out)
 
 
@@ -111,9 +118,50 @@ def _shoot(out: Path) -> int:
     shot("settings")
     window.tabs.setCurrentIndex(1)
     shot("model-info")
+    _pages(window, theme, wait, shot)
     window.close()
     ctx.store.close()
     return 0
+
+
+def _pages(window: MainWindow, theme: ThemeManager, wait: Callable[..., None],
+           shot: Callable[[str], None]) -> None:
+    """The Library, a perplexity run with its heatmap (light, dark), past runs, and Compare."""
+    from .perplexity_page import PerplexityPage
+
+    window.switcher.show("library")
+    library = window.switcher.page("library")
+    wait(lambda: library.model.rowCount() > 0)  # type: ignore[attr-defined]
+    library.table.selectRow(0)  # type: ignore[attr-defined]
+    shot("library")
+    window.switcher.show("perplexity")
+    page = window.switcher.page("perplexity")
+    assert isinstance(page, PerplexityPage)
+    sample = (Path(__file__).resolve().parents[1] / "resources" / "samples" /
+              "perplexity_sample.txt").read_text(encoding="utf-8")
+    for n_ctx, chars in ((128, 2400), (512, 1500)):
+        page.input.set_n_ctx(n_ctx)
+        page.input.set_text(sample[:chars])
+        page.input.count_tokens()
+        wait(lambda: page.input.tokens is not None)
+        page.run()
+        wait(lambda: not page.running)
+    page.tabs.setCurrentIndex(1)
+    shot("perplexity-history")
+    page.tabs.setCurrentIndex(0)
+    span = page.heatmap.spans[40]
+    cursor = page.heatmap.textCursor()
+    cursor.setPosition(span.start)
+    page.heatmap.setTextCursor(cursor)
+    shot("perplexity")
+    theme.set_choice("dark")
+    shot("perplexity-dark")
+    theme.set_choice("light")
+    window.switcher.show("compare")
+    compare = window.switcher.page("compare")
+    compare.add_files([window.ctx.client.loaded.config.path])  # type: ignore
+    compare.use_sample()  # type: ignore[attr-defined]
+    shot("compare")
 
 
 def _seed(store: Store) -> None:

@@ -1,4 +1,5 @@
-"""MainWindow: sidebar | mode pages (welcome, chat, text, instruct) | settings, info, metrics."""
+"""MainWindow: page rail | pages. The Chat page is sidebar | mode pages (welcome, chat, text,
+instruct) | settings, info, metrics; Library, Hub, Perplexity and Compare are in pages.py."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from .metrics_panel import MetricsPanel
 from .mode_run import ModeRun
 from .model_info import ModelInfoPanel
 from .model_panel import ModelPanel
+from .pages import PageNav, PageSwitcher
 from .request_builder import RunSettings, chat_request
 from .settings_panel import SettingsPanel
 from .sidebar import Sidebar
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._build()
         self.wiring = WindowWiring(self)
+        self.switcher = PageSwitcher(self)
         self._restore_prefs()
         theme.themeChanged.connect(self.apply_palette)
         self.apply_palette(theme.palette)
@@ -96,7 +99,6 @@ class MainWindow(QMainWindow):
         center_layout.setContentsMargins(0, 0, 0, 0)
         center_layout.setSpacing(0)
         center_layout.addWidget(self._top_bar())
-        center_layout.addWidget(self.banner)
         center_layout.addWidget(self.pages, 1)
         self.model_panel = ModelPanel()
         self.settings_panel = SettingsPanel(self.ctx.prefs_store)
@@ -136,7 +138,23 @@ class MainWindow(QMainWindow):
         self.sidebar.setMinimumWidth(190)
         right.setMinimumWidth(320)
         self.right_splitter = right
-        self.setCentralWidget(self.splitter)
+        self.nav = PageNav()
+        self.page_stack = QStackedWidget()
+        self.page_stack.setObjectName("pageStack")
+        self.page_stack.addWidget(self.splitter)
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.setSpacing(0)
+        column_layout.addWidget(self.banner)
+        column_layout.addWidget(self.page_stack, 1)
+        root = QWidget()
+        root_layout = QHBoxLayout(root)
+        root_layout.setContentsMargins(0, 0, 0, 0)
+        root_layout.setSpacing(0)
+        root_layout.addWidget(self.nav)
+        root_layout.addWidget(column, 1)
+        self.setCentralWidget(root)
         QShortcut(QKeySequence("Esc"), self, self.escape)
         QShortcut(QKeySequence("Ctrl+N"), self, self.sidebar.newRequested.emit)
         QShortcut(QKeySequence("Ctrl+F"), self, self.sidebar.search.setFocus)
@@ -210,7 +228,7 @@ class MainWindow(QMainWindow):
         elif self.text_run.busy or self.instruct_run.busy:
             self.text_run.stop()
             self.instruct_run.stop()
-        elif self.ctx.client.state == "loading":
+        elif self.ctx.client.state in ("loading", "measuring"):
             self.ctx.client.stop()
         elif self.composer.editing_row >= 0:
             self.composer.clear()
@@ -220,6 +238,7 @@ class MainWindow(QMainWindow):
         self.metrics.set_palette(palette)
         self.sidebar.set_palette(palette)
         self.text_page.set_palette(palette)
+        self.switcher.set_palette(palette)
 
     # -- preferences -------------------------------------------------------------------------
     def _restore_prefs(self) -> None:
@@ -267,6 +286,7 @@ class MainWindow(QMainWindow):
         self.text_run.shutdown()
         self.instruct_run.shutdown()
         self.metrics.set_probe(None)
+        self.switcher.shutdown()
         self.save_prefs()
         self.ctx.client.shutdown()
 

@@ -2,7 +2,8 @@
 
 Requests arrive as queued signals; results leave as signals the GUI receives queued. A stop is a
 `CancelToken` the GUI thread sets directly (a queued "stop" would wait behind the generation
-loop). Token pieces are coalesced here, so the GUI sees at most one update every ~30 ms.
+loop). Token pieces are coalesced here, so the GUI sees at most one update every ~30 ms, and
+perplexity progress is throttled to at most 10 updates a second.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from inference.events import Finished, FinishReason, TokenEvent
 from inference.metrics import GenerationStats
 from inference.requests import GenerationRequest
 
+from .ppl_job import PerplexityOptions
+from .throttle import Throttle
+
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], EngineAPI]
 ModelResolver = Callable[[str], Path]
 STARTER = "starter"
 COALESCE_S = 0.030
+PROGRESS_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class EngineWorker(QObject):
     unloadRequested = Signal()
     generateRequested = Signal(object, object)      # GenerationRequest, CancelToken
     renderRequested = Signal(object, int)           # GenerationRequest, tag
+    perplexityRequested = Signal(str, object, object)  # text, PerplexityOptions, CancelToken
+    countRequested = Signal(str, int)               # text, tag: how many tokens is it?
     shutdownRequested = Signal()
     # results (worker → GUI)
     loadProgress = Signal(float)
@@ -69,6 +76,12 @@ class EngineWorker(QObject):
     crashed = Signal(str)                           # the engine process died
     rendered = Signal(int, object)                  # tag, RenderedPrompt
     renderFailed = Signal(int, str)
+    perplexityProgress = Signal(int, int, object)   # tokens done, total, ETA s (or None)
+    perplexityFinished = Signal(object)             # PerplexityResult
+    perplexityCancelled = Signal()
+    perplexityFailed = Signal(str)                  # the user message
+    counted = Signal(int, int)                      # tag, tokens (BOS included)
+    countFailed = Signal(int, str)
     closed = Signal()
 
     def __init__(self, factory: EngineFactory, resolver: ModelResolver = default_resolver,
@@ -139,6 +152,44 @@ class EngineWorker(QObject):
             self.renderFailed.emit(tag, str(err))
         except Exception as err:
             self.renderFailed.emit(tag, str(err))
+
+    @Slot(str, object, object)
+    def on_perplexity(self, text: str, options: PerplexityOptions, cancel: CancelToken) -> None:
+        engine = self._engine
+        progress = Throttle(self.perplexityProgress.emit, PROGRESS_EVERY_S)
+        try:
+            if engine is None or engine.loaded is None:
+                raise NoModelLoadedError()
+            result = engine.perplexity(text, n_ctx=options.n_ctx, n_batch=options.n_batch,
+                                       mode=options.mode, per_token=options.per_token,
+                                       progress=progress, cancel=cancel)
+        except Cancelled:
+            self.perplexityCancelled.emit()
+            return
+        except EngineCrashedError as err:
+            self._lost_engine(str(err))
+            return
+        except ParleyError as err:
+            self.perplexityFailed.emit(str(err))
+            return
+        except Exception as err:
+            log.exception("perplexity failed")
+            self.perplexityFailed.emit(f"Perplexity failed: {err}")
+            return
+        progress.flush()
+        self.perplexityFinished.emit(result)
+
+    @Slot(str, int)
+    def on_count(self, text: str, tag: int) -> None:
+        try:
+            if self._engine is None or self._engine.loaded is None:
+                raise NoModelLoadedError()
+            self.counted.emit(tag, len(self._engine.tokenize(text, True)))
+        except EngineCrashedError as err:
+            self._lost_engine(str(err))
+            self.countFailed.emit(tag, str(err))
+        except Exception as err:
+            self.countFailed.emit(tag, str(err))
 
     @Slot()
     def on_shutdown(self) -> None:

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import text_files
 from ..config import ModelConfig
 from ..errors import InvalidSettingError, ParleyError
 from ..starter import resolve_model
+from ..text_files import decode_text
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -42,22 +44,11 @@ def model_config(args: argparse.Namespace, **extra: Any) -> ModelConfig:
 
 
 def read_text_file(path: str) -> str:
-    """A text file's contents, or a clear error for a missing, binary or non-UTF-8 file."""
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ParleyError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise ParleyError(f"{path} is a folder, not a text file") from None
-    except OSError as exc:
-        raise ParleyError(f"cannot read {path}: {exc.strerror}") from None
-    if b"\x00" in data[:8192]:
-        raise ParleyError(f"{path} looks like a binary file, not text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ParleyError(f"{path} is not valid UTF-8 text (bad byte at offset {exc.start}); "
-                          "save it as UTF-8 and try again") from None
+    """A text file's contents ("-" = standard input), or a clear error for a missing, binary or
+    non-UTF-8 file."""
+    if path == "-":
+        return decode_text(sys.stdin.buffer.read(), path)
+    return text_files.read_text_file(path)
 
 
 def print_json(data: Any) -> None:
