@@ -20,6 +20,7 @@ run: $(STAMP)
 	$(VENV)/bin/parley --model starter
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check app inference tests
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 test-fast: $(STAMP)

@@ -87,7 +87,7 @@ class StatsClock:
         prefill = self.prompt_tokens - self.cached_tokens
         ttft = times[0] - self.t0 if n else None
         tpot = (times[-1] - times[0]) / (n - 1) if n > 1 else None
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         return GenerationStats(
             prompt_tokens=self.prompt_tokens,
             cached_tokens=self.cached_tokens,

@@ -11,8 +11,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pytest
-
 from inference.api import LoadedModel, RenderedPrompt
 from inference.cancel import CancelToken
 from inference.config import ModelConfig

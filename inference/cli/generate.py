@@ -10,8 +10,7 @@ from ..cancel import CancelToken
 from ..events import Finished, TokenEvent
 from ..requests import GenerationRequest, Message, Mode
 from ..sampling import SAMPLING_RANGES, SamplingParams
-from .common import add_load_arguments, add_model_argument, model_config, print_json, \
-    read_text_file
+from .common import add_load_arguments, add_model_argument, model_config, print_json, read_text_file
 from .engine_factory import open_engine
 
 HELP = "Generate text from a model in chat, text or instruct mode."
