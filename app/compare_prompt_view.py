@@ -81,6 +81,9 @@ class SamePromptView(QWidget):
         self.temperature.setRange(0.0, 2.0)
         self.temperature.setSingleStep(0.1)
         self.temperature.setValue(0.8)
+        for widget, name in ((self.seed, "Seed"), (self.max_tokens, "Max tokens"),
+                             (self.temperature, "Temperature")):
+            widget.setAccessibleName(name)
         form.addRow("Seed", self.seed)
         form.addRow("Max tokens", self.max_tokens)
         form.addRow("Temperature", self.temperature)

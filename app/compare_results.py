@@ -47,6 +47,8 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
         self.y_axis, self.x_axis = QComboBox(), QComboBox()
+        self.y_axis.setAccessibleName("Chart: quality measure")
+        self.x_axis.setAccessibleName("Chart: plotted against")
         for combo, choices in ((self.y_axis, Y_CHOICES), (self.x_axis, X_CHOICES)):
             for key, label in choices.items():
                 combo.addItem(label, key)

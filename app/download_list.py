@@ -46,6 +46,7 @@ class DownloadList(QWidget):
         self.items: dict[int, DownloadItem] = {}
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("downloadTable")
+        self.table.setAccessibleName("Downloads")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

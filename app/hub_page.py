@@ -110,9 +110,11 @@ class HubPage(QWidget):
 
         self.results = _table("Repository", "Downloads", "Likes")
         self.results.setObjectName("hubResults")
+        self.results.setAccessibleName("Search results: model repositories")
         self.results.itemSelectionChanged.connect(self._repo_chosen)
         self.file_table = _table("File", "Quant", "Size", "Fit", "SHA-256")
         self.file_table.setObjectName("hubFiles")
+        self.file_table.setAccessibleName("GGUF files in the chosen repository")
         self.file_table.itemSelectionChanged.connect(self._update_buttons)
         self.file_table.doubleClicked.connect(lambda _i: self.download_selected())
         self.download_button = QPushButton("Download", clicked=self.download_selected)

@@ -10,10 +10,8 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QPushButton,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -25,6 +23,7 @@ from inference.requests import GenerationRequest
 from .footer import footer_text
 from .mode_run import ModeRun
 from .request_builder import RunSettings, instruct_request
+from .run_row import run_row
 
 RENDER_MS = 60
 
@@ -58,23 +57,12 @@ class InstructModePage(QWidget):
         self.instruction.setTabChangesFocus(True)
         self.instruction.setFixedHeight(110)
         layout.addWidget(self.instruction)
-        row = QHBoxLayout()
-        self.run_button = QPushButton("Run")
-        self.run_button.setObjectName("primaryButton")
-        self.run_button.setAccessibleName("Run the instruction")
-        self.run_button.setToolTip("Send the instruction (Ctrl+Enter). No history is kept.")
-        self.run_button.clicked.connect(self.run_instruction)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("stopButton")
-        self.stop_button.setAccessibleName("Stop generating")
-        self.stop_button.clicked.connect(self.run.stop)
-        self.stop_button.hide()
-        self.stats = QLabel("")
-        self.stats.setObjectName("mutedLabel")
-        row.addWidget(self.run_button)
-        row.addWidget(self.stop_button)
-        row.addWidget(self.stats, 1)
-        layout.addLayout(row)
+        self.row = run_row("Run", "Run the instruction",
+                           "Send the instruction (Ctrl+Enter). No history is kept.",
+                           self.run_instruction, self.run.stop)
+        self.run_button, self.stop_button, self.stats = (
+            self.row.go, self.row.stop, self.row.stats)
+        layout.addLayout(self.row.layout)
         layout.addWidget(_label("Response"))
         self.response = QTextBrowser()
         self.response.setObjectName("instructResponse")
@@ -138,8 +126,7 @@ class InstructModePage(QWidget):
         self.stats.setText(footer_text(fin.stats.to_dict(), fin.reason.value, False))
 
     def _busy(self, busy: bool) -> None:
-        self.run_button.setVisible(not busy)
-        self.stop_button.setVisible(busy)
+        self.row.set_busy(busy)
         self.instruction.setReadOnly(busy)
         self.system.setReadOnly(busy)
         if busy:

@@ -23,6 +23,7 @@ def library_table(model: QAbstractItemModel) -> QTableView:
     """A read-only, sortable, single-row-selection table over `model`."""
     table = QTableView()
     table.setObjectName("libraryTable")
+    table.setAccessibleName("Models")
     table.setModel(model)
     table.setSortingEnabled(True)
     table.sortByColumn(0, Qt.SortOrder.AscendingOrder)

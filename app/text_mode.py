@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from inference.events import Finished
 from inference.requests import GenerationRequest
@@ -18,6 +18,7 @@ from inference.requests import GenerationRequest
 from .footer import footer_text
 from .mode_run import ModeRun
 from .request_builder import RunSettings, text_request
+from .run_row import run_row
 from .theme import LIGHT, Palette
 
 TEMPLATE = "none: the text is sent exactly as written"
@@ -47,23 +48,12 @@ class TextModePage(QWidget):
         self.editor.setPlaceholderText("Once upon a time…")
         self.editor.setTabChangesFocus(True)
         layout.addWidget(self.editor, 1)
-        row = QHBoxLayout()
-        self.continue_button = QPushButton("Continue")
-        self.continue_button.setObjectName("primaryButton")
-        self.continue_button.setAccessibleName("Continue the text")
-        self.continue_button.setToolTip("Let the model continue the text (Ctrl+Enter)")
-        self.continue_button.clicked.connect(self.continue_text)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("stopButton")
-        self.stop_button.setAccessibleName("Stop generating")
-        self.stop_button.clicked.connect(self.run.stop)
-        self.stop_button.hide()
-        self.stats = QLabel("")
-        self.stats.setObjectName("mutedLabel")
-        row.addWidget(self.continue_button)
-        row.addWidget(self.stop_button)
-        row.addWidget(self.stats, 1)
-        layout.addLayout(row)
+        self.row = run_row("Continue", "Continue the text",
+                           "Let the model continue the text (Ctrl+Enter)",
+                           self.continue_text, self.run.stop)
+        self.continue_button, self.stop_button, self.stats = (
+            self.row.go, self.row.stop, self.row.stats)
+        layout.addLayout(self.row.layout)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.continue_text,
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -128,7 +118,6 @@ class TextModePage(QWidget):
 
     def _busy(self, busy: bool) -> None:
         self.editor.setReadOnly(busy)
-        self.continue_button.setVisible(not busy)
-        self.stop_button.setVisible(busy)
+        self.row.set_busy(busy)
         if busy:
             self.stats.setText("generating…")

@@ -100,8 +100,10 @@ def test_every_page_is_reachable_by_keyboard(qtbot, window: MainWindow) -> None:
     assert window.focusWidget() not in window.nav.buttons.values()
 
 
-def test_rail_and_perplexity_controls_are_named_and_focusable(window: MainWindow) -> None:
-    window.switcher.show("perplexity")
+@pytest.mark.parametrize("name", NAMES)
+def test_every_control_on_every_page_is_named_and_focusable(window: MainWindow,
+                                                           name: str) -> None:
+    window.switcher.show(name)
     page = _current(window)
     missing = []
     kinds = (QLineEdit, QPlainTextEdit, QComboBox, QAbstractSpinBox, QAbstractItemView,
