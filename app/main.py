@@ -9,6 +9,8 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
+from inference.errors import ParleyError
+
 from .context import AppContext, default_engine_factory
 from .theme import ThemeManager
 from .window import MainWindow
@@ -49,6 +51,27 @@ def _icon() -> QIcon | None:
     return None
 
 
+def start_model(window: MainWindow, model: str) -> bool:
+    """Load `model` at start-up, unless loading it took the engine down last time."""
+    from inference.host import EngineHost
+    from inference.starter import resolve_model
+
+    crashed = EngineHost.crashed_at_load()
+    try:
+        wanted = resolve_model(model)
+    except ParleyError as exc:
+        window.banner.show_message(str(exc), "error")
+        return False
+    if crashed is not None and crashed.resolve() == wanted.resolve():
+        window.model_panel.select(str(wanted))
+        window.banner.show_message(
+            f"Last time, loading {wanted.name} stopped the engine, so it was not loaded "
+            "automatically. Press Load to try again, or lower the context size first.", "error")
+        return False
+    window.wiring.load_choice(STARTER if model == STARTER else model)
+    return True
+
+
 def run(model: str | None = None, argv: Sequence[str] | None = None) -> int:
     """Open the window; `model` is a GGUF path or "starter" to load at once."""
     app = create_app(argv)
@@ -57,7 +80,7 @@ def run(model: str | None = None, argv: Sequence[str] | None = None) -> int:
     window = MainWindow(ctx, theme)
     window.show()
     if model:
-        window.wiring.load_choice(STARTER if model == STARTER else model)
+        start_model(window, model)
     try:
         return app.exec()
     finally:
