@@ -8,9 +8,11 @@ from collections.abc import Sequence
 
 from ..errors import Cancelled, ParleyError
 from ..logs import configure_logging
-from . import generate, info
+from . import bench, compare, generate, hub, info, models, perplexity, quantize
 
-COMMANDS = {"info": info, "generate": generate}
+COMMANDS = {"info": info, "generate": generate, "perplexity": perplexity, "bench": bench,
+            "models": models, "search": hub.SEARCH, "files": hub.FILES, "download": hub.DOWNLOAD,
+            "quantize": quantize, "compare": compare}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,158 @@
+"""GUI streaming overhead: the real main window, offscreen, streaming chat replies.
+
+Opens MainWindow on Qt's offscreen platform with a throw-away profile, loads the model through the
+window (EngineHost child, as always), and sends `--turns` chat messages built exactly like
+`parley bench`'s chat turns (same text for the same run number). For each turn it records:
+
+* the engine's own TTFT / TPOT (from the Finished event): how much the GUI process slows the
+  engine down by competing for the CPU;
+* the GUI's view of the stream: characters reaching the transcript, and how many view updates;
+* the event loop's responsiveness: a 4 ms precise QTimer measures its own lateness while the
+  reply streams; the longest stall and the 99th percentile are reported.
+
+Prints one JSON object. run_bench.py runs it alternately with `parley bench` (headless).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/perf/gui_stream_bench.py MODEL -p 512 -n 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+PROBE_MS = 4           # the probe timer's period (1 ms would itself cost the engine CPU)
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round((len(ordered) - 1) * pct / 100)))]
+
+
+def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
+        chars: int) -> dict[str, Any]:
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+
+    from app.context import AppContext, default_engine_factory
+    from app.main import create_app
+    from app.theme import ThemeManager
+    from app.window import MainWindow
+    from inference.bench_chat import chat_message
+
+    app = create_app(["parley"])
+    ctx = AppContext.create(default_engine_factory)
+    window = MainWindow(ctx, ThemeManager(app, "light"))
+    window.resize(1280, 860)
+    window.settings_panel.fields["seed"].set_value(1234)
+    window.settings_panel.fields["max_tokens"].set_value(n_gen)
+    window.model_panel.set_model_settings(max(4096, n_prompt + n_gen + 64), 0, threads)
+    window.show()
+
+    def spin(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def wait(cond, timeout: float = 300) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the window did not reach the state in time")
+            spin(10)
+
+    finished: list[Any] = []
+    ctx.client.generationFinished.connect(finished.append)
+    ticks: list[float] = []
+    probe = QTimer()
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.setInterval(PROBE_MS)
+    probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    updates: list[tuple[float, int]] = []
+    window.transcript.dataChanged.connect(
+        lambda *_: updates.append((time.perf_counter(), _reply_length(window))))
+
+    window.wiring.load_choice(str(model))
+    wait(lambda: ctx.client.loaded is not None)
+    results = []
+    try:
+        for run_no in range(-1, turns):            # run -1 warms up, untimed
+            window.wiring.new_conversation()
+            spin(50)
+            finished.clear()
+            ticks.clear()
+            updates.clear()
+            window.composer.set_text(chat_message(run_no, chars))
+            probe.start()
+            started = time.perf_counter()
+            window.composer.submit()
+            wait(lambda: bool(finished) and not window.controller.busy)
+            probe.stop()
+            if run_no >= 0:
+                results.append(_turn(finished[-1], ticks, updates, started))
+    finally:
+        window.close()
+        ctx.close()
+    return _summary(results)
+
+
+def _reply_length(window: Any) -> int:
+    rows = window.transcript.rowCount()
+    return len(window.transcript.message_at(rows - 1).content) if rows else 0
+
+
+def _turn(fin: Any, ticks: list[float], updates: list[tuple[float, int]],
+          started: float) -> dict[str, Any]:
+    gaps = [(b - a) * 1000 - PROBE_MS for a, b in zip(ticks, ticks[1:], strict=False)]
+    stream = [(t, n) for t, n in updates if n > 0]
+    gui_cps = None
+    if len(stream) > 1 and stream[-1][0] > stream[0][0]:
+        gui_cps = (stream[-1][1] - stream[0][1]) / (stream[-1][0] - stream[0][0])
+    s = fin.stats
+    return {"ttft_s": s.ttft_s, "tpot_s": s.tpot_s, "output_tokens": s.output_tokens,
+            "chars": len(fin.text), "view_updates": len(stream), "gui_chars_per_s": gui_cps,
+            "stall_max_ms": max(gaps) if gaps else None,
+            "stall_p99_ms": _percentile(gaps, 99) if gaps else None,
+            "wall_s": time.perf_counter() - started}
+
+
+def _summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
+    def med(key: str) -> float | None:
+        values = [t[key] for t in turns if t[key] is not None]
+        return statistics.median(values) if values else None
+
+    return {"turns": turns, "ttft_s": med("ttft_s"), "tpot_s": med("tpot_s"),
+            "stall_max_ms": max((t["stall_max_ms"] or 0) for t in turns) if turns else None,
+            "stall_p99_ms": med("stall_p99_ms"), "view_updates": med("view_updates")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("-p", "--n-prompt", type=int, default=512)
+    parser.add_argument("-n", "--n-gen", type=int, default=128)
+    parser.add_argument("-r", "--turns", type=int, default=3)
+    parser.add_argument("-t", "--threads", type=int, default=0)
+    parser.add_argument("--chars", type=int, default=None,
+                        help="characters of notes per message (parley bench's message_chars)")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="parley-guibench-") as home:
+        os.environ["PARLEY_HOME"] = home
+        chars = args.chars if args.chars is not None else args.n_prompt * 4
+        data = run(args.model.resolve(), args.n_prompt, args.n_gen, args.turns, args.threads,
+                   chars)
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

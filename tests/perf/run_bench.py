@@ -1,0 +1,215 @@
+"""`make bench`: Parley against llama.cpp's own tools, in the same run, on the same model.
+
+Builds (or reuses) llama-bench / llama-perplexity from the llama.cpp sources vendored in the
+installed llama-cpp-python (tests/perf/build_llama_tools.sh), then runs llama-bench (A) and
+`parley bench` (B) alternately, A B A B …, with the same threads and sizes, so slow drift in the
+machine's load hits both sides alike; when the GUI exists, each round also streams the same chat
+turns into the real window offscreen (C, tests/perf/gui_stream_bench.py). Each round gives one
+ratio per test; the report shows the median ratio and the spread over rounds. Writes
+docs/PERFORMANCE.md.
+
+    .venv/bin/python tests/perf/run_bench.py [--model starter] [-t N] [-p 512] [-n 128] [-r 5]
+                                             [--rounds 3] [--out docs/PERFORMANCE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from perf_report import Report, machine_description, render_markdown  # noqa: E402
+
+from inference.config import default_threads  # noqa: E402
+from inference.starter import resolve_model  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Measured:
+    data: Any                  # parsed JSON output
+    peak_rss_bytes: int        # ru_maxrss of the process (wait4)
+    wall_s: float
+
+
+def run_measured(cmd: list[str]) -> Measured:
+    """Run `cmd`, parse its stdout as JSON, and read the child's own peak RSS with wait4."""
+    print("$", " ".join(cmd), flush=True)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode("utf-8", "replace")
+    if proc.returncode != 0:
+        sys.stderr.write(stderr[-4000:])
+        raise SystemExit(f"{Path(cmd[0]).name} failed (exit {proc.returncode})")
+    peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return Measured(json.loads(stdout), peak, wall)
+
+
+def build_tools() -> Path:
+    script = ROOT / "tests" / "perf" / "build_llama_tools.sh"
+    out = subprocess.run(["bash", str(script), sys.executable], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return Path(out.strip().splitlines()[-1])
+
+
+def llama_bench(binary: Path, args: argparse.Namespace) -> Measured:
+    return run_measured([str(binary), "-m", str(args.model), "-t", str(args.threads),
+                         "-p", str(args.n_prompt), "-n", str(args.n_gen), "-r", str(args.reps),
+                         "-ngl", "0", "-o", "json"])
+
+
+def llama_bench_at_depth(binary: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """tg n_gen after a prompt of n_prompt tokens (`-d`): the chat turn's situation."""
+    out = run_measured([str(binary), "-m", str(args.model), "-t", str(args.threads),
+                        "-p", "0", "-n", str(args.n_gen), "-d", str(args.n_prompt),
+                        "-r", str(args.reps), "-ngl", "0", "-o", "json"])
+    return out.data[0]
+
+
+def parley_bench(args: argparse.Namespace) -> Measured:
+    return run_measured([sys.executable, "-m", "inference.cli", "bench", str(args.model),
+                         "-t", str(args.threads), "-p", str(args.n_prompt),
+                         "-n", str(args.n_gen), "-r", str(args.reps), "--json"])
+
+
+def gui_bench(args: argparse.Namespace, chars: int | None) -> Measured | None:
+    if args.skip_gui or not (ROOT / "app" / "window.py").exists():
+        return None
+    cmd = [sys.executable, str(ROOT / "tests" / "perf" / "gui_stream_bench.py"), str(args.model),
+           "-t", str(args.threads), "-p", str(args.n_prompt), "-n", str(args.n_gen),
+           "-r", str(args.reps)]
+    if chars is not None:
+        cmd += ["--chars", str(chars)]
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return run_measured(cmd)
+
+
+def split_llama(data: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """llama-bench's JSON list → {"pp": entry, "tg": entry}."""
+    tests = {}
+    for entry in data:
+        if entry.get("n_prompt", 0) > 0 and entry.get("n_gen", 0) == 0:
+            tests["pp"] = entry
+        elif entry.get("n_gen", 0) > 0 and entry.get("n_prompt", 0) == 0:
+            tests["tg"] = entry
+    if set(tests) != {"pp", "tg"}:
+        raise SystemExit(f"unexpected llama-bench output: {data!r}"[:2000])
+    return tests
+
+
+def perplexity_section(bin_dir: Path, args: argparse.Namespace) -> dict[str, Any] | None:
+    """Both perplexities and eval times, when inference/perplexity.py and the tool exist."""
+    binary = bin_dir / "llama-perplexity"
+    if args.skip_perplexity or not binary.exists() or \
+            not (ROOT / "inference" / "perplexity.py").exists():
+        return None
+    try:
+        import perplexity_reference as ref
+    except ImportError as exc:
+        return {"error": f"perplexity_reference unavailable: {exc}"}
+    ns = argparse.Namespace(model=args.model, file=ref.DEFAULT_FILE, ctx=512, batch=2048,
+                            threads=args.threads)
+    rows = []
+    for _ in range(args.ppl_rounds):
+        rows.append(("llama", ref.run_llama(binary, ns)))
+        rows.append(("parley", ref.run_parley(ns)))
+    llama = [m for who, m in rows if who == "llama"]
+    parley = [m for who, m in rows if who == "parley"]
+    return {
+        "file": str(ns.file.relative_to(ROOT)), "ctx": ns.ctx, "rounds": args.ppl_rounds,
+        "llama_ppl": llama[-1].ppl, "llama_se": llama[-1].se,
+        "parley_ppl": parley[-1].ppl, "parley_se": parley[-1].se,
+        "llama_eval_s": [m.eval_seconds for m in llama],
+        "parley_eval_s": [m.eval_seconds for m in parley],
+        "time_ratios": [p.eval_seconds / a.eval_seconds
+                        for a, p in zip(llama, parley, strict=True)],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="starter", help="a .gguf file or 'starter'")
+    parser.add_argument("-t", "--threads", type=int, default=0, help="0 = physical cores")
+    parser.add_argument("-p", "--n-prompt", type=int, default=512)
+    parser.add_argument("-n", "--n-gen", type=int, default=128)
+    parser.add_argument("-r", "--reps", type=int, default=5, help="repetitions per round")
+    parser.add_argument("--rounds", type=int, default=3, help="A B rounds (default 3)")
+    parser.add_argument("--ppl-rounds", type=int, default=1)
+    parser.add_argument("--skip-perplexity", action="store_true")
+    parser.add_argument("--skip-gui", action="store_true", help="skip the GUI streaming run")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
+    parser.add_argument("--json-out", type=Path, default=None, help="also save raw results")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="only re-render --out from a --json-out file of an earlier run")
+    args = parser.parse_args()
+    if args.from_json:
+        data = json.loads(args.from_json.read_text())
+        data.setdefault("profile", None)
+        report = Report(**{**data, "rounds": tuple(data["rounds"])})
+        args.out.write_text(render_markdown(report), encoding="utf-8")
+        print(f"wrote {args.out}")
+        return 0
+    args.model = resolve_model(args.model)
+    args.threads = args.threads or default_threads()
+
+    bin_dir = build_tools()
+    load_before = os.getloadavg()
+    rounds = []
+    for i in range(args.rounds):
+        print(f"-- round {i + 1}/{args.rounds}", flush=True)
+        ref = llama_bench(bin_dir / "llama-bench", args)
+        ref_depth = llama_bench_at_depth(bin_dir / "llama-bench", args)
+        ours = parley_bench(args)
+        chat = ours.data.get("chat") or {}
+        gui = gui_bench(args, chat.get("message_chars"))
+        rounds.append({"llama": split_llama(ref.data) | {"tg_depth": ref_depth},
+                       "llama_peak_rss": ref.peak_rss_bytes,
+                       "parley": ours.data, "parley_process_peak_rss": ours.peak_rss_bytes,
+                       "gui": gui.data if gui else None})
+        _print_round(rounds[-1])
+    ppl = perplexity_section(bin_dir, args)
+    profile = run_measured([sys.executable, str(ROOT / "tests" / "perf" / "profile_generation.py"),
+                            "--model", str(args.model), "-t", str(args.threads), "-n",
+                            str(args.n_gen * 2), "--turns", "3", "--json"]).data
+    report = Report(
+        machine=machine_description(),
+        settings=vars(args) | {"model": args.model.name,
+                               "command": " ".join(["tests/perf/run_bench.py", *sys.argv[1:]])},
+        rounds=tuple(rounds), perplexity=ppl, profile=profile, load_before=load_before,
+        load_after=os.getloadavg())
+    text = render_markdown(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    print("\n" + text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _print_round(r: dict[str, Any]) -> None:
+    ll, pa = r["llama"], r["parley"]
+    print(f"   pp: llama {ll['pp']['avg_ts']:.1f}  parley {pa['pp_tps']:.1f}  "
+          f"ratio {pa['pp_tps'] / ll['pp']['avg_ts']:.3f}")
+    print(f"   tg: llama {ll['tg']['avg_ts']:.1f}  parley {pa['tg_tps']:.1f}  "
+          f"ratio {pa['tg_tps'] / ll['tg']['avg_ts']:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
