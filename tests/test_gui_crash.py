@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,33 +24,56 @@ MESSAGE = "Write a long story about a lighthouse keeper and the sea."
 GRACE_S = 1.5          # "about a second": the store saves a streaming reply every 0.5 s
 
 
+def _lines(stream) -> queue.Queue[str | None]:
+    """The driver's output lines, read on a thread so the test can wait with a timeout."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
 def test_sigkill_of_the_gui_mid_reply_keeps_the_message_and_partial_reply(
         starter_model_path, parley_home):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PARLEY_HOME": str(parley_home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.drivers.gui_stream_driver", str(starter_model_path),
          MESSAGE], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    reports: list[tuple[float, int]] = []
+    reports: list[tuple[float, int]] = []      # (time, chars) of the reply streaming now
     engine_pid = 0
+    sent = ""
     try:
+        lines = _lines(proc.stdout)
         deadline = time.time() + 240
-        for line in proc.stdout:
-            kind, *rest = line.split()
+        while True:
+            remaining = deadline - time.time()
+            assert remaining > 0, "no reply streamed for 3 s within the time limit"
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            assert line is not None, f"the app exited early (code {proc.wait(30)})"
+            kind, _, rest = line.rstrip("\n").partition(" ")
             if kind == "PID":
-                engine_pid = int(rest[0])
+                engine_pid = int(rest)
+            elif kind == "SENT":
+                sent, reports = rest, []
             elif kind == "LEN":
-                reports.append((float(rest[0]), int(rest[1])))
+                stamp, chars = rest.split()
+                reports.append((float(stamp), int(chars)))
                 # streamed for a while (several saves): now pull the plug
                 if len(reports) > 30 and reports[-1][0] - reports[0][0] > 3.0:
                     break
-            assert time.time() < deadline, "the reply never streamed"
         killed_at = time.time()
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert reports, "no reply streamed before the kill"
 
     database = Path(parley_home) / "data" / "parley.sqlite3"
     with sqlite3.connect(database) as raw:
@@ -56,10 +81,13 @@ def test_sigkill_of_the_gui_mid_reply_keeps_the_message_and_partial_reply(
     store = Store(database)
     try:
         [conversation] = store.list_conversations()
-        user, reply = store.messages(conversation.id)
+        messages = store.messages(conversation.id)
     finally:
         store.close()
-    assert (user.role, user.content) == ("user", MESSAGE)
+    user, reply = messages[-2:]
+    assert messages[0].content == MESSAGE
+    assert (user.role, user.content) == ("user", sent)
+    assert all(m.complete for m in messages[:-1])
     assert reply.role == "assistant" and not reply.complete
     saved = len(reply.content)
     assert saved > 0

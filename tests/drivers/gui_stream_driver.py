@@ -1,8 +1,10 @@
-"""Runs the real app window (offscreen), loads a model, sends one message and reports progress.
+"""Runs the real app window (offscreen), loads a model, sends a message and reports progress.
 
 Used by tests/test_gui_crash.py, which SIGKILLs this process mid-reply. Prints, flushed:
-`PID <engine pid>` once the model is loaded, then `LEN <unix time> <chars>` whenever the streamed
-reply in the window grows.
+`PID <engine pid>` once the model is loaded, `SENT <text>` for each message sent, then
+`LEN <unix time> <chars>` whenever the streamed reply in the window grows. A sampled reply may end
+(end of text) before the test has seen enough of it; then the driver sends `FOLLOW_UP` in the same
+conversation, so there is always a reply streaming to interrupt.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from app.main import create_app
 from app.theme import ThemeManager
 from app.window import MainWindow
 
+FOLLOW_UP = "Go on with the story, in much more detail."
+
 
 def main(model: str, message: str) -> int:
     app = create_app(["parley-test"])
@@ -27,19 +31,29 @@ def main(model: str, message: str) -> int:
     window.model_panel.set_model_settings(4096, 0, n_threads=1)
     window.show()
     window.wiring.load_choice(model)
-    state = {"sent": False, "length": 0}
+    state = {"pid_told": False, "length": 0}
+
+    def send(text: str) -> None:
+        if window.controller.send(text):
+            state["length"] = 0
+            print(f"SENT {text}", flush=True)
 
     def poll() -> None:
-        if not state["sent"] and ctx.client.loaded is not None:
+        if ctx.client.loaded is None:
+            return
+        if not state["pid_told"]:
             print(f"PID {ctx.client.pid}", flush=True)
-            window.controller.send(message)
-            state["sent"] = True
+            state["pid_told"] = True
+            send(message)
+            return
+        if not window.controller.busy:
+            send(FOLLOW_UP)            # the last reply ended before the kill: start another
+            return
         rows = window.transcript.rowCount()
-        if rows >= 2:
-            length = len(window.transcript.message_at(rows - 1).content)
-            if length != state["length"]:
-                state["length"] = length
-                print(f"LEN {time.time():.3f} {length}", flush=True)
+        length = len(window.transcript.message_at(rows - 1).content)
+        if length != state["length"]:
+            state["length"] = length
+            print(f"LEN {time.time():.3f} {length}", flush=True)
 
     timer = QTimer()
     timer.timeout.connect(poll)
