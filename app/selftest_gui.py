@@ -34,23 +34,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def self_test(argv: Sequence[str]) -> int:
     from inference.logs import configure_logging
-    from inference.selftest import build_parser, print_report, run_self_test
+    from inference.selftest import (
+        FAILED,
+        PASSED,
+        SKIPPED,
+        build_parser,
+        print_report,
+        run_self_test,
+    )
 
     args = build_parser().parse_args(list(argv))
     configure_logging(verbose=False)
     report = run_self_test(args.model, in_process=args.in_process)
-    if report.ok and not args.no_gui:
+    if args.no_gui:
+        report.gui = "skipped"
+        report.checks["gui"] = SKIPPED
+    elif report.ok:
         started = time.perf_counter()
         try:
             detail = check_window()
         except Exception as exc:  # report, don't crash: the line says what failed
             report.ok = False
             report.error = f"the main window failed: {type(exc).__name__}: {exc}"
+            report.checks["gui"] = FAILED
         else:
             report.gui = f"{detail} in {time.perf_counter() - started:.2f} s"
-            report.seconds += time.perf_counter() - started
-    elif args.no_gui:
-        report.gui = "skipped"
+            report.checks["gui"] = PASSED
+        report.seconds += time.perf_counter() - started
     return print_report(report, args.json)
 
 

@@ -35,6 +35,7 @@ PPL_TEXT = (
 )
 PPL_CTX = 64
 MAX_PPL = 10_000.0     # a working model scores plain English far below this; garbage does not
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 
 class SelfTestError(ParleyError):
@@ -56,6 +57,9 @@ class SelfTestReport:
     ppl_tokens: int = 0
     ppl_s: float | None = None
     gui: str = ""                    # filled in by the GUI half ("skipped" when not run)
+    # each part's verdict, in order: version, model, generation, perplexity, gui: PASSED,
+    # FAILED or SKIPPED (gui with --no-gui); a part after a failed one is not run or listed
+    checks: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -84,6 +88,8 @@ def find_model(name: str | None) -> Path:
 
     if name and name != STARTER_ALIAS:
         path = Path(name).expanduser()
+        if path.is_dir():
+            raise SelfTestError(f"not a model file: {path} is a folder")
         if not path.is_file():
             raise SelfTestError(f"no such model file: {path}")
         return path
@@ -104,18 +110,27 @@ def run_self_test(model: str | None = None, *, in_process: bool = False,
     """Everything but the GUI; never raises for a failing check (the report says why)."""
     started = time.perf_counter()
     report = SelfTestReport()
+    part = "version"
     try:
         from .version import version_info
 
         info = version_info()
         report.version = info.line()
         report.cpu_backend = info.cpu_backend
+        report.checks[part] = PASSED
+        part = "model"
         path = find_model(model)
         report.model = str(path)
+        report.checks[part] = PASSED
+        part = "generation"
         _generate(report, path, in_process=in_process, max_tokens=max_tokens)
+        report.checks[part] = PASSED
+        part = "perplexity"
         _perplexity(report, path)
+        report.checks[part] = PASSED
         report.ok = True
     except Exception as exc:  # the report is the result: say what failed, exit non-zero
+        report.checks[part] = FAILED
         report.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ParleyError) \
             else str(exc)
     report.seconds = time.perf_counter() - started

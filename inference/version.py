@@ -112,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     args = list(sys.argv[1:] if argv is None else argv)
-    info = version_info()
+    try:
+        info = version_info()
+    except Exception as exc:  # e.g. a bundle missing libllama: one line, not a traceback
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"Parley {parley_version()} · llama.cpp can't be loaded: {reason}",
+              file=sys.stderr)
+        return 1
     print(json.dumps(info.to_dict(), indent=2) if "--json" in args else info.line())
     return 0
 

@@ -20,7 +20,8 @@ from inference.downloads import (
     part_path,
     pending_downloads,
 )
-from inference.errors import Cancelled
+from inference.errors import Cancelled, TruncatedFileError
+from inference.gguf_file import read_gguf
 from inference.hub import (
     OFFLINE_MESSAGE,
     HubFile,
@@ -32,10 +33,21 @@ from inference.hub import (
     size_fit,
 )
 from inference.library import FitSettings
+from tests.gguf_factory import TinyModelSpec, write_tiny_model
 from tests.hub_server import StandInHub, stand_in_hub  # noqa: F401  (fixture)
 
 REPO = "parley-test/Tiny-Llama-GGUF"
+REAL_REPO = "parley-test/Real-Tiny-GGUF"
+REAL = "real-tiny-F32.gguf"
 BIG = os.urandom(3_000_000)          # several 64 KiB blocks, so a drop lands mid-stream
+# a real (random-weight) llama GGUF of ~2.3 MB: 35 blocks, most of it tensor data
+REAL_SPEC = TinyModelSpec(n_embd=128, n_ff=512)
+
+
+@pytest.fixture(scope="module")
+def real_gguf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = write_tiny_model(tmp_path_factory.mktemp("real-gguf") / REAL, spec=REAL_SPEC)
+    return path.read_bytes()
 
 
 @pytest.fixture
@@ -130,17 +142,42 @@ def test_download_checks_sha256_and_takes_the_final_name(hub, tmp_path):
     assert len(blob) == 1 and blob[0]["range"] is None
 
 
-def test_an_interrupted_download_resumes_and_completes(hub, tmp_path):
-    name = "tiny-llama-Q4_K_M.gguf"
-    hub.drop_at[name] = [len(BIG) // 2]
+def test_an_interrupted_download_resumes_and_completes(hub, real_gguf, tmp_path):
+    hub.add_repo(REAL_REPO, {REAL: real_gguf})
+    hub.drop_at[REAL] = [len(real_gguf) // 2]
+    file = list_gguf_files(REAL_REPO)[0]
     with pytest.raises(DownloadInterruptedError, match="download it again to resume"):
-        download_model(the_file(name), tmp_path, retries=0)
-    partial = part_path(tmp_path / name)
+        download_model(file, tmp_path, retries=0)
+    partial = part_path(tmp_path / REAL)
     kept = partial.stat().st_size
-    assert 0 < kept <= len(BIG) // 2 and not (tmp_path / name).exists()
-    path = download_model(the_file(name), tmp_path)          # a new run, as after a restart
-    assert path.read_bytes() == BIG and not partial.exists()
-    assert [r["range"] for r in hub.downloads_of(name)] == [None, f"bytes={kept}-"]
+    assert 0 < kept <= len(real_gguf) // 2 and not (tmp_path / REAL).exists()
+    with pytest.raises(TruncatedFileError):          # half a model is not a model
+        read_gguf(partial)
+    path = download_model(file, tmp_path)            # a new run, as after a restart
+    assert path.read_bytes() == real_gguf and not partial.exists()
+    assert [r["range"] for r in hub.downloads_of(REAL)] == [None, f"bytes={kept}-"]
+    info = read_gguf(path)                           # the resumed file is a whole GGUF
+    assert (info.architecture, info.quant, info.file_size) == ("llama", "F32", len(real_gguf))
+    assert (info.embedding_length, info.feed_forward_length, info.layers) == (
+        REAL_SPEC.n_embd, REAL_SPEC.n_ff, REAL_SPEC.n_layer)
+    assert info.tensor_data_offset < kept              # the drop landed in the weights
+
+
+def test_download_progress_carries_speed_and_eta(hub, tmp_path):
+    from app.download_list import eta_text
+
+    seen = []
+    hub.delay_s = 0.01                                 # ~0.5 s in all: several reports
+    download_model(the_file("tiny-llama-Q4_K_M.gguf"), tmp_path, progress=seen.append)
+    midway = [p for p in seen if 0 < p.done < len(BIG) and p.speed > 0]
+    assert midway, seen
+    for p in midway:
+        assert p.total == len(BIG) and p.eta_s == pytest.approx((p.total - p.done) / p.speed)
+        assert eta_text(p.eta_s).endswith(" left")
+    dones = [p.done for p in seen]
+    assert dones == sorted(dones)
+    last = seen[-1]
+    assert last.done == last.total == len(BIG) and last.speed > 0 and last.eta_s == 0.0
 
 
 def test_a_dropped_connection_is_resumed_within_one_download(hub, tmp_path):
@@ -153,12 +190,13 @@ def test_a_dropped_connection_is_resumed_within_one_download(hub, tmp_path):
                                                             ranges[1:])
 
 
-def test_a_checksum_mismatch_is_rejected_and_removed(hub, tmp_path):
-    name = "tiny-llama-IQ3_XS.gguf"
-    hub.bad_sha256[name] = "0" * 64
+def test_a_checksum_mismatch_is_rejected_and_removed(hub, real_gguf, tmp_path):
+    hub.add_repo(REAL_REPO, {REAL: real_gguf})
+    hub.bad_sha256[REAL] = "0" * 64                  # a whole, valid GGUF: only the sum is off
     with pytest.raises(ChecksumMismatchError, match="failed its checksum.*removed"):
-        download_model(the_file(name), tmp_path)
+        download_model(list_gguf_files(REAL_REPO)[0], tmp_path)
     assert list(tmp_path.iterdir()) == []
+    assert len(hub.downloads_of(REAL)) == 1            # every byte came, then was refused
 
 
 def test_a_paused_download_keeps_its_part_and_continues(hub, tmp_path):
