@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidSettingError
+from .fit import KV_TYPES
 
 MAX_CTX = 1 << 20
+KV_CACHE_TYPES: tuple[str, ...] = tuple(KV_TYPES)   # what llama.cpp accepts, as in its CLI
 
 
 def default_threads() -> int:
@@ -32,6 +34,8 @@ class ModelConfig:
     n_batch: int = 2048
     n_ubatch: int = 512
     flash_attn: str = "auto"       # "auto" | "on" | "off"
+    cache_type_k: str = "f16"      # KV cache element types (see KV_CACHE_TYPES)
+    cache_type_v: str = "f16"      # a quantized V cache needs flash attention
     seed: int = -1
     use_mmap: bool = True
     insist: bool = False           # load even when the memory estimate says it will not fit
@@ -46,6 +50,11 @@ class ModelConfig:
         if self.flash_attn not in ("auto", "on", "off"):
             raise InvalidSettingError(
                 f"flash attention must be auto, on or off, got {self.flash_attn!r}")
+        for label, name in (("K", self.cache_type_k), ("V", self.cache_type_v)):
+            if name not in KV_CACHE_TYPES:
+                raise InvalidSettingError(
+                    f"{label} cache type must be one of {', '.join(KV_CACHE_TYPES)}, "
+                    f"got {name!r}")
 
     @property
     def threads(self) -> int:

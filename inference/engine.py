@@ -23,10 +23,11 @@ from .native import NativeContext, NativeModel, build_info
 from .native_log import NATIVE_LOG
 from .perplexity import PerplexityResult, compute_perplexity
 from .perplexity import ProgressCallback as PerplexityProgress
-from .prompts import BuiltPrompt, TemplateChoice, build_prompt, choose_template
+from .prompts import BuiltPrompt, TemplateChoice, build_prompt
 from .requests import GenerationRequest
 from .sampler import SamplerChain
 from .streaming import TextStream
+from .template_check import template_for
 
 LIVE_STATS_EVERY_S = 0.2
 
@@ -76,11 +77,12 @@ class Engine:
         try:
             ctx = NativeContext(model, n_ctx=config.n_ctx, n_batch=config.n_batch,
                                 n_ubatch=config.n_ubatch, n_threads=config.threads,
-                                flash_attn=config.flash_attn)
+                                flash_attn=config.flash_attn, type_k=config.cache_type_k,
+                                type_v=config.cache_type_v)
         except ModelLoadError:
             model.close()
             raise
-        template = _template_for(info, model)
+        template = template_for(info, model)
         if template.warning:
             warnings.append(template.warning)
         build = build_info()
@@ -133,10 +135,12 @@ class Engine:
                  cancel: CancelToken | None = None) -> Iterator[GenerationEvent]:
         s = self._require()
         cancel = cancel or CancelToken()
+        started = time.perf_counter()       # DESIGN.md §2: TTFT counts rendering + tokenizing
         built = self._build(request)
         tokens = built.tokens
         reuse = self._reuse_prefix(s, tokens)
-        clock = StatsClock(prompt_tokens=len(tokens), cached_tokens=reuse, n_ctx=s.ctx.n_ctx)
+        clock = StatsClock(prompt_tokens=len(tokens), cached_tokens=reuse, n_ctx=s.ctx.n_ctx,
+                           t0=started)
         stream = TextStream(request.sampling.stop)
         sampler = SamplerChain(s.model, request.sampling)
         s.ctx.set_abort(cancel)
@@ -144,8 +148,7 @@ class Engine:
             sampler.accept_prompt(tokens)
             reason = self._prefill(s, tokens, reuse, cancel)
             if reason is None:
-                reason = yield from self._decode_loop(s, sampler, stream, clock, cancel,
-                                                      built.max_tokens)
+                reason = yield from self._decode_loop(s, sampler, stream, clock, cancel, built)
         finally:
             s.ctx.set_abort(None)
             sampler.close()
@@ -184,9 +187,12 @@ class Engine:
         return None
 
     def _decode_loop(self, s: _Session, sampler: SamplerChain, stream: TextStream,
-                     clock: StatsClock, cancel: CancelToken, max_tokens: int
+                     clock: StatsClock, cancel: CancelToken, built: BuiltPrompt
                      ) -> Iterator[GenerationEvent]:
         model, ctx = s.model, s.ctx
+        max_tokens = built.max_tokens
+        # The last token allowed fills the context when the cap came from n_ctx.
+        at_cap = FinishReason.CONTEXT_FULL if built.context_capped else FinishReason.LENGTH
         next_live = 0.0
         for index in range(max_tokens):
             token = sampler.sample(ctx)
@@ -204,7 +210,7 @@ class Engine:
             if cancel.cancelled:
                 return FinishReason.CANCELLED
             if index == max_tokens - 1:
-                return FinishReason.LENGTH
+                return at_cap
             if len(s.kv_tokens) >= ctx.n_ctx:
                 return FinishReason.CONTEXT_FULL
             code = ctx.decode([token], len(s.kv_tokens))
@@ -232,19 +238,3 @@ class Engine:
             raise NoModelLoadedError()
         return self._session
 
-
-def _template_for(info: GGUFInfo, model: NativeModel) -> TemplateChoice:
-    bos = model.token_text(model.bos) if model.bos >= 0 else ""
-    eos_id = _int_or(model.meta("tokenizer.ggml.eos_token_id"), -1)
-    eos = model.token_text(eos_id) if 0 <= eos_id < model.n_vocab else ""
-    specials = {"<|im_start|>", "<|start_header_id|>", "[INST]", "<start_of_turn>", "<|user|>"}
-    vocab_has = {t for t in specials if len(model.tokenize(t, add_special=False,
-                                                           parse_special=True)) == 1}
-    return choose_template(info.architecture, model.chat_template(), bos, eos, vocab_has)
-
-
-def _int_or(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return default

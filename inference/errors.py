@@ -39,6 +39,10 @@ class UnsupportedArchitectureError(GGUFError):
     pass
 
 
+class DataFolderError(ParleyError, OSError):
+    """One of Parley's own folders (data, config, cache, logs) cannot be created or used."""
+
+
 class ModelLoadError(ParleyError):
     pass
 

@@ -203,6 +203,7 @@ def estimate(
     n_ubatch: int = 512,
     kv_type: str = "f16",
     *,
+    kv_type_v: str | None = None,
     swa_full: bool = True,
     flash_attn: bool | str = "auto",
 ) -> MemoryEstimate:
@@ -212,8 +213,9 @@ def estimate(
     llama.cpp's context default (on); `flash_attn` takes ModelConfig's "auto" / "on" / "off" or a
     bool, and "auto" counts as on (llama.cpp turns it on wherever the backend supports the head
     size; note llama-cpp-python's `Llama()` passes "off" unless given `flash_attn=True`).
+    `kv_type` is the K cache type, and the V cache's too unless `kv_type_v` is given.
     """
-    kv_block = _kv_type(kv_type)
+    kv_blocks = (_kv_type(kv_type), _kv_type(kv_type_v or kv_type))
     fa = _flash_attn_on(flash_attn)
     if n_ubatch < 1:
         raise InvalidSettingError(f"micro-batch size must be at least 1, got {n_ubatch}")
@@ -224,7 +226,7 @@ def estimate(
     output_on_gpu = ngl >= 1
 
     w_gpu, w_cpu = _weights(info, n_layer, gpu_start)
-    kv = _kv_cache(info, n_layer, gpu_start, ctx, n_ubatch, kv_block, swa_full)
+    kv = _kv_cache(info, n_layer, gpu_start, ctx, n_ubatch, kv_blocks, swa_full)
 
     swa = swa_layers(info)
     kv_cells_max = max(0 if all(swa) else ctx, kv.swa_cells)
@@ -262,6 +264,7 @@ def max_gpu_layers_that_fit(
     kv_type: str = "f16",
     *,
     margin_bytes: int = DEFAULT_VRAM_MARGIN,
+    kv_type_v: str | None = None,
     swa_full: bool = True,
     flash_attn: bool | str = "auto",
 ) -> int:
@@ -272,8 +275,8 @@ def max_gpu_layers_that_fit(
     budget = free_vram_bytes - margin_bytes
     n_layer = total_layers(info)
     for ngl in range(n_layer + 1, 0, -1):
-        est = estimate(info, n_ctx, ngl, n_ubatch, kv_type, swa_full=swa_full,
-                       flash_attn=flash_attn)
+        est = estimate(info, n_ctx, ngl, n_ubatch, kv_type, kv_type_v=kv_type_v,
+                       swa_full=swa_full, flash_attn=flash_attn)
         if est.gpu_bytes <= budget:
             return -1 if ngl == n_layer + 1 else ngl
     return 0
@@ -377,7 +380,7 @@ def _weights(info: GGUFInfo, n_layer: int, gpu_start: int) -> tuple[int, int]:
 
 
 def _kv_cache(info: GGUFInfo, n_layer: int, gpu_start: int, ctx: int, n_ubatch: int,
-              kv_block: tuple[int, int], swa_full: bool) -> _KV:
+              kv_blocks: tuple[tuple[int, int], tuple[int, int]], swa_full: bool) -> _KV:
     swa = swa_layers(info)
     swa_cells = 0
     if any(swa):
@@ -390,7 +393,8 @@ def _kv_cache(info: GGUFInfo, n_layer: int, gpu_start: int, ctx: int, n_ubatch: 
     full = in_swa = gpu = 0
     for il in range(n_layer):
         hk, hv = (head_k_swa, head_v_swa) if swa[il] else (head_k, head_v)
-        row = _row_bytes(hk * kv_heads[il], *kv_block) + _row_bytes(hv * kv_heads[il], *kv_block)
+        row = (_row_bytes(hk * kv_heads[il], *kv_blocks[0])
+               + _row_bytes(hv * kv_heads[il], *kv_blocks[1]))
         size = row * (swa_cells if swa[il] else ctx)
         if swa[il]:
             in_swa += size

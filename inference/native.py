@@ -22,6 +22,17 @@ from .errors import Cancelled, ModelLoadError  # noqa: E402
 from .native_log import NATIVE_LOG  # noqa: E402
 
 FLASH_ATTN = {"auto": -1, "off": 0, "on": 1}
+GGML_TYPE_BF16 = 30    # ggml.h; llama-cpp-python 0.3.36 does not export this one
+
+
+def ggml_type_id(name: str) -> int:
+    """The ggml type id of a KV cache type name such as "f16" or "q8_0"."""
+    if name.lower() == "bf16":
+        return getattr(llama_cpp, "GGML_TYPE_BF16", GGML_TYPE_BF16)
+    try:
+        return int(getattr(llama_cpp, f"GGML_TYPE_{name.upper()}"))
+    except AttributeError:
+        raise ValueError(f"unknown ggml type {name!r}") from None
 
 
 def ensure_backend() -> None:
@@ -169,7 +180,7 @@ class NativeContext:
 
     def __init__(self, model: NativeModel, *, n_ctx: int, n_batch: int, n_ubatch: int,
                  n_threads: int, flash_attn: str = "auto", n_seq_max: int = 1,
-                 ) -> None:
+                 type_k: str = "f16", type_v: str = "f16") -> None:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch
@@ -178,6 +189,8 @@ class NativeContext:
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.flash_attn_type = FLASH_ATTN[flash_attn]
+        params.type_k = ggml_type_id(type_k)
+        params.type_v = ggml_type_id(type_v)
         params.no_perf = True
         self._abort_token: CancelToken | None = None
         self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)

@@ -19,13 +19,21 @@ class BuiltPrompt:
     template: str
     dropped_turns: int
     max_tokens: int
+    context_capped: bool = False    # max_tokens is what the context has left, not the user's
 
 
 @dataclass(frozen=True)
 class TemplateChoice:
     format: ChatFormat
     label: str                      # shown to the user, e.g. "gguf" or "gemma (built-in)"
-    warning: str | None = None      # why the model's own template is not used
+    problem: str | None = None      # why the model's own template is not used
+
+    @property
+    def warning(self) -> str | None:
+        """The sentence the user is told when the model's own template is not used."""
+        if self.problem is None:
+            return None
+        return f"Using the built-in {self.format.name} format: {self.problem}."
 
 
 def choose_template(architecture: str, gguf_template: str | None, bos: str, eos: str,
@@ -39,8 +47,7 @@ def choose_template(architecture: str, gguf_template: str | None, bos: str, eos:
         fmt = JinjaFormat(gguf_template, bos, eos)
         fmt.render([Message("user", "hi")])   # a trial render trips the sandbox early
     except TemplateError as exc:
-        return TemplateChoice(fallback, label,
-                              f"Using the built-in {fallback.name} format: {exc}.")
+        return TemplateChoice(fallback, label, str(exc))
     return TemplateChoice(fmt, "gguf (the model's own template)")
 
 
@@ -107,5 +114,6 @@ def _fitted(text: str, tokens: list[int], template: str, dropped: int, n_ctx: in
             f"The prompt is {len(tokens):,} tokens, but the context holds {n_ctx:,} "
             f"and {reserve:,} must stay free for the reply. Shorten the prompt, lower max "
             f"tokens, or raise the context size.")
-    max_tokens = min(request.sampling.max_tokens, n_ctx - len(tokens))
-    return BuiltPrompt(text, tokens, template, dropped, max_tokens)
+    room = n_ctx - len(tokens)
+    asked = request.sampling.max_tokens
+    return BuiltPrompt(text, tokens, template, dropped, min(asked, room), asked > room)

@@ -13,6 +13,17 @@ class Range:
     low: float
     high: float
     help: str
+    low_exclusive: bool = False     # the value must be greater than `low`, not equal to it
+
+    def contains(self, value: float) -> bool:
+        above = value > self.low if self.low_exclusive else value >= self.low
+        return above and value <= self.high
+
+    def describe(self) -> str:
+        """"between 0 and 5" or "greater than 0 and at most 5"."""
+        if self.low_exclusive:
+            return f"greater than {_fmt(self.low)} and at most {_fmt(self.high)}"
+        return f"between {_fmt(self.low)} and {_fmt(self.high)}"
 
 
 # The one table of limits; the GUI sliders and the CLI use it too.
@@ -21,7 +32,9 @@ SAMPLING_RANGES: dict[str, Range] = {
     "top_k": Range(0, 1000, "Sample only among the k most likely tokens. 0 turns it off."),
     "top_p": Range(0.0, 1.0, "Keep the smallest set of tokens whose probabilities add up to p."),
     "min_p": Range(0.0, 1.0, "Drop tokens less likely than min-p × the top token's probability."),
-    "repeat_penalty": Range(0.0, 5.0, "Penalise tokens seen in the last 64; 1 turns it off."),
+    # llama.cpp divides positive logits by the penalty, so it must be above 0
+    "repeat_penalty": Range(0.0, 5.0, "Penalise tokens seen in the last 64; 1 turns it off.",
+                            low_exclusive=True),
     "seed": Range(-1, 2**32 - 2, "Random seed; the same seed and settings give the same text. "
                   "-1 picks a new one each time."),
     "max_tokens": Range(1, 1_000_000, "The most tokens one reply may have."),
@@ -50,10 +63,9 @@ class SamplingParams:
             if name in ("top_k", "seed", "max_tokens") and int(value) != value:
                 raise InvalidSettingError(f"{name.replace('_', '-')} must be a whole number, "
                                           f"got {value}")
-            if not rng.low <= value <= rng.high:
+            if not rng.contains(value):
                 raise InvalidSettingError(
-                    f"{name.replace('_', '-')} must be between {_fmt(rng.low)} and "
-                    f"{_fmt(rng.high)}, got {_fmt(value)}")
+                    f"{name.replace('_', '-')} must be {rng.describe()}, got {_fmt(value)}")
         if not isinstance(self.stop, tuple):
             object.__setattr__(self, "stop", tuple(self.stop))
         if any(not isinstance(s, str) or not s for s in self.stop):
@@ -75,4 +87,7 @@ class SamplingParams:
 
 
 def _fmt(value: float) -> str:
+    """Whole numbers in full ("4294967294", not "4.29497e+09"); others as short decimals."""
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
+        return str(int(value))
     return f"{value:g}"

@@ -32,9 +32,11 @@ def read_text_file(path: str | Path, max_bytes: int | None = None) -> str:
     try:
         file = Path(path)
         if max_bytes is not None and file.stat().st_size > max_bytes:
-            raise TextFileError(f"{name} is larger than {max_bytes // (1 << 20)} MiB; use a "
-                                "shorter text")
-        data = file.read_bytes()
+            raise too_large(name, max_bytes)
+        with file.open("rb") as handle:   # bounded: /dev/zero or a FIFO reports no size
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise too_large(name, max_bytes)
     except FileNotFoundError:
         raise TextFileError(f"no such file: {name}") from None
     except IsADirectoryError:
@@ -42,3 +44,11 @@ def read_text_file(path: str | Path, max_bytes: int | None = None) -> str:
     except OSError as exc:
         raise TextFileError(f"cannot read {name}: {exc.strerror}") from None
     return decode_text(data, name)
+
+
+def too_large(name: str, max_bytes: int) -> TextFileError:
+    return TextFileError(f"{name} is larger than {_size(max_bytes)}; use a shorter text")
+
+
+def _size(n: int) -> str:
+    return f"{n // (1 << 20)} MiB" if n >= 1 << 20 else f"{n:,} bytes"

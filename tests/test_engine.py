@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from inference import engine as engine_module
 from inference.cancel import CancelToken
-from inference.errors import NoModelLoadedError, PromptTooLongError
+from inference.config import ModelConfig
+from inference.engine import Engine
+from inference.errors import ModelLoadError, NoModelLoadedError, PromptTooLongError
 from inference.events import Finished, FinishReason, TokenEvent
 from inference.requests import GenerationRequest, Message, Mode
 from inference.sampling import SamplingParams
@@ -175,7 +180,41 @@ def test_stop_strings_end_the_reply_without_showing_the_stop(engine):
 
 
 def test_generate_without_a_model_says_so():
-    from inference.engine import Engine
-
     with pytest.raises(NoModelLoadedError, match="No model is loaded"):
         next(Engine().generate(chat("hi")))
+
+
+def test_ttft_starts_before_the_prompt_is_built(engine, monkeypatch):
+    # DESIGN.md §2: TTFT runs from the moment the engine starts on the request, so rendering
+    # and tokenizing count. A slowed (real) prompt builder makes that part measurable.
+    delay = 1.0
+    real_build = engine_module.build_prompt
+
+    def slow_build(*args, **kwargs):
+        time.sleep(delay)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "build_prompt", slow_build)
+    _, done = run(engine, chat("Hi", SamplingParams(temperature=0, max_tokens=2)))
+    assert done.stats.ttft_s >= delay and done.stats.total_s >= done.stats.ttft_s
+
+
+def test_quantized_v_cache_without_flash_attention_says_why(starter_model_path):
+    # llama.cpp 0.3.36 (llama_init_from_model): a quantized V cache needs flash attention;
+    # "off" is refused with that reason, "auto" switches flash attention on for it.
+    eng = Engine()
+    try:
+        with pytest.raises(ModelLoadError) as err:
+            eng.load(ModelConfig(starter_model_path, n_ctx=256, n_threads=1,
+                                 cache_type_v="q8_0", flash_attn="off"))
+        assert str(err.value) == ("Failed to create the llama.cpp context (n_ctx=256): "
+                                  "quantized V cache requires flash_attn to be enabled")
+        assert eng.loaded is None
+        eng.load(ModelConfig(starter_model_path, n_ctx=256, n_threads=1,
+                             cache_type_k="q8_0", cache_type_v="q8_0"))
+        tokens, done = run(eng, GenerationRequest(
+            Mode.TEXT, text="The capital of France is",
+            sampling=SamplingParams(temperature=0, max_tokens=4)))
+        assert tokens and done.reason is FinishReason.LENGTH
+    finally:
+        eng.close()

@@ -297,3 +297,13 @@ def test_estimate_totals_add_up() -> None:
 ])
 def test_human_bytes(n: int, text: str) -> None:
     assert human_bytes(n) == text
+
+
+def test_k_and_v_cache_types_are_counted_apart() -> None:
+    info = make_info(layers=32)
+    rows = 32 * 8192 * 8 * 128                 # values in K (and in V) over all layers
+    est = estimate(info, 8192, kv_type="f16", kv_type_v="q8_0")
+    assert est.kv_cache_bytes == rows * 2 + rows // 32 * 34
+    assert estimate(info, 8192, kv_type="q4_0").kv_cache_bytes == 2 * rows // 32 * 18
+    with pytest.raises(InvalidSettingError, match="KV cache type"):
+        estimate(info, 8192, kv_type_v="q3")

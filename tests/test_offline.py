@@ -1,4 +1,5 @@
-"""A whole session through EngineHost attempts no network access, in the app or the engine.
+"""A whole session through EngineHost (load, generate in each mode, perplexity) attempts no
+network access, in the app or the engine.
 
 Both processes get an audit hook (`sys.addaudithook`) on socket connects and name lookups; the
 engine's is switched on by PARLEY_AUDIT_NETWORK=1. Local (AF_UNIX) sockets are allowed, for
@@ -22,6 +23,10 @@ from inference.requests import GenerationRequest, Message, Mode
 from inference.sampling import SamplingParams
 
 pytestmark = pytest.mark.model
+
+# enough for two chunks of 64 tokens (chunked perplexity, as llama.cpp's tool computes it)
+PPL_TEXT = ("The river runs past the old mill and under the stone bridge. Children play on its "
+            "banks in summer, and in winter the water freezes at the edges. ") * 6
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +75,8 @@ def test_whole_session_offline(no_network: NetworkAudit, monkeypatch: pytest.Mon
             assert isinstance(events[-1], Finished) and events[-1].text
         assert host.tokenize("offline")
         assert host.render(requests[0]).prompt_tokens > 0
+        scored = host.perplexity(PPL_TEXT, n_ctx=64, n_batch=128)
+        assert scored.chunks >= 2 and scored.ppl > 1
         host.unload()
         engine_attempts = host.call("_network_attempts")
     assert engine_attempts == []             # installed in the engine (else None) and unused

@@ -95,3 +95,15 @@ def test_huge_text_prompt_is_refused_not_crashed():
     request = GenerationRequest(Mode.TEXT, text="x " * 500_000)   # ~1 MB
     with pytest.raises(PromptTooLongError, match="1,024"):
         build_prompt(request, GEMMA, words, 1024)
+
+
+def test_max_tokens_capped_by_the_context_is_marked_so():
+    asked_more = GenerationRequest(Mode.TEXT, text="w " * 50,
+                                   sampling=SamplingParams(max_tokens=1000))
+    built = build_prompt(asked_more, GEMMA, words, 100)
+    assert built.max_tokens == 100 - len(built.tokens) and built.context_capped
+    for own in (10, 100 - len(built.tokens)):            # the user's limit, even when it is
+        request = GenerationRequest(Mode.TEXT, text="w " * 50,   # exactly the room left
+                                    sampling=SamplingParams(max_tokens=own))
+        built = build_prompt(request, GEMMA, words, 100)
+        assert built.max_tokens == own and not built.context_capped

@@ -77,3 +77,30 @@ def test_text_stream_holds_back_a_possible_stop_string():
     assert stream.feed(b"nough") == "</enough"
     assert stream.feed(b" bye</end> hidden") == " bye"
     assert stream.stopped and stream.text == "hello </enough bye"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("repeat_penalty", 0, "repeat-penalty must be greater than 0 and at most 5, got 0"),
+    ("repeat_penalty", 0.0, "repeat-penalty must be greater than 0 and at most 5, got 0"),
+    ("seed", 2**32 - 1, "seed must be between -1 and 4294967294, got 4294967295"),
+    ("max_tokens", 10**7, "max-tokens must be between 1 and 1000000, got 10000000"),
+    ("temperature", 5.5, "temperature must be between 0 and 5, got 5.5"),
+])
+def test_range_messages_write_whole_numbers_in_full(field, value, message):
+    with pytest.raises(InvalidSettingError) as err:
+        SamplingParams(**{field: value})
+    assert str(err.value) == message
+
+
+def test_a_tiny_positive_repeat_penalty_is_allowed():
+    assert SamplingParams(repeat_penalty=0.01).repeat_penalty == 0.01
+
+
+def test_kv_cache_types_are_checked():
+    config = ModelConfig(Path("m.gguf"), cache_type_k="q8_0", cache_type_v="q4_0")
+    assert (config.cache_type_k, config.cache_type_v) == ("q8_0", "q4_0")
+    assert ModelConfig(**{**config.to_dict()}) == config        # crosses to the engine process
+    with pytest.raises(InvalidSettingError, match="K cache type must be one of f32, f16"):
+        ModelConfig(Path("m.gguf"), cache_type_k="q4_k")
+    with pytest.raises(InvalidSettingError, match="V cache type .* got 'Q8_0'"):
+        ModelConfig(Path("m.gguf"), cache_type_v="Q8_0")

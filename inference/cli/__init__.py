@@ -32,8 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
-    configure_logging(verbose=args.verbose)
     try:
+        configure_logging(verbose=args.verbose)
         return int(COMMANDS[args.command].run(args) or 0)
     except ParleyError as exc:
         print(f"parley {args.command}: error: {exc}", file=sys.stderr)
@@ -43,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:       # a file-system failure no command foresaw: one line, no trace
+        print(f"parley {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+
+
+def describe_os_error(exc: OSError) -> str:
+    """"cannot use /x/y: File name too long" rather than "[Errno 36] …"."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"cannot use {exc.filename}: {reason}" if exc.filename else reason
 
 
 if __name__ == "__main__":

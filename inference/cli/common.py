@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 from .. import text_files
-from ..config import ModelConfig
+from ..config import KV_CACHE_TYPES, ModelConfig
 from ..errors import InvalidSettingError, ParleyError
 from ..starter import resolve_model
 from ..text_files import decode_text
@@ -19,10 +20,23 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a .gguf file, or 'starter'")
 
 
-def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
+    """The settings that decide how much memory a model takes (info estimates, generate loads)."""
     parser.add_argument("--ctx", type=int, default=4096, metavar="N", help="context size (n_ctx)")
     parser.add_argument("--gpu-layers", type=int, default=0, metavar="N",
                         help="layers to offload to the GPU (-1 = all)")
+    for part in ("k", "v"):
+        parser.add_argument(f"--cache-type-{part}", default="f16",
+                            metavar="TYPE", help=f"{part.upper()} cache type: "
+                            f"{', '.join(KV_CACHE_TYPES)} (default f16)"
+                            + ("; a quantized V cache needs flash attention" if part == "v"
+                               else ""))
+    parser.add_argument("--flash-attn", default="auto", metavar="auto|on|off",
+                        help="flash attention (default auto: on where the backend has it)")
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    add_memory_arguments(parser)
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads (0 = physical cores)")
     parser.add_argument("--insist", action="store_true",
@@ -30,25 +44,38 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def model_path(args: argparse.Namespace) -> Path:
+    """The model file named on the command line, or one clear error."""
     path = resolve_model(args.model)
-    if not path.exists():
-        raise ParleyError(f"no such file: {path}")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ParleyError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise ParleyError(f"cannot open {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         raise ParleyError(f"{path} is a folder, not a .gguf file")
     return path
 
 
 def model_config(args: argparse.Namespace, **extra: Any) -> ModelConfig:
+    """ModelConfig from the flags (validated there; commands without --threads get defaults)."""
     return ModelConfig(model_path(args), n_ctx=args.ctx, n_gpu_layers=args.gpu_layers,
-                       n_threads=args.threads, insist=args.insist, **extra)
+                       n_threads=getattr(args, "threads", 0),
+                       insist=getattr(args, "insist", False),
+                       cache_type_k=args.cache_type_k, cache_type_v=args.cache_type_v,
+                       flash_attn=args.flash_attn, **extra)
 
 
-def read_text_file(path: str) -> str:
-    """A text file's contents ("-" = standard input), or a clear error for a missing, binary or
-    non-UTF-8 file."""
+def read_text_file(path: str, max_bytes: int | None = None) -> str:
+    """A text file's contents ("-" = standard input), or a clear error for a missing, binary,
+    non-UTF-8 or (given `max_bytes`) too large file."""
     if path == "-":
-        return decode_text(sys.stdin.buffer.read(), path)
-    return text_files.read_text_file(path)
+        data = sys.stdin.buffer.read() if max_bytes is None else sys.stdin.buffer.read(
+            max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise text_files.too_large("standard input", max_bytes)
+        return decode_text(data, path)
+    return text_files.read_text_file(path, max_bytes)
 
 
 def print_json(data: Any) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Iterable
 
 from ..cancel import CancelToken
-from ..events import Finished, TokenEvent
+from ..events import Finished, GenerationEvent, TokenEvent
 from ..requests import GenerationRequest, Message, Mode
 from ..sampling import SAMPLING_RANGES, SamplingParams
 from .common import add_load_arguments, add_model_argument, model_config, print_json, read_text_file
 from .engine_factory import open_engine
 
 HELP = "Generate text from a model in chat, text or instruct mode."
+PROMPT_FILE_LIMIT = 16 << 20      # bytes; far beyond any context, and /dev/zero ends here
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +38,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def build_request(args: argparse.Namespace) -> GenerationRequest:
-    prompt = args.prompt if args.prompt is not None else read_text_file(args.prompt_file)
+    prompt = (args.prompt if args.prompt is not None
+              else read_text_file(args.prompt_file, max_bytes=PROMPT_FILE_LIMIT))
     sampling = SamplingParams(**{name: getattr(args, name) for name in SAMPLING_RANGES},
                               stop=tuple(args.stop))
     mode = Mode(args.mode)
@@ -53,16 +56,20 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     try:
         with open_engine() as engine:
-            engine.load(config, cancel=cancel)
+            loaded = engine.load(config, cancel=cancel)
+            for warning in loaded.warnings:          # before the reply, so it is seen
+                _warn(warning)
             finished = _stream(engine.generate(request, cancel), echo=not args.json)
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:
-        print_json(finished.to_dict())
+        data = finished.to_dict()
+        data["warnings"] = [*loaded.warnings, *finished.warnings]
+        print_json(data)
     else:
         sys.stdout.write("\n")
         for warning in finished.warnings:
-            print(f"note: {warning}", file=sys.stderr)
+            _warn(warning)
         if finished.dropped_turns:
             print(f"note: {finished.dropped_turns} old turns were dropped to fit the context",
                   file=sys.stderr)
@@ -70,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream(events, echo: bool) -> Finished:
+def _warn(text: str) -> None:
+    print(f"parley generate: warning: {' '.join(text.split())}", file=sys.stderr)
+
+
+def _stream(events: Iterable[GenerationEvent], echo: bool) -> Finished:
     for event in events:
         if isinstance(event, TokenEvent):
             if echo:

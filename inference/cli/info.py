@@ -9,27 +9,34 @@ from ..arch_support import architecture_supported
 from ..fit import estimate, human_bytes
 from ..gguf_file import read_gguf
 from ..load_checks import unsupported_message
-from .common import add_model_argument, model_path, print_json
+from ..prompts import TemplateChoice
+from ..template_check import file_template_problem
+from .common import add_memory_arguments, add_model_argument, model_config, print_json
 
 HELP = "Inspect a GGUF model file (header only) and estimate its memory needs."
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
-    parser.add_argument("--ctx", type=int, default=4096, metavar="N",
-                        help="context size for the memory estimate")
-    parser.add_argument("--gpu-layers", type=int, default=0, metavar="N",
-                        help="GPU layers for the memory estimate (-1 = all)")
+    add_memory_arguments(parser)        # for the memory estimate, checked as generate checks them
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args: argparse.Namespace) -> int:
-    info = read_gguf(model_path(args))
+    config = model_config(args)        # the same validation as generate's, before any reading
+    info = read_gguf(config.path)
     supported = architecture_supported(info.architecture)
-    memory = estimate(info, args.ctx, args.gpu_layers)
+    memory = estimate(info, config.n_ctx, config.n_gpu_layers, config.n_ubatch,
+                      config.cache_type_k, kv_type_v=config.cache_type_v,
+                      flash_attn=config.flash_attn)
+    fallback = file_template_problem(info) if supported else None
     data: dict[str, Any] = info.to_dict()
     data.update(supported=supported, memory={"n_ctx": args.ctx, "gpu_layers": args.gpu_layers,
-                                             **memory.to_dict()})
+                                             "cache_type_k": config.cache_type_k,
+                                             "cache_type_v": config.cache_type_v,
+                                             **memory.to_dict()},
+                chat_template_error=fallback.problem if fallback else None,
+                chat_template_fallback=fallback.format.name if fallback else None)
     if args.json:
         print_json(data)
         return 0
@@ -48,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
         ("Experts", f"{info.expert_count} ({info.experts_used} used per token)"
          if info.is_moe else "none (dense)"),
         ("Vocabulary", f"{info.vocab_size:,}" if info.vocab_size else "—"),
-        ("Chat template", "yes (in the file)" if info.has_chat_template
-         else "none (a built-in format is used)"),
+        ("Chat template", _template_row(info.has_chat_template, fallback)),
         ("GGUF version", str(info.version)),
         (f"Memory at n_ctx={args.ctx:,}",
          f"~{human_bytes(memory.total_bytes)} (weights {human_bytes(memory.weights_bytes)}, "
@@ -62,3 +68,12 @@ def run(args: argparse.Namespace) -> int:
     if not supported:
         print(f"\nNote: {unsupported_message(info.architecture)}.")
     return 0
+
+
+def _template_row(present: bool, fallback: TemplateChoice | None) -> str:
+    if not present:
+        return "none (a built-in format is used)"
+    if fallback is None:
+        return "yes (in the file)"
+    return (f"yes (in the file) — it cannot be used: {fallback.problem}, so the built-in "
+            f"{fallback.format.name} format is used")
