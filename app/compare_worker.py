@@ -71,7 +71,7 @@ class InferenceBackend:
     def ladder(self, job: LadderJob, progress: Callable[[Any], None],
                cancel: CancelToken) -> tuple[QuantizeResult, ...]:
         return quantize_ladder(job.source, job.types, out_dir=job.out_dir,
-                               allow_requantize=job.allow_requantize, overwrite=True,
+                               allow_requantize=job.allow_requantize, reuse_existing=True,
                                progress=progress, cancel=cancel)
 
     def same_prompt(self, job: PromptJob, on_piece: Callable[[PromptPiece], None],

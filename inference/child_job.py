@@ -7,18 +7,27 @@ clear error; the caller's process survives.
 
 The target must be a module-level function `target(*args, emit)`; `emit(obj)` sends a picklable
 progress message to the parent's `on_message`, the return value comes back as the job's result.
+
+Logging follows the parent's (`ChildLogging`): llama.cpp's log (which `native_log` forwards to
+the `parley` loggers) goes to Parley's log file, and to stderr only when the parent prints its
+log there (`parley -v`). Without it, Python's last-resort handler would print llama.cpp's
+warnings ("load: control-looking token …") on the terminal.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import pickle
 import signal
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .cancel import CancelToken
 from .errors import Cancelled, EngineCrashedError, ParleyError
+from .logs import LOG_FORMAT
 
 T = TypeVar("T")
 POLL_S = 0.05
@@ -27,6 +36,38 @@ _PROGRESS, _RESULT, _ERROR = "progress", "result", "error"
 
 class ChildJobError(ParleyError):
     """The child raised something that is not a ParleyError (its type and message are kept)."""
+
+
+@dataclass(frozen=True)
+class ChildLogging:
+    """Where the parent's `parley` log goes, so that the child's goes to the same places."""
+
+    log_file: str | None            # Parley's log file (`logs.configure_logging`), if any
+    to_stderr: bool                 # the parent echoes its log to stderr (`-v`)
+    level: int = logging.INFO
+
+    @classmethod
+    def of_parent(cls) -> ChildLogging:
+        root = logging.getLogger("parley")
+        files = [getattr(h, "parley_file", None) for h in root.handlers]
+        return cls(log_file=next((f for f in files if f), None),
+                   to_stderr=any(getattr(h, "parley_stderr", False) for h in root.handlers),
+                   level=root.getEffectiveLevel())
+
+    def install(self) -> None:
+        """In the child: send the `parley` loggers where the parent sends them, nowhere else."""
+        root = logging.getLogger("parley")
+        root.setLevel(self.level)
+        root.propagate = False
+        root.addHandler(logging.NullHandler())      # never Python's last-resort stderr handler
+        if self.log_file:
+            handler = logging.FileHandler(self.log_file, encoding="utf-8", delay=True)
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            root.addHandler(handler)
+        if self.to_stderr:
+            stream = logging.StreamHandler(sys.stderr)
+            stream.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            root.addHandler(stream)
 
 
 def run_in_child(target: Callable[..., T], *args: Any,
@@ -40,7 +81,8 @@ def run_in_child(target: Callable[..., T], *args: Any,
     """
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child_main, args=(target, args, sender), daemon=True)
+    process = ctx.Process(target=_child_main,
+                          args=(target, args, sender, ChildLogging.of_parent()), daemon=True)
     process.start()
     sender.close()
     try:
@@ -107,11 +149,13 @@ def _stop(process: Any) -> None:
         process.join(2.0)
 
 
-def _child_main(target: Callable[..., Any], args: tuple[Any, ...], sender: Any) -> None:
+def _child_main(target: Callable[..., Any], args: tuple[Any, ...], sender: Any,
+                logs: ChildLogging) -> None:
     def emit(message: Any) -> None:
         sender.send((_PROGRESS, message))
 
     try:
+        logs.install()
         result = target(*args, emit)
         sender.send((_RESULT, result))
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent

@@ -8,8 +8,9 @@ its 99th percentile and maximum, "same top token" % and mean Δp of the correct 
 computed exactly as `llama-perplexity --kl-divergence` does (`kld`).
 
 Files are checked first (same architecture, same vocabulary: `compare_checks`). The reference
-runs first and streams its quantized log-probs to a temporary file; each other file is then
-scored against that file chunk by chunk, so no two models' logits are ever held at once. With
+runs first and streams its quantized log-probs to a temporary file; each file, the reference
+itself included (its row is measured: KLD ≈ 0, same top 100 %), is scored against that file
+chunk by chunk, so no two models' logits are ever held at once. With
 `isolate` (the default) every file is measured in its own spawned process: its peak RSS is its
 own, a native crash fails that one comparison cleanly, and cancel stops it at once.
 """
@@ -68,6 +69,7 @@ class CompareProgress:
     stage: str                 # "load" | "eval" | "speed" | "done"
     fraction: float            # of this stage (0…1); 1.0 when done
     detail: str = ""
+    eta_s: float | None = None  # seconds left for the whole comparison (None: not known yet)
 
     @property
     def overall(self) -> float:
@@ -78,6 +80,14 @@ class CompareProgress:
 
 
 ProgressCallback = Callable[[CompareProgress], None]
+ETA_FROM = 0.02                # no estimate before this much of the comparison is done
+
+
+def estimate_eta(elapsed_s: float, overall: float) -> float | None:
+    """Seconds left, extrapolating the time so far over the fraction done (None if too early)."""
+    if overall < ETA_FROM:
+        return None
+    return max(0.0, elapsed_s * (1.0 - overall) / overall)
 
 
 def precision_key(info: GGUFInfo) -> tuple[float, bool, float]:
@@ -135,8 +145,8 @@ def compare_files(paths: Sequence[str | Path], text: str, *, reference: str | Pa
                           text=text if i == ref else None, n_ctx=settings.n_ctx,
                           n_batch=settings.n_batch, n_threads=settings.n_threads,
                           gpu_layers=settings.gpu_layers, speed=settings.speed)
-            measured[i] = _measure(job, settings.isolate, step, len(order), infos[i].path.name,
-                                   progress, cancel)
+            measured[i] = _measure(job, settings.isolate, _Where(step, len(order),
+                                   infos[i].path.name, started), progress, cancel)
     ref_m = measured[ref]
     rows = tuple(_row(info, measured[i], i == ref, ref_m) for i, info in enumerate(infos))
     return CompareResult(reference=infos[ref].path.name, rows=rows, n_ctx=settings.n_ctx,
@@ -145,43 +155,53 @@ def compare_files(paths: Sequence[str | Path], text: str, *, reference: str | Pa
                          seconds=time.perf_counter() - started, settings=settings.to_dict())
 
 
-def _measure(job: FileJob, isolate: bool, step: int, total: int, name: str,
-             progress: ProgressCallback | None, cancel: CancelToken | None) -> FileMeasurement:
-    def on_message(message: tuple[str, Any]) -> None:
+@dataclass(frozen=True)
+class _Where:
+    step: int
+    total: int
+    name: str
+    started: float            # perf_counter() when the comparison began
+
+
+def _measure(job: FileJob, isolate: bool, where: _Where, progress: ProgressCallback | None,
+             cancel: CancelToken | None) -> FileMeasurement:
+    def report(stage: str, fraction: float, detail: str = "") -> None:
         if progress is None:
             return
+        p = CompareProgress(where.step, where.total, where.name, stage, fraction, detail)
+        progress(replace(p, eta_s=estimate_eta(time.perf_counter() - where.started,
+                                               p.overall)))
+
+    def on_message(message: tuple[str, Any]) -> None:
         stage, value = message
         if stage == "speed":
-            progress(CompareProgress(step, total, name, stage, 0.0, str(value)))
+            report(stage, 0.0, str(value))
         else:
-            progress(CompareProgress(step, total, name, stage, float(value)))
+            report(stage, float(value))
 
+    name = where.name
     if isolate:
         result = run_in_child(measure_in_child, job, on_message=on_message, cancel=cancel,
                               what=f"comparison of {name}")
     else:
         result = measure_file(job, on_message, cancel)
-    if progress is not None:
-        progress(CompareProgress(step, total, name, "done", 1.0))
+    report("done", 1.0)
     return result
 
 
 def _row(info: GGUFInfo, m: FileMeasurement, is_ref: bool, ref: FileMeasurement) -> FileRow:
+    """Every figure as measured; the reference's KLD row is its own logits against its stored
+    log-probs (≈ 0, not written in)."""
     requant = info.metadata.get(REQUANTIZED_KEY)
-    row = FileRow(
+    k = m.kld
+    return FileRow(
         file=info.path.name, path=str(info.path), quant=info.quant,
         bits_per_weight=info.bits_per_weight, file_size=info.file_size,
         requantized_from=str(requant) if requant else None, is_reference=is_ref,
         load_seconds=m.load_seconds, eval_seconds=m.eval_seconds, peak_rss=m.peak_rss,
         vram_bytes=m.vram_bytes, ppl=m.ppl, ppl_se=m.ppl_se,
+        kld_mean=k.kld_mean, kld_se=k.kld_se, kld_median=k.kld_median, kld_p99=k.kld_p99,
+        kld_max=k.kld_max, same_top=100.0 * k.same_top, same_top_se=100.0 * k.same_top_se,
+        dp_mean=100.0 * k.dp_mean, dp_se=100.0 * k.dp_se, dp_rms=100.0 * k.dp_rms,
+        ppl_ratio=m.ppl / ref.ppl,
         pp_tps=m.pp_tps, pp_std=m.pp_std, tg_tps=m.tg_tps, tg_std=m.tg_std)
-    if is_ref:      # the reference against itself, by definition
-        return replace(row, kld_mean=0.0, kld_se=0.0, kld_median=0.0, kld_p99=0.0, kld_max=0.0,
-                       same_top=100.0, same_top_se=0.0, dp_mean=0.0, dp_se=0.0, dp_rms=0.0,
-                       ppl_ratio=1.0)
-    k = m.kld
-    assert k is not None
-    return replace(row, kld_mean=k.kld_mean, kld_se=k.kld_se, kld_median=k.kld_median,
-                   kld_p99=k.kld_p99, kld_max=k.kld_max, same_top=100.0 * k.same_top,
-                   same_top_se=100.0 * k.same_top_se, dp_mean=100.0 * k.dp_mean,
-                   dp_se=100.0 * k.dp_se, dp_rms=100.0 * k.dp_rms, ppl_ratio=m.ppl / ref.ppl)

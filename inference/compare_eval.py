@@ -3,8 +3,11 @@
 The reference file tokenizes the text, evaluates llama.cpp's perplexity chunks and streams its
 quantized log-probs to the comparison's temporary file (llama.cpp's `--kl-divergence-base`
 format, see `kld`); every other file evaluates the very tokens stored in that file and scores
-each chunk against the stored rows as soon as the chunk's logits exist. Only one chunk's logits
-(and a few MB of scratch) are ever held; the stored rows are read one chunk at a time.
+each chunk against the stored rows as soon as the chunk's logits exist. The reference is scored
+the same way against the rows it has just written, read back from the file: its row of the
+table (KLD ≈ 0, same top 100 %) is measured, not assumed, and checks the file round trip.
+Only one chunk's logits (and a few MB of scratch) are ever held; the stored rows are read one
+chunk at a time.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class FileMeasurement:
     tokens_total: int
     tokens_scored: int
     chunks: int
-    kld: KldStats | None           # None for the reference itself
+    kld: KldStats                  # against the reference's stored log-probs (itself too)
     pp_tps: float | None = None
     pp_std: float | None = None
     tg_tps: float | None = None
@@ -127,7 +130,7 @@ def _vram(probe: MemoryProbe) -> int | None:
 
 
 def _score_file(model: NativeModel, job: FileJob, emit: Emit, cancel: CancelToken | None
-                ) -> tuple[RunTotals, KldStats | None, int, int]:
+                ) -> tuple[RunTotals, KldStats, int, int]:
     bos = model.bos if model.add_bos else None
     path = Path(job.logprob_file)
     if job.text is not None:
@@ -136,16 +139,21 @@ def _score_file(model: NativeModel, job: FileJob, emit: Emit, cancel: CancelToke
         _check_disk(path, len(tokens) // job.n_ctx, job.n_ctx, model.n_vocab)
         array = np.asarray(tokens, dtype=np.int32)
         writer = LogProbWriter(path, job.n_ctx, model.n_vocab, array)
+        writer.flush()
+        own = LogProbReader(path)
+        totals = KldTotals()
         try:
-            def store(_window: Window, _t_lo: int, logits: np.ndarray, _targets: np.ndarray,
+            def store(_window: Window, _t_lo: int, logits: np.ndarray, targets: np.ndarray,
                       norm: RowNormalizers) -> None:
                 writer.write(encode_rows(logits, norm))
+                totals.add(logits, own.read(len(targets)), targets, norm)
 
             run, chunks = _run(model, job, chunk_windows(array, job.n_ctx, bos), store, emit,
                                cancel)
         finally:
+            own.close()
             writer.close()
-        return run, None, len(tokens), chunks
+        return run, totals.stats(), len(tokens), chunks
     reader = LogProbReader(path)
     try:
         if reader.n_vocab != model.n_vocab or reader.n_ctx != job.n_ctx:

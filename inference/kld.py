@@ -201,7 +201,12 @@ class LogProbWriter:
         self._file.write(np.ascontiguousarray(tokens[:n_chunk * n_ctx], dtype="<i4").tobytes())
 
     def write(self, rows: np.ndarray) -> None:
+        """Append rows; they are on disk (readable by a `LogProbReader`) when this returns."""
         self._file.write(np.ascontiguousarray(rows, dtype="<u2").tobytes())
+        self._file.flush()
+
+    def flush(self) -> None:
+        self._file.flush()
 
     def close(self) -> None:
         self._file.close()

@@ -14,6 +14,11 @@ Refusals, before any work:
 * the source's own type (any source): there would be nothing to do.
 With `allow_requantize`, a target *more* precise than a quantized source is made (a ladder's
 reference, say) but flagged `upcast`: the file grows and gains no quality over its source.
+
+An output that already exists is refused unless `overwrite`; a ladder with `reuse_existing`
+keeps an existing file instead when its header says it is that very variant (same type, made
+from a source of the same type, same architecture, newer than the source) and says so
+(`reused`), and refuses, naming the difference, when it is something else.
 """
 
 from __future__ import annotations
@@ -82,13 +87,14 @@ class QuantizeResult:
     bits_per_weight: float
     seconds: float
     notes: tuple[str, ...]
+    reused: bool = False       # an existing file of this very variant was kept, not remade
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": str(self.source), "output": str(self.output), "quant": self.quant,
                 "source_quant": self.source_quant, "requantized": self.requantized,
                 "upcast": self.upcast, "file_size": self.file_size,
                 "bits_per_weight": round(self.bits_per_weight, 4), "seconds": self.seconds,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "reused": self.reused}
 
 
 ProgressCallback = Callable[[QuantizeProgress], None]
@@ -173,19 +179,57 @@ def quantize(plan: QuantizePlan, *, n_threads: int = 0,
 
 def quantize_ladder(source: Path, targets: Sequence[QuantType | str], *,
                     out_dir: Path | None = None, allow_requantize: bool = False,
-                    overwrite: bool = False, n_threads: int = 0,
+                    overwrite: bool = False, reuse_existing: bool = False, n_threads: int = 0,
                     progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> tuple[QuantizeResult, ...]:
-    """Every target from one source; all are checked before the first file is started."""
+    """Every target from one source; all are checked before the first file is started.
+
+    `reuse_existing` (ignored with `overwrite`): keep an existing output that is the very
+    variant asked for (`reuse`); an existing file that is something else is refused."""
     plans = [plan_quantize(source, t, out_dir=out_dir, allow_requantize=allow_requantize,
-                           overwrite=overwrite) for t in targets]
+                           overwrite=overwrite or reuse_existing) for t in targets]
+    kept = [reuse(p) if reuse_existing and not overwrite and p.output.exists() else None
+            for p in plans]
     results = []
-    for i, plan in enumerate(plans, 1):
+    for i, (plan, existing) in enumerate(zip(plans, kept, strict=True), 1):
         if cancel is not None and cancel.cancelled:
             raise Cancelled("quantization cancelled")
-        results.append(quantize(plan, n_threads=n_threads, progress=progress, cancel=cancel,
-                                job=i, jobs=len(plans)))
+        results.append(existing or quantize(plan, n_threads=n_threads, progress=progress,
+                                            cancel=cancel, job=i, jobs=len(plans)))
     return tuple(results)
+
+
+def reuse(plan: QuantizePlan) -> QuantizeResult:
+    """The planned output, already on disk, as a result (`reused`); QuantizeError naming the
+    difference when the file there is not what the plan would make."""
+    out = plan.output
+    try:
+        info = read_gguf(out)
+        source = read_gguf(plan.source)
+        newer = out.stat().st_mtime >= plan.source.stat().st_mtime
+    except (OSError, ParleyError) as exc:
+        raise QuantizeError(f"{out} already exists but cannot be read ({exc}); remove it to "
+                            f"make a new {plan.target.name} file") from None
+    origin = info.metadata.get(REQUANTIZED_KEY)
+    wanted = plan.source_quant[:120] if plan.requantize else None
+    problem = None
+    if info.quant != plan.target.name:
+        problem = f"it is {info.quant}, not {plan.target.name}"
+    elif info.architecture != source.architecture:
+        problem = f"it is a {info.architecture} model, the source is {source.architecture}"
+    elif (str(origin) if origin else None) != wanted:
+        problem = (f"it was made from a {origin} file, not from {plan.source_quant}" if origin
+                   else f"it was not made from a {plan.source_quant} file")
+    elif not newer:
+        problem = f"it is older than {plan.source.name}"
+    if problem is not None:
+        raise QuantizeError(f"{out} already exists but {problem}; remove it (or replace it) to "
+                            f"make a new {plan.target.name} file")
+    notes = (f"kept the existing {out.name} (already {plan.target.name} from "
+             f"{plan.source_quant})", *plan.notes)
+    return QuantizeResult(plan.source, out, plan.target.name, plan.source_quant,
+                          plan.requantize, plan.upcast, info.file_size, info.bits_per_weight,
+                          0.0, notes, reused=True)
 
 
 def _explain(plan: QuantizePlan, reason: str) -> QuantizeError:

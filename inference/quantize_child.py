@@ -1,13 +1,15 @@
 """The child-process side of `quantize`: run `llama_model_quantize`, report tensors from its log.
 
 Runs in a spawned process (see `child_job`); it installs its own llama.cpp log callback, so the
-parent's log capture is untouched.
+parent's log capture is untouched. The lines go on to the `parley.llama_cpp` logger (per-tensor
+lines at DEBUG), which `child_job` routes like the parent's: Parley's log file, stderr with -v.
 """
 
 from __future__ import annotations
 
 import collections
 import ctypes
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,6 +22,8 @@ REQUANTIZED_KEY = "parley.requantized_from"
 _TENSOR_LINE = re.compile(r"^\[\s*(\d+)/\s*(\d+)\]\s+(\S+)")
 _FAILED = "failed to quantize: "
 _SILENT = llama_cpp.llama_log_callback(lambda _level, _text, _user: None)
+LOG = logging.getLogger("parley.llama_cpp")
+_LEVELS = {3: logging.WARNING, 4: logging.ERROR}        # ggml's WARN, ERROR; the rest INFO
 
 
 class QuantizeFailed(ParleyError):
@@ -43,6 +47,7 @@ class _LogReader:
                 continue
             self.tail.append(line)
             match = _TENSOR_LINE.match(line)
+            LOG.log(logging.DEBUG if match else _LEVELS.get(level, logging.INFO), "%s", line)
             if match:
                 self.emit((int(match[1]), int(match[2]), match[3]))
 

@@ -3,6 +3,7 @@
 Both test_quantize.py and test_compare.py use it; the files live in a well-known folder of the
 session's base temp dir, so whichever module runs first makes them and the other reuses them.
 The starter model is itself Q4_K_M, so every rung is *requantized* (allowed and labelled).
+`make_ladder` is the same without pytest (tests/perf/kld_reference.py uses it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from inference.quant_types import quant_type
-from inference.quantize import output_path, quantize_ladder
+from inference.quantize import QuantizeResult, output_path, quantize_ladder
 
 LADDER = ("Q8_0", "Q4_0", "Q2_K")          # most to least precise
 N_CTX = 128
@@ -27,10 +28,16 @@ def session_ladder(tmp_path_factory: pytest.TempPathFactory, starter: Path
     paths = {t: output_path(starter, quant_type(t), folder) for t in LADDER}
     record = folder / "results.json"
     if not record.exists():
-        results = quantize_ladder(starter, LADDER, out_dir=folder, allow_requantize=True,
-                                  overwrite=True, n_threads=2)
+        results = make_ladder(starter, folder)
         record.write_text(json.dumps([r.to_dict() for r in results]))
     return paths, json.loads(record.read_text())
+
+
+def make_ladder(source: Path, folder: Path, types: tuple[str, ...] = LADDER,
+                n_threads: int = 2) -> tuple[QuantizeResult, ...]:
+    """`types` made from `source` into `folder`, keeping files already made there."""
+    return quantize_ladder(source, types, out_dir=folder, allow_requantize=True,
+                           reuse_existing=True, n_threads=n_threads)
 
 
 def sample_text() -> str:

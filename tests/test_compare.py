@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +16,17 @@ import pytest
 
 from inference.cancel import CancelToken
 from inference.cli import main
-from inference.compare import CompareProgress, CompareSettings, compare_files, pick_reference
+from inference.compare import (
+    CompareProgress,
+    CompareSettings,
+    compare_files,
+    estimate_eta,
+    pick_reference,
+)
 from inference.compare_checks import ModelMismatchError, check_same_model
 from inference.compare_export import CSV_FIELDS, to_csv, to_markdown, to_text
+from inference.compare_history import CompareHistory, HistoryError
+from inference.compare_prompt import PromptSettings, run_same_prompt
 from inference.compare_result import CompareResult
 from inference.errors import Cancelled
 from inference.gguf_file import read_gguf
@@ -24,6 +35,10 @@ from inference.perplexity import TextTooShortError
 from tests.gguf_factory import write_tiny_model
 from tests.quant_ladder import LADDER, N_CTX, sample_text, session_ladder
 
+ROOT = Path(__file__).resolve().parents[1]
+# what llama.cpp's own log lines start with ("load: control-looking token …", "llama_context: …")
+LLAMA_LOG = re.compile(r"^(load|llama_\w+|ggml_\w+|print_info|graph_\w+|srv|common_\w+)\s*:",
+                       re.M)
 ROW_KEYS = {"file", "quant", "bits_per_weight", "file_size", "ppl", "ppl_se", "kld_mean",
             "kld_se", "kld_p99", "kld_max", "same_top", "dp_mean", "pp_tps", "tg_tps",
             "peak_rss"}
@@ -106,32 +121,55 @@ def ladder(tmp_path_factory: pytest.TempPathFactory, starter_model_path: Path):
 
 @pytest.fixture(scope="module")
 def compared(ladder, tmp_path_factory: pytest.TempPathFactory):
+    """`parley compare … --json` run as a user runs it: its own process, stdout and stderr."""
     folder = tmp_path_factory.mktemp("compare")
     text = folder / "text.txt"
     text.write_text(sample_text(), encoding="utf-8")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["compare", *(str(ladder[t]) for t in reversed(LADDER)), "--text", str(text),
-                     "--ctx", str(N_CTX), "--threads", "2", "--pp", "16", "--tg", "4",
-                     "--reps", "1", "--json", "--save", str(folder / "r.csv"),
-                     "--save", str(folder / "r.md")])
-    assert code == 0
-    return json.loads(out.getvalue()), folder
+    env = os.environ | {"PARLEY_HOME": str(folder / "home")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "inference.cli", "compare",
+         *(str(ladder[t]) for t in reversed(LADDER)), "--text", str(text),
+         "--ctx", str(N_CTX), "--threads", "2", "--pp", "16", "--tg", "4",
+         "--reps", "1", "--json", "--save", str(folder / "r.csv"),
+         "--save", str(folder / "r.md")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), folder, proc.stderr
 
 
 @pytest.mark.model
 def test_json_has_every_figure(compared) -> None:
-    data, _ = compared
+    data = compared[0]
     assert data["reference"] == "gemma-3-270m-Q8_0.gguf"       # most bits per weight
     assert data["n_ctx"] == N_CTX and data["chunks"] >= 2
-    rows = {r["quant"]: r for r in data["rows"]}
     assert [r["quant"] for r in data["rows"]] == list(reversed(LADDER))   # the given order
     for row in data["rows"]:
         assert ROW_KEYS <= set(row)
         assert row["ppl"] > 1 and row["ppl_se"] > 0 and row["peak_rss"] > row["file_size"] / 4
         assert row["pp_tps"] > 0 and row["tg_tps"] > 0 and row["requantized_from"] == "Q4_K_M"
-    ref = rows["Q8_0"]
-    assert ref["is_reference"] and ref["kld_mean"] == 0 and ref["same_top"] == 100
+    assert [r["is_reference"] for r in data["rows"]] == [False, False, True]
+
+
+@pytest.mark.model
+def test_the_reference_against_itself_is_measured(compared) -> None:
+    """The reference's logits scored against the log-probs it streamed to disk: KLD ≈ 0 (the
+    uint16 rounding of the stored rows, nothing more) and the same top token everywhere."""
+    rows = {r["quant"]: r for r in compared[0]["rows"]}
+    ref, q4 = rows["Q8_0"], rows["Q4_0"]
+    assert abs(ref["kld_mean"]) < 1e-4 and 0 < ref["kld_max"] < 1e-3   # the rounding, measured
+    assert ref["kld_se"] > 0 and ref["kld_p99"] <= ref["kld_max"]
+    assert ref["same_top"] == 100 and abs(ref["dp_mean"]) < 0.05 and ref["ppl_ratio"] == 1
+    assert q4["kld_mean"] > 100 * abs(ref["kld_mean"]) and q4["same_top"] < 100
+
+
+@pytest.mark.model
+def test_llama_cpp_log_stays_off_stderr(compared) -> None:
+    """Without -v the child processes' llama.cpp log goes to Parley's log file, not stderr."""
+    _data, folder, stderr = compared
+    assert LLAMA_LOG.search(stderr) is None, stderr[:2000]
+    assert "control-looking" not in stderr
+    log = (folder / "home" / "logs" / "parley.log").read_text(encoding="utf-8")
+    assert "control-looking token" in log              # routed there, not dropped
 
 
 @pytest.mark.model
@@ -147,7 +185,7 @@ def test_quality_falls_as_bits_drop(compared) -> None:
 
 @pytest.mark.model
 def test_table_csv_and_json_agree(compared) -> None:
-    data, folder = compared
+    data, folder, _ = compared
     result = CompareResult.from_dict(data)
     assert result.to_dict() == data
     assert (folder / "r.csv").read_text() == to_csv(result)
@@ -203,6 +241,65 @@ def test_a_requantized_upcast_is_no_better_than_its_source(ladder, starter_model
     infos = [read_gguf(p) for p in (ladder["Q8_0"], starter_model_path, ladder["Q4_0"])]
     assert pick_reference(infos) == 1
     assert pick_reference(infos[::2]) == 0               # among requantized files: the Q8_0
+
+
+def test_eta_extrapolates_the_time_so_far() -> None:
+    assert estimate_eta(10.0, 0.01) is None                 # too early to tell
+    assert estimate_eta(10.0, 0.25) == pytest.approx(30.0)
+    assert estimate_eta(10.0, 1.0) == 0.0
+
+
+# -- saved comparisons --------------------------------------------------------------------------
+def test_saved_comparisons_list_and_reopen(compared_like: CompareResult, tmp_path: Path) -> None:
+    history = CompareHistory(tmp_path / "comparisons")
+    assert history.list() == []
+    first = history.save(compared_like, when=1_700_000_000)
+    second = history.save(compared_like, when=1_700_000_060)
+    again = history.save(compared_like, when=1_700_000_060)        # same second: a new name
+    assert len({first, second, again}) == 3 and first.name.endswith("-m-Q8_0.json")
+    listed = history.list()
+    assert [s.path for s in listed][-1] == first and listed[0].saved_at >= listed[1].saved_at
+    assert listed[-1].reference == "m-Q8_0.gguf" and listed[-1].files == ("m-Q8_0.gguf",
+                                                                          "m-Q4_0.gguf")
+    assert history.load(first) == compared_like
+    (tmp_path / "comparisons" / "20990101-000000-broken.json").write_text("{not json")
+    broken = history.list()[0]
+    assert broken.error and "unreadable" in broken.label
+    with pytest.raises(HistoryError, match="not a saved comparison"):
+        history.load(broken.path)
+    history.delete(broken.path)
+    assert len(history.list()) == 3
+
+
+@pytest.fixture()
+def compared_like() -> CompareResult:
+    data = {"reference": "m-Q8_0.gguf", "n_ctx": 128, "tokens": 300, "chunks": 2,
+            "tokens_scored": 126, "seconds": 3.5, "settings": {"n_ctx": 128}, "rows": [
+                {"file": name, "path": f"/m/{name}", "quant": quant, "bits_per_weight": bpw,
+                 "file_size": 1000, "requantized_from": None, "is_reference": ref,
+                 "load_seconds": 0.1, "eval_seconds": 1.0, "peak_rss": 5, "vram_bytes": None,
+                 "ppl": 20.5, "ppl_se": 1.25, "kld_mean": kld, "same_top": 100 - 100 * kld}
+                for name, quant, bpw, kld, ref in (("m-Q8_0.gguf", "Q8_0", 8.5, 0.0, True),
+                                                   ("m-Q4_0.gguf", "Q4_0", 4.5, 0.25, False))]}
+    return CompareResult.from_dict(data)
+
+
+# -- same prompt, real files --------------------------------------------------------------------
+@pytest.mark.model
+def test_same_prompt_on_real_files_is_repeatable(ladder, starter_model_path: Path) -> None:
+    settings = PromptSettings("Name three colours.", seed=11, max_tokens=12, temperature=0.9,
+                              n_ctx=256, threads=2)
+    pieces: list[str] = []
+    first = run_same_prompt([starter_model_path, ladder["Q2_K"]], settings,
+                            on_piece=lambda p: pieces.append(p.file))
+    assert [r.file for r in first] == [starter_model_path.name, ladder["Q2_K"].name]
+    for reply in first:
+        assert reply.error is None and reply.text.strip() and reply.output_tokens > 1
+        assert reply.ttft_s is not None and reply.ttft_s > 0
+        assert reply.tpot_s is not None and reply.tpot_s > 0
+    assert set(pieces) == {starter_model_path.name, ladder["Q2_K"].name}    # streamed
+    (again,) = run_same_prompt([starter_model_path], settings)
+    assert again.text == first[0].text                     # same file, same seed: same reply
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["compare", "--help"], ["quantize", "--help"]])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from inference.gguf_file import read_gguf
 from inference.quant_types import IMATRIX_TYPES, base_name, parse_types, quant_type
 from inference.quantize import (
     ImatrixRequiredError,
+    QuantizeError,
     QuantizePlan,
     QuantizeProgress,
     RequantizeRefusedError,
@@ -140,3 +144,67 @@ def test_cli_quantize_json(tiny_f16: Path, tmp_path: Path,
     assert all(Path(f["output"]).exists() and not f["requantized"] for f in data["files"])
     assert main(["quantize", str(tiny_f16), "--to", "IQ1_S", "--out", str(out)]) == 1
     assert "importance matrix" in capsys.readouterr().err
+
+
+# -- existing outputs: kept when they are the very variant, refused otherwise ------------------
+def test_ladder_reuses_an_existing_file_of_the_same_variant(tiny_f16: Path, tmp_path: Path
+                                                            ) -> None:
+    out = tmp_path / "out"
+    (made,) = quantize_ladder(tiny_f16, ["Q8_0"], out_dir=out, n_threads=1)
+    stamp = made.output.stat().st_mtime_ns
+    seen: list[QuantizeProgress] = []
+    kept, new = quantize_ladder(tiny_f16, ["Q8_0", "Q4_0"], out_dir=out, n_threads=1,
+                                reuse_existing=True, progress=seen.append)
+    assert kept.reused and not new.reused and kept.output == made.output
+    assert made.output.stat().st_mtime_ns == stamp                 # not rewritten
+    assert kept.quant == "Q8_0" and kept.bits_per_weight == made.bits_per_weight
+    assert any("kept the existing tiny-Q8_0.gguf" in n for n in kept.notes)
+    assert {p.target for p in seen} == {"Q4_0"}                    # only Q4_0 was made
+    assert kept.to_dict()["reused"] is True and new.to_dict()["reused"] is False
+
+
+def test_ladder_refuses_an_existing_file_of_another_variant(tiny_f16: Path, tmp_path: Path
+                                                            ) -> None:
+    out = tmp_path / "out"
+    (q4,) = quantize_ladder(tiny_f16, ["Q4_0"], out_dir=out, n_threads=1)
+    wrong = out / "tiny-Q8_0.gguf"
+    q4.output.rename(wrong)                                        # a Q4_0 under a Q8_0 name
+    before = wrong.read_bytes()
+    with pytest.raises(QuantizeError, match=r"tiny-Q8_0.gguf already exists but it is Q4_0, "
+                                            r"not Q8_0; remove it"):
+        quantize_ladder(tiny_f16, ["Q4_0", "Q8_0"], out_dir=out, n_threads=1,
+                        reuse_existing=True)
+    assert wrong.read_bytes() == before and not (out / "tiny-Q4_0.gguf").exists()
+    wrong.write_bytes(b"not a gguf")
+    with pytest.raises(QuantizeError, match="already exists but cannot be read"):
+        quantize_ladder(tiny_f16, ["Q8_0"], out_dir=out, n_threads=1, reuse_existing=True)
+    (redone,) = quantize_ladder(tiny_f16, ["Q8_0"], out_dir=out, n_threads=1, overwrite=True,
+                                reuse_existing=True)
+    assert not redone.reused and read_gguf(redone.output).quant == "Q8_0"
+
+
+def test_ladder_refuses_a_file_made_from_another_source_type(tiny_f16: Path, tmp_path: Path
+                                                             ) -> None:
+    out = tmp_path / "out"
+    (q8,) = quantize_ladder(tiny_f16, ["Q8_0"], out_dir=out, n_threads=1)
+    (q4,) = quantize_ladder(q8.output, ["Q4_0"], out_dir=out, n_threads=1,
+                            allow_requantize=True)                 # tiny-Q4_0 from Q8_0
+    assert read_gguf(q4.output).metadata[REQUANTIZED_KEY] == "Q8_0"
+    with pytest.raises(QuantizeError, match="it was made from a Q8_0 file, not from F16"):
+        quantize_ladder(tiny_f16, ["Q4_0"], out_dir=out, n_threads=1, reuse_existing=True)
+
+
+def test_cli_quantize_keeps_llama_log_off_stderr(tiny_f16: Path, tmp_path: Path) -> None:
+    """The quantizer's child process logs to Parley's log file; stderr only with -v."""
+    root = Path(__file__).resolve().parents[1]
+    home = tmp_path / "home"
+    env = os.environ | {"PARLEY_HOME": str(home)}
+    for n, verbose in enumerate(([], ["-v"])):
+        proc = subprocess.run(
+            [sys.executable, "-m", "inference.cli", *verbose, "quantize", str(tiny_f16),
+             "--to", "Q8_0", "--out", str(tmp_path / f"out{n}"), "--threads", "1"],
+            cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert ("llama_model_quantize_impl: quant size" in proc.stderr) == bool(verbose)
+    log = (home / "logs" / "parley.log").read_text(encoding="utf-8")
+    assert log.count("llama_model_quantize_impl: quant size") == 2

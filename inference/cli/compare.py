@@ -26,7 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="tokens per chunk (n_ctx, default 512 as llama-perplexity)")
     parser.add_argument("--batch", type=int, default=2048, metavar="N", help="logical batch")
     parser.add_argument("--reference", metavar="MODEL",
-                        help="the file to measure KLD against (default: most bits per weight)")
+                        help="the file to measure KLD against (default: the most precise "
+                             "file; a requantized file counts no more precise than its source)")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads (0 = physical cores)")
     parser.add_argument("--gpu-layers", type=int, default=0, metavar="N",
@@ -79,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _progress(p: CompareProgress) -> None:
     detail = f" {p.detail}" if p.detail else ""
+    eta = f", ETA {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}" if p.eta_s is not None else ""
     sys.stderr.write(f"\r[{p.index + 1}/{p.total}] {p.file}: {p.stage}{detail} "
-                     f"{100 * p.fraction:3.0f}%  (overall {100 * p.overall:3.0f}%)      ")
+                     f"{100 * p.fraction:3.0f}%  (overall {100 * p.overall:3.0f}%{eta})      ")
     if p.stage == "done" and p.index + 1 == p.total:
         sys.stderr.write("\n")
     sys.stderr.flush()

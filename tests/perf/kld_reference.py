@@ -1,7 +1,8 @@
 """Check Parley's KL divergence against `llama-perplexity --kl-divergence` on the same text.
 
 For one pair of files (by default a Q8_0 reference and a Q4_0 file, both requantized from the
-starter model into a temporary folder) it runs
+starter model — `--source`, default `starter` — by tests/quant_ladder.py's `make_ladder` into
+tests/perf/_build/kld-ladder/, kept for the next run) it runs
 
 1. `llama-perplexity -m BASE --kl-divergence-base base.kld` then
    `llama-perplexity -m MODEL --kl-divergence-base base.kld --kl-divergence`;
@@ -13,6 +14,9 @@ and mean Δp agree to 3 significant digits, 1 otherwise. llama-perplexity comes 
 tests/perf/build_llama_tools.sh (the llama.cpp vendored in the installed llama-cpp-python).
 
     .venv/bin/python tests/perf/kld_reference.py [--base B.gguf --model M.gguf] [--ctx 128] ...
+
+It also prints the reference's own row as Parley measures it (its logits against the log-probs
+it stored: KLD ≈ 0, same top 100 %).
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from inference.compare import CompareSettings, compare_files  # noqa: E402
 from inference.compare_eval import FileJob, measure_file  # noqa: E402
-from inference.quantize import quantize_ladder  # noqa: E402
+from inference.logs import configure_logging  # noqa: E402
+from inference.starter import resolve_model  # noqa: E402
+from tests.quant_ladder import make_ladder  # noqa: E402
 
 DEFAULT_FILE = ROOT / "resources" / "samples" / "perplexity_sample.txt"
-FIGURES = ("kld_mean", "kld_p99", "kld_max", "same_top", "dp_mean")
+LADDER_DIR = ROOT / "tests" / "perf" / "_build" / "kld-ladder"
+FIGURES = ("kld_mean", "kld_se", "kld_p99", "kld_max", "same_top", "dp_mean")
 PATTERNS = {
     "kld_mean": r"Mean    KLD:\s+(-?[0-9.]+) ±\s+([0-9.]+)",
     "kld_p99": r"99\.0%   KLD:\s+(-?[0-9.]+)",
@@ -70,6 +77,10 @@ def run_llama(binary: Path, args: argparse.Namespace, base_file: Path) -> dict[s
         if proc.returncode != 0:
             sys.stdout.write(proc.stdout[-4000:])
             raise SystemExit(f"llama-perplexity failed (exit {proc.returncode})")
+    block = proc.stdout[proc.stdout.find("====== Perplexity statistics"):]
+    print("llama-perplexity's own summary:\n" + "\n".join(
+        line for line in block.splitlines() if ":" in line and "llama_" not in line
+        and "common_" not in line and not line.startswith(("load", "print_info"))), flush=True)
     figures = {}
     for key, pattern in PATTERNS.items():
         match = re.search(pattern, proc.stdout)
@@ -77,6 +88,8 @@ def run_llama(binary: Path, args: argparse.Namespace, base_file: Path) -> dict[s
             sys.stdout.write(proc.stdout[-4000:])
             raise SystemExit(f"no {key} in llama-perplexity's output (fewer than 100 positions?)")
         figures[key] = float(match.group(1))
+        if key == "kld_mean":
+            figures["kld_se"] = float(match.group(2))
     return figures
 
 
@@ -87,11 +100,12 @@ def run_parley(args: argparse.Namespace) -> dict[str, float]:
     result = compare_files([args.base, args.model], text, reference=args.base,
                            settings=CompareSettings(n_ctx=args.ctx, n_batch=args.batch,
                                                     threads=args.threads, speed=None))
-    row = result.rows[1]
+    ref, row = result.rows
     print(f"parley: {result.tokens} tokens, {result.chunks} chunks, {result.tokens_scored} "
           f"positions scored, {result.seconds:.1f} s")
-    return {k: getattr(row, k) for k in FIGURES} | {"ppl": row.ppl,
-                                                  "ppl_base": result.rows[0].ppl}
+    print(f"parley, the reference against itself: KLD {ref.kld_mean:.6f} ± {ref.kld_se:.6f}, "
+          f"max {ref.kld_max:.6f}, same top {ref.same_top:.3f} %, Δp {ref.dp_mean:.4f} %")
+    return {k: getattr(row, k) for k in FIGURES} | {"ppl": row.ppl, "ppl_base": ref.ppl}
 
 
 def run_parley_on_llama_file(args: argparse.Namespace, base_file: Path) -> dict[str, float]:
@@ -99,7 +113,8 @@ def run_parley_on_llama_file(args: argparse.Namespace, base_file: Path) -> dict[
                              args.threads), lambda _msg: None)
     k = m.kld
     assert k is not None
-    return {"kld_mean": k.kld_mean, "kld_p99": k.kld_p99, "kld_max": k.kld_max,
+    return {"kld_mean": k.kld_mean, "kld_se": k.kld_se, "kld_p99": k.kld_p99,
+            "kld_max": k.kld_max,
             "same_top": 100 * k.same_top, "dp_mean": 100 * k.dp_mean, "ppl": m.ppl,
             "ppl_base": k.ppl_base}
 
@@ -112,8 +127,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, help="the reference GGUF")
     parser.add_argument("--model", type=Path, help="the GGUF compared with it")
-    parser.add_argument("--source", type=Path, default=Path("/tmp/gemma.gguf"),
-                        help="without --base/--model: make Q8_0 and Q4_0 from this file")
+    parser.add_argument("--source", default="starter",
+                        help="without --base/--model: make Q8_0 and Q4_0 from this GGUF "
+                             "('starter', the default, is the starter model)")
+    parser.add_argument("--ladder-dir", type=Path, default=LADDER_DIR,
+                        help="where the Q8_0 / Q4_0 files are made (and kept for next time)")
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--chars", type=int, default=6000,
                         help="use the first N characters of --file (0 = all)")
@@ -121,21 +139,28 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    configure_logging()                  # llama.cpp's log to Parley's log file, not the terminal
     with tempfile.TemporaryDirectory(prefix="parley-kldref-") as tmp:
         folder = Path(tmp)
+        args.source_text = args.file
         if args.chars:
             cut = folder / "text.txt"
             cut.write_text(args.file.read_text(encoding="utf-8")[:args.chars] + "\n",
                            encoding="utf-8")
             args.file = cut
         if args.base is None or args.model is None:
-            ladder = quantize_ladder(args.source, ["Q8_0", "Q4_0"], out_dir=folder,
-                                     allow_requantize=True, n_threads=args.threads)
+            source = resolve_model(args.source)
+            if not source.is_file():
+                raise SystemExit(f"no such GGUF file: {source}")
+            ladder = make_ladder(source, args.ladder_dir, ("Q8_0", "Q4_0"), args.threads)
+            for made in ladder:
+                print(f"{'kept' if made.reused else 'made'} {made.output}", flush=True)
             args.base, args.model = ladder[0].output, ladder[1].output
         llama = run_llama(find_llama_perplexity(), args, folder / "base.kld")
         parley = run_parley(args)
         cross = run_parley_on_llama_file(args, folder / "base.kld")
-    print(f"\n{args.model.name} against {args.base.name}, n_ctx {args.ctx}")
+    print(f"\n{args.model.name} against {args.base.name}, n_ctx {args.ctx}, text "
+          f"{args.chars or 'all'} characters of {Path(args.source_text).name}")
     print(f"{'':10}{'llama.cpp':>14}{'parley':>14}{'parley/llama file':>20}  3 s.f.")
     ok = True
     for key in (*FIGURES, "ppl", "ppl_base"):

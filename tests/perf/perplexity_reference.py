@@ -22,8 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from inference.logs import configure_logging  # noqa: E402
 from inference.native import NativeModel  # noqa: E402
 from inference.perplexity import compute_perplexity  # noqa: E402
+from inference.starter import resolve_model  # noqa: E402
 
 DEFAULT_FILE = ROOT / "resources" / "samples" / "perplexity_sample.txt"
 TOLERANCE = 5e-5
@@ -41,14 +43,6 @@ class Measured:
     running: tuple[float, ...]
     eval_seconds: float      # tokenizing + evaluating + scoring (model already loaded)
     wall_seconds: float      # the whole run, model load included
-
-
-def default_model() -> Path:
-    local = Path("/tmp/gemma.gguf")
-    if local.exists():
-        return local
-    from inference.starter import starter_model_path
-    return starter_model_path()
 
 
 def build_tools() -> Path:
@@ -101,13 +95,15 @@ def run_parley(args: argparse.Namespace) -> Measured:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--model", default="starter",
+                        help="the GGUF to measure ('starter', the default: the starter model)")
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--ctx", type=int, default=512)
     parser.add_argument("--batch", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    args.model = args.model or default_model()
+    configure_logging()                  # llama.cpp's log to Parley's log file, not the terminal
+    args.model = resolve_model(args.model)
     llama = run_llama(build_tools() / "llama-perplexity", args)
     parley = run_parley(args)
     rel = abs(parley.ppl - llama.ppl) / llama.ppl
