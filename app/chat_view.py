@@ -3,27 +3,34 @@
 No widget per message: the delegate paints bubbles, code blocks with a Copy chip, a stats line
 and action links (Copy, Edit, Regenerate), and handles clicks on them. Rendered documents are
 cached per (message, width), so 1,000-message conversations lay out once and scroll smoothly.
+Everything the mouse can do is on the keyboard too: Ctrl+C, Ctrl+Shift+C (the code), F2,
+Ctrl+R, and the context menu (Menu key or Shift+F10) on the selected message.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from .message_delegate import MessageDelegate
 from .theme import Palette
+from .transcript import Role
+
+COPY_CODE_KEYS = "Ctrl+Shift+C"
 
 
 class ChatView(QListView):
-    actionTriggered = Signal(str, int)
+    actionTriggered = Signal(str, int)     # copy | copy_code | edit | regenerate | stop, row
     codeCopied = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("chatView")
         self.setAccessibleName("Conversation")
-        self.setAccessibleDescription("Messages; Ctrl+C copies, F2 edits a message of yours, "
-                                      "Ctrl+R regenerates the last reply")
+        self.setAccessibleDescription("Messages; Ctrl+C copies, Ctrl+Shift+C copies the code, "
+                                      "F2 edits a message of yours, Ctrl+R regenerates the last "
+                                      "reply, the Menu key or Shift+F10 shows every action")
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -38,6 +45,7 @@ class ChatView(QListView):
         self.setItemDelegate(self.delegate)
         self.delegate.actionTriggered.connect(self.actionTriggered)
         self.delegate.codeCopied.connect(self.codeCopied)
+        self.menu: QMenu | None = None
         self._stick_to_bottom = True
         self._scroll_timer = QTimer(self, singleShot=True, interval=0)
         self._scroll_timer.timeout.connect(self.scrollToBottom)
@@ -54,6 +62,14 @@ class ChatView(QListView):
         self.delegate.set_palette(palette)
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
+
+    def code_blocks(self, row: int) -> list[str]:
+        """The code of each fenced block of message `row`, as the Copy chips copy it."""
+        index = self.model().index(row, 0)
+        if not index.isValid():
+            return []
+        item = self.delegate.rendered(index, self.viewport().width())
+        return [block.text for block in item.code_blocks]
 
     def _scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
@@ -74,18 +90,63 @@ class ChatView(QListView):
         if self._stick_to_bottom:
             self._scroll_timer.start()
 
-    def keyPressEvent(self, event: object) -> None:  # type: ignore[override]
+    # -- keyboard and context menu -----------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # type: ignore[override]
         index = self.currentIndex()
-        key = event.key()  # type: ignore[attr-defined]
-        ctrl = event.modifiers() & Qt.KeyboardModifier.ControlModifier  # type: ignore
+        key = event.key()
+        mods = event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
         if index.isValid():
             if ctrl and key == Qt.Key.Key_C:
-                self.actionTriggered.emit("copy", index.row())
+                self.actionTriggered.emit("copy_code" if shift else "copy", index.row())
                 return
             if key == Qt.Key.Key_F2:
                 self.actionTriggered.emit("edit", index.row())
                 return
+            if shift and key == Qt.Key.Key_F10:
+                self.show_menu(index.row(), self.visualRect(index).center())
+                return
         if ctrl and key == Qt.Key.Key_R:
             self.actionTriggered.emit("regenerate", self.model().rowCount() - 1)
             return
-        super().keyPressEvent(event)  # type: ignore[arg-type]
+        super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # type: ignore[override]
+        keyboard = event.reason() == QContextMenuEvent.Reason.Keyboard
+        index = self.currentIndex() if keyboard else self.indexAt(event.pos())
+        if not index.isValid():
+            return
+        self.setCurrentIndex(index)
+        pos = self.visualRect(index).center() if keyboard else event.pos()
+        self.show_menu(index.row(), pos)
+
+    def show_menu(self, row: int, pos: QPoint) -> QMenu:
+        """The actions for message `row` as a menu at `pos` (viewport coordinates)."""
+        menu = self.message_menu(row)
+        menu.popup(self.viewport().mapToGlobal(pos))
+        return menu
+
+    def message_menu(self, row: int) -> QMenu:
+        index = self.model().index(row, 0)
+        if self.menu is not None:
+            self.menu.deleteLater()
+        menu = QMenu(self)
+        menu.setAccessibleName("Message actions")
+        self.menu = menu
+        if index.data(Role.StreamingRole):
+            menu.addAction("Stop", lambda: self.actionTriggered.emit("stop", row))
+            return menu
+        menu.addAction("Copy message\tCtrl+C", lambda: self.actionTriggered.emit("copy", row))
+        blocks = self.code_blocks(row)
+        for i, code in enumerate(blocks):
+            label = "Copy code" if len(blocks) == 1 else f"Copy code block {i + 1}"
+            keys = f"\t{COPY_CODE_KEYS}" if len(blocks) == 1 else ""
+            menu.addAction(label + keys, lambda code=code: self.codeCopied.emit(code))
+        role = index.data(Role.RoleRole)
+        if role == "user":
+            menu.addAction("Edit and resend\tF2", lambda: self.actionTriggered.emit("edit", row))
+        elif role == "assistant" and row == self.model().rowCount() - 1:
+            menu.addAction("Regenerate\tCtrl+R",
+                           lambda: self.actionTriggered.emit("regenerate", row))
+        return menu

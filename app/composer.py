@@ -1,7 +1,9 @@
-"""The message box: Enter sends, Shift+Enter adds a line, Esc stops a reply (or cancels an edit).
+"""The message box: Enter sends, Shift+Enter adds a line.
 
-It never clears itself: the owner calls `clear()` once a message was accepted, so text that
-could not be sent stays where the user typed it.
+Esc (stop a reply, or cancel an edit) is the window's one Esc shortcut (`MainWindow.escape`), not
+handled here: two handlers for one key make Qt run neither. The box never clears itself: the
+owner calls `clear()` once a message was accepted, so text that could not be sent stays where the
+user typed it.
 """
 
 from __future__ import annotations
@@ -117,12 +119,5 @@ class Composer(QWidget):
                 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                     return False          # a new line
                 self.submit()
-                return True
-            if key == Qt.Key.Key_Escape:
-                if self._busy:
-                    self.stopRequested.emit()
-                elif self._editing_row >= 0:
-                    self.cancel_edit()
-                    self.input.clear()
                 return True
         return super().eventFilter(watched, event)

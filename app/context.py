@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.api import EngineAPI
-from inference.paths import parley_paths
+from inference.paths import ParleyPaths, parley_paths
 
+from .build_read import BuildReader, read_build_in_child
+from .drafts import DRAFTS_FILE, DraftStore
 from .engine_client import EngineClient
 from .prefs import Preferences, PrefsStore
 from .store import Store
@@ -22,15 +24,20 @@ class AppContext:
     prefs: Preferences
     client: EngineClient
     models_dir: Path
+    drafts: DraftStore
+    paths: ParleyPaths
+    build_reader: BuildReader = read_build_in_child   # tests may pass a fake (a GPU build)
 
     @classmethod
     def create(cls, engine_factory: Callable[[], EngineAPI],
-               resolver: ModelResolver = default_resolver) -> AppContext:
+               resolver: ModelResolver = default_resolver,
+               build_reader: BuildReader = read_build_in_child) -> AppContext:
         paths = parley_paths().ensure()
         prefs_store = PrefsStore()
         return cls(store=Store(paths.database), prefs_store=prefs_store,
                    prefs=prefs_store.load(), client=EngineClient(engine_factory, resolver),
-                   models_dir=paths.models)
+                   models_dir=paths.models, drafts=DraftStore(paths.data / DRAFTS_FILE),
+                   paths=paths, build_reader=build_reader)
 
     def close(self) -> None:
         self.client.shutdown()

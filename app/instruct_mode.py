@@ -72,8 +72,6 @@ class InstructModePage(QWidget):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.run_instruction,
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Esc"), self, self.run.stop,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._render_timer = QTimer(self, singleShot=True, interval=RENDER_MS)
         self._render_timer.timeout.connect(self._render)
         run.tokensReceived.connect(self._schedule_render)

@@ -175,10 +175,8 @@ class MessageDelegate(QStyledItemDelegate):
         self._paint_code_chips(painter, geo, item)
         painter.setFont(self.small)
         painter.setPen(QColor(p.muted))
-        footer = footer_text(index.data(Role.StatsRole), index.data(Role.FinishReasonRole),
-                             bool(index.data(Role.StreamingRole)))
         painter.drawText(geo.footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         footer)
+                         self.footer(index))
         hovered = bool(state & QStyle.StateFlag.State_MouseOver) or \
             bool(state & QStyle.StateFlag.State_HasFocus)
         if hovered or index.data(Role.StreamingRole):
@@ -188,6 +186,12 @@ class MessageDelegate(QStyledItemDelegate):
                 painter.drawRoundedRect(r, 5, 5)
                 painter.drawText(r, Qt.AlignmentFlag.AlignCenter, name.capitalize())
         painter.restore()
+
+    @staticmethod
+    def footer(index: QModelIndex | QPersistentModelIndex) -> str:
+        """The stats line painted under a message: its TTFT, TPOT, tokens and how it ended."""
+        return footer_text(index.data(Role.StatsRole), index.data(Role.FinishReasonRole),
+                           bool(index.data(Role.StreamingRole)))
 
     def _paint_code_chips(self, painter: QPainter, geo: Geometry, item: RenderedMessage) -> None:
         painter.setFont(self.small)

@@ -2,14 +2,15 @@
 
 Figures arrive whenever the worker sends them (~30 ms); the panel repaints on its own timer,
 4× a second while a reply streams, once a second otherwise. Every figure's tooltip is its
-exact definition (DESIGN.md §2, `inference.metrics.DEFINITIONS`).
+exact definition: `FIGURE_DEFINITIONS` (DESIGN.md §2, `inference.metrics.DEFINITIONS`) is the one
+source; README's "What the numbers mean" repeats it word for word (a test keeps them equal).
 """
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from inference.fit import human_bytes
@@ -23,9 +24,10 @@ log = logging.getLogger(__name__)
 
 LIVE_MS = 250
 IDLE_MS = 1000
-VRAM_DEF = ("VRAM: with a GPU build and NVML, the device memory the engine's process holds, out "
-            "of the device total. With no GPU in use, it says so.")
-RAM_DEF = "RAM: the resident set size of the engine's process (psutil)."
+VRAM_DEF = ("Video memory: with a GPU build and NVML, the device memory the engine's process "
+            "holds, out of the device total. With no GPU in use, it says so.")
+RAM_DEF = "Resident memory (RSS) of the engine's process, as psutil measures it."
+FIGURE_DEFINITIONS: dict[str, str] = {**DEFINITIONS, "vram": VRAM_DEF, "ram": RAM_DEF}
 FIGURES = (
     ("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("gen_tps", "Generation"),
     ("prefill_tps", "Prefill"), ("prompt_tokens", "Prompt tokens"),
@@ -51,6 +53,9 @@ def format_figure(key: str, stats: GenerationStats | None) -> str:
 
 
 class MetricsPanel(QWidget):
+    refreshed = Signal()                  # the figures were repainted
+    memorySampled = Signal(object)        # MemorySnapshot of the engine's process
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("metricsPanel")
@@ -72,7 +77,7 @@ class MetricsPanel(QWidget):
         for i, (key, title) in enumerate(FIGURES):
             tile = QWidget()
             tile.setObjectName("metricTile")
-            tile.setToolTip(DEFINITIONS[key])
+            tile.setToolTip(FIGURE_DEFINITIONS[key])
             tile.setMinimumHeight(50)
             box = QVBoxLayout(tile)
             box.setContentsMargins(8, 5, 8, 5)
@@ -82,7 +87,7 @@ class MetricsPanel(QWidget):
             value = QLabel("—")
             value.setObjectName("metricValue")
             value.setAccessibleName(title)
-            value.setAccessibleDescription(DEFINITIONS[key])
+            value.setAccessibleDescription(FIGURE_DEFINITIONS[key])
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             box.addWidget(name)
             box.addWidget(value)
@@ -91,19 +96,19 @@ class MetricsPanel(QWidget):
         layout.addLayout(grid)
         self.context_label = QLabel("Context used")
         self.context_label.setObjectName("metricName")
-        self.context_label.setToolTip(DEFINITIONS["context_used"])
+        self.context_label.setToolTip(FIGURE_DEFINITIONS["context_used"])
         self.context_bar = QProgressBar()
         self.context_bar.setObjectName("contextBar")
         self.context_bar.setAccessibleName("Context used")
-        self.context_bar.setToolTip(DEFINITIONS["context_used"])
+        self.context_bar.setToolTip(FIGURE_DEFINITIONS["context_used"])
         self.context_bar.setRange(0, 1)
         self.context_bar.setValue(0)
         self.context_bar.setFormat("no context yet")
         self.vram = QLabel("VRAM: —")
-        self.vram.setToolTip(VRAM_DEF)
+        self.vram.setToolTip(FIGURE_DEFINITIONS["vram"])
         self.vram.setAccessibleName("VRAM")
         self.ram = QLabel("RAM: —")
-        self.ram.setToolTip(RAM_DEF)
+        self.ram.setToolTip(FIGURE_DEFINITIONS["ram"])
         self.ram.setAccessibleName("RAM")
         for label in (self.vram, self.ram):
             label.setObjectName("memoryLabel")
@@ -171,6 +176,7 @@ class MetricsPanel(QWidget):
                 memory += snap.gpu.used_by_process_bytes
         if self._probe is not None or self._generating:
             self.chart.add(tps, memory)
+        self.refreshed.emit()
 
     def _show_context(self, stats: GenerationStats | None) -> None:
         n_ctx = (stats.n_ctx if stats and stats.n_ctx else 0) or self._n_ctx
@@ -195,6 +201,7 @@ class MetricsPanel(QWidget):
             log.debug("memory probe failed", exc_info=True)
             return
         self._snapshot = snap
+        self.memorySampled.emit(snap)
         if snap.gpu is None:
             self.vram.setText(f"VRAM: {snap.gpu_note or 'no GPU in use'}")
         else:

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 
 from inference.api import LoadedModel
 
-from .gpu_layers import GpuLayersEstimator, ctx_stops
+from .build_read import BuildReport
+from .gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
 from .slider_field import FieldSpec, SliderField
 from .worker import STARTER, LoadSpec
 
@@ -39,9 +40,10 @@ class ModelPanel(QWidget):
     unloadRequested = Signal()
     cancelRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, models_dir: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelPanel")
+        self._models_dir = models_dir
         self._loaded: LoadedModel | None = None
         self._loading = False
         self._n_threads = 0                 # 0 = physical cores (preferences may say otherwise)
@@ -163,10 +165,27 @@ class ModelPanel(QWidget):
             self.estimator.set_model(loaded.config.path, loaded.gpu_offload, loaded.n_ctx_train)
         else:
             self.status.setText(message or "No model loaded")
+            self.estimator.show_file(self.selected_file())
         self._update_buttons()
 
     def set_memory(self, free_vram: int | None) -> None:
         self.estimator.set_free_vram(free_vram)
+
+    def set_build(self, report: BuildReport) -> None:
+        """What this llama.cpp build can do, known before any model is loaded (a loaded model
+        says it itself)."""
+        if self._loaded is None:
+            self.estimator.set_offload(report.offloads)
+            if report.offloads:
+                self.estimator.set_free_vram(report.free_vram)
+
+    def selected_file(self) -> Path | None:
+        """The GGUF the picker points at, when it is on disk (the starter once assembled)."""
+        choice = self.choice()
+        if not choice:
+            return None
+        path = starter_file(self._models_dir) if choice == STARTER else Path(choice)
+        return path if path is not None and path.is_file() else None
 
     def _load_clicked(self) -> None:
         if self._loading:
@@ -179,6 +198,12 @@ class ModelPanel(QWidget):
             self.loadRequested.emit(self.spec(str(self._loaded.config.path)))
 
     def _choice_changed(self) -> None:
+        loaded = self._loaded
+        path = self.selected_file()
+        if loaded is not None and (path is None or path == loaded.config.path):
+            self.estimator.set_model(loaded.config.path, loaded.gpu_offload, loaded.n_ctx_train)
+        else:
+            self.estimator.show_file(path)
         self._update_buttons()
 
     def _settings_changed(self) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -38,6 +38,7 @@ PAGES = (
     PageSpec("compare", "Compare", "Quantizations of one model side by side: PPL, KLD, speed"),
 )
 NAMES = tuple(p.name for p in PAGES)
+FIT_DEBOUNCE_MS = 300             # re-judge the Library's fit this long after a slider stops
 NAV_STYLE = """
 #pageNav {{ background: {sidebar}; border-right: 1px solid {border}; }}
 #navButton {{ background: transparent; border: 1px solid transparent; border-radius: 7px;
@@ -62,6 +63,7 @@ class PageNav(QWidget):
     """A vertical list of page buttons (Tab, arrows, Space; Alt+1…5) and the model's status."""
 
     pageChosen = Signal(str)
+    aboutRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +86,12 @@ class PageNav(QWidget):
             layout.addWidget(button)
         self.group.idClicked.connect(lambda i: self.pageChosen.emit(NAMES[i]))
         layout.addStretch(1)
+        self.about_button = QPushButton("About")
+        self.about_button.setObjectName("navButton")
+        self.about_button.setAccessibleName("About Parley")
+        self.about_button.setToolTip("Version, llama.cpp build and where your data is (F1)")
+        self.about_button.clicked.connect(self.aboutRequested)
+        layout.addWidget(self.about_button)
         self.status = QLabel("No model loaded")
         self.status.setObjectName("navStatus")
         self.status.setWordWrap(True)
@@ -130,6 +138,10 @@ class PageSwitcher(QObject):
             "library": self._library, "hub": self._hub, "perplexity": self._perplexity,
             "compare": self._compare}
         w.nav.pageChosen.connect(self.show)
+        self._fit_timer = QTimer(self, singleShot=True, interval=FIT_DEBOUNCE_MS)
+        self._fit_timer.timeout.connect(self._refit)
+        w.model_panel.ctx.valueChanged.connect(self._fit_settings_changed)
+        w.model_panel.gpu.valueChanged.connect(self._fit_settings_changed)
         for i, name in enumerate(NAMES):
             QShortcut(QKeySequence(f"Alt+{i + 1}"), w, lambda n=name: self.show(n, focus=True))
         client = w.ctx.client
@@ -164,12 +176,24 @@ class PageSwitcher(QObject):
     def _library(self) -> QWidget:
         from .library_page import LibraryPage
 
-        mp = self.w.model_panel
-        page = LibraryPage(fit_settings=lambda: FitSettings.detect(int(mp.ctx.value()),
-                                                                   int(mp.gpu.value())))
+        page = LibraryPage(fit_settings=self.fit_settings)
         page.loadRequested.connect(self._load_from_library)
         page.refresh()
         return page
+
+    def fit_settings(self) -> FitSettings:
+        """What the Library judges fit for: the model panel's context size and GPU layers."""
+        mp = self.w.model_panel
+        return FitSettings.detect(int(mp.ctx.value()), int(mp.gpu.value()))
+
+    def _fit_settings_changed(self, _value: float = 0.0) -> None:
+        if "library" in self.pages:
+            self._fit_timer.start()
+
+    def _refit(self) -> None:
+        library = self.pages.get("library")
+        if library is not None:
+            library.set_fit_settings(self.fit_settings)  # type: ignore[attr-defined]
 
     def _hub(self) -> QWidget:
         from .hub_page import HubPage

@@ -73,7 +73,9 @@ def _valid(name: str, value: Any, default: Any) -> Any:
     if name == "model_settings":
         if not isinstance(value, dict):
             return default
-        return {key: (value[key] if _is_int(value.get(key)) and value[key] >= 0 else base)
+        lowest = {"n_gpu_layers": -1}                 # -1: all layers on the GPU
+        return {key: (value[key] if _is_int(value.get(key)) and value[key] >= lowest.get(key, 0)
+                      else base)
                 for key, base in default.items()}
     if name == "mode":
         return value if value in {m.value for m in Mode} else default

@@ -30,6 +30,7 @@ def run_row(label: str, accessible_name: str, tooltip: str, on_go: Callable[[], 
     stop = QPushButton("Stop")
     stop.setObjectName("stopButton")
     stop.setAccessibleName("Stop generating")
+    stop.setToolTip("Stop; the text so far is kept (Esc)")
     stop.clicked.connect(on_stop)
     stop.hide()
     stats = QLabel("")

@@ -22,22 +22,24 @@ from .slider_field import FieldSpec, SliderField
 
 
 def _help(key: str) -> str:
+    return f"{SAMPLING_RANGES[key].help}\nRange: {SAMPLING_RANGES[key].describe()}."
+
+
+def _field(key: str, label: str, step: float, decimals: int, **kw: float) -> FieldSpec:
+    """A slider over the engine's own limits (inference/sampling.py), never a copy of them."""
     rng = SAMPLING_RANGES[key]
-    return f"{rng.help}\nRange {rng.low:g} … {rng.high:g}."
+    low = rng.low + step if rng.low_exclusive else rng.low
+    return FieldSpec(key, label, low, rng.high, step, decimals, tooltip=_help(key), **kw)
 
 
 SAMPLING_FIELDS = (
-    FieldSpec("temperature", "Temperature", 0, 5, 0.05, 2, slider_high=2,
-              tooltip=_help("temperature")),
-    FieldSpec("top_k", "Top-k", 0, 1000, 1, 0, slider_high=200, tooltip=_help("top_k")),
-    FieldSpec("top_p", "Top-p", 0, 1, 0.01, 2, tooltip=_help("top_p")),
-    FieldSpec("min_p", "Min-p", 0, 1, 0.01, 2, tooltip=_help("min_p")),
-    FieldSpec("repeat_penalty", "Repeat penalty", 0, 5, 0.01, 2, slider_high=2,
-              tooltip=_help("repeat_penalty")),
-    FieldSpec("max_tokens", "Max tokens", 1, 1_000_000, 1, 0, slider_high=8192,
-              tooltip=_help("max_tokens")),
-    FieldSpec("seed", "Seed", -1, 2**32 - 2, 1, 0, slider_high=9999,
-              tooltip=_help("seed")),
+    _field("temperature", "Temperature", 0.05, 2, slider_high=2),
+    _field("top_k", "Top-k", 1, 0, slider_high=200),
+    _field("top_p", "Top-p", 0.01, 2),
+    _field("min_p", "Min-p", 0.01, 2),
+    _field("repeat_penalty", "Repeat penalty", 0.01, 2, slider_high=2),
+    _field("max_tokens", "Max tokens", 1, 0, slider_high=8192),
+    _field("seed", "Seed", 1, 0, slider_high=9999),
 )
 INT_FIELDS = ("top_k", "max_tokens", "seed")
 

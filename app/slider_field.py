@@ -107,7 +107,8 @@ class SliderField(QWidget):
         if s.stops:
             return min(range(len(s.stops)), key=lambda i: abs(math.log2(max(s.stops[i], 1))
                                                              - math.log2(max(value, 1))))
-        return round(value / s.step)
+        # a typed value past the slider's handier part (a seed of 4e9) pins it at that end
+        return max(self.slider.minimum(), min(self.slider.maximum(), round(value / s.step)))
 
     def _from_position(self, position: int) -> float:
         s = self.spec

@@ -57,8 +57,6 @@ class TextModePage(QWidget):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.continue_text,
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Esc"), self, self.run.stop,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._start = 0
         run.tokensReceived.connect(self._insert)
         run.finished.connect(self._finished)

@@ -122,8 +122,8 @@ class ThemeManager(QObject):
         self._choice = choice
         self._palette = LIGHT
         hints = QGuiApplication.styleHints()
-        if hints is not None:
-            hints.colorSchemeChanged.connect(lambda _scheme: self.apply())
+        if hints is not None:           # a bound slot: the connection ends with this object
+            hints.colorSchemeChanged.connect(self._system_scheme_changed)
         self.apply()
 
     @property
@@ -137,6 +137,10 @@ class ThemeManager(QObject):
     def set_choice(self, choice: str) -> None:
         self._choice = choice if choice in ("system", "light", "dark") else "system"
         self.apply()
+
+    def _system_scheme_changed(self, _scheme: Qt.ColorScheme) -> None:
+        if self._choice == "system":
+            self.apply()
 
     def apply(self) -> None:
         dark = self._choice == "dark" or (self._choice == "system" and system_is_dark())

@@ -3,7 +3,7 @@ instruct) | settings, info, metrics; Library, Hub, Perplexity and Compare are in
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -20,13 +20,15 @@ from PySide6.QtWidgets import (
 )
 
 from inference.requests import GenerationRequest, Mode
-from inference.sampling import SamplingParams
 
+from .about_dialog import AboutDialog
 from .banner import Banner
+from .build_probe import BuildProbe
 from .chat_controller import ChatController
 from .chat_view import ChatView
 from .composer import Composer
 from .context import AppContext
+from .drafts import DraftKeeper
 from .instruct_mode import InstructModePage
 from .metrics_panel import MetricsPanel
 from .mode_run import ModeRun
@@ -40,6 +42,7 @@ from .text_mode import TextModePage
 from .theme import Palette, ThemeManager
 from .transcript import TranscriptModel
 from .welcome import WelcomePage
+from .window_prefs import restore_window_prefs, save_window_prefs
 from .window_wiring import WindowWiring
 
 MODES = (Mode.CHAT, Mode.TEXT, Mode.INSTRUCT)
@@ -64,10 +67,16 @@ class MainWindow(QMainWindow):
         self.text_run = ModeRun(ctx.store, ctx.client, Mode.TEXT.value, self)
         self.instruct_run = ModeRun(ctx.store, ctx.client, Mode.INSTRUCT.value, self)
         self._closed = False
+        self.about: AboutDialog | None = None
+        self.build_probe = BuildProbe(ctx.build_reader, self)
         self._build()
         self.wiring = WindowWiring(self)
         self.switcher = PageSwitcher(self)
-        self._restore_prefs()
+        restore_window_prefs(self)
+        self.drafts = DraftKeeper(self, ctx.drafts)
+        self.drafts.restore()
+        self.build_probe.ready.connect(self.model_panel.set_build)
+        self.build_probe.start()
         theme.themeChanged.connect(self.apply_palette)
         self.apply_palette(theme.palette)
         self.wiring.update_page()
@@ -100,7 +109,7 @@ class MainWindow(QMainWindow):
         center_layout.setSpacing(0)
         center_layout.addWidget(self._top_bar())
         center_layout.addWidget(self.pages, 1)
-        self.model_panel = ModelPanel()
+        self.model_panel = ModelPanel(self.ctx.models_dir)
         self.settings_panel = SettingsPanel(self.ctx.prefs_store)
         self.model_info = ModelInfoPanel()
         self.metrics = MetricsPanel()
@@ -159,6 +168,8 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+N"), self, self.sidebar.newRequested.emit)
         QShortcut(QKeySequence("Ctrl+F"), self, self.sidebar.search.setFocus)
         QShortcut(QKeySequence("Ctrl+P"), self, self.wiring_show_prompt)
+        QShortcut(QKeySequence("F1"), self, self.show_about)
+        self.nav.aboutRequested.connect(self.show_about)
 
     def _top_bar(self) -> QWidget:
         bar = QWidget()
@@ -223,6 +234,8 @@ class MainWindow(QMainWindow):
         self.wiring.show_prompt()
 
     def escape(self) -> None:
+        """The window's one Esc handler: stop what runs (a reply in any mode, a load, a
+        measurement); otherwise cancel editing a message."""
         if self.controller.busy:
             self.controller.stop()
         elif self.text_run.busy or self.instruct_run.busy:
@@ -233,6 +246,22 @@ class MainWindow(QMainWindow):
         elif self.composer.editing_row >= 0:
             self.composer.clear()
 
+    def show_about(self) -> None:
+        """Help → About: versions, the llama.cpp build and the data folders (F1)."""
+        if self.about is None:
+            self.about = AboutDialog(self.ctx.paths, self)
+            probe = self.build_probe
+            probe.ready.connect(self.about.set_report)
+            probe.failed.connect(self.about.set_error)
+            if probe.report is not None:
+                self.about.set_report(probe.report)
+            elif probe.error:
+                self.about.set_error(probe.error)
+            probe.start()
+        self.about.show()
+        self.about.raise_()
+        self.about.activateWindow()
+
     def apply_palette(self, palette: Palette) -> None:
         self.chat_view.set_palette(palette)
         self.metrics.set_palette(palette)
@@ -241,40 +270,8 @@ class MainWindow(QMainWindow):
         self.switcher.set_palette(palette)
 
     # -- preferences -------------------------------------------------------------------------
-    def _restore_prefs(self) -> None:
-        prefs = self.ctx.prefs
-        self.settings_panel.set_sampling(SamplingParams.from_dict(prefs.sampling))
-        self.settings_panel.set_system_prompt(prefs.system_prompt)
-        self.settings_panel.set_theme(self.theme.choice)
-        self.instruct_page.set_default_system(prefs.system_prompt)
-        ms = prefs.model_settings
-        self.model_panel.set_model_settings(ms.get("n_ctx", 4096), ms.get("n_gpu_layers", 0),
-                                            ms.get("n_threads", 0))
-        self.model_panel.set_models(prefs.recent_models, prefs.last_model)
-        self.welcome.set_recent(prefs.recent_models)
-        self.mode_buttons[Mode(prefs.mode)].setChecked(True)
-        if prefs.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(prefs.window_geometry.encode()))
-        if prefs.splitter_state:
-            self.splitter.restoreState(QByteArray.fromBase64(prefs.splitter_state.encode()))
-        last = prefs.last_conversation_id
-        if last:
-            try:
-                conv_mode = self.ctx.store.get_conversation(last).mode
-            except LookupError:
-                conv_mode = ""              # deleted since: start fresh
-            if conv_mode:
-                self.wiring.open_conversation(last, conv_mode)
-                self.mode_buttons[Mode(prefs.mode)].setChecked(True)
-
     def save_prefs(self) -> None:
-        prefs = self.ctx.prefs
-        prefs.sampling = self.settings_panel.sampling().to_dict()
-        prefs.system_prompt = self.settings_panel.system_prompt_text()
-        prefs.mode = self.mode.value
-        prefs.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode()
-        prefs.splitter_state = bytes(self.splitter.saveState().toBase64().data()).decode()
-        self.ctx.prefs_store.save(prefs)
+        save_window_prefs(self)
 
     # -- closing -----------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -282,12 +279,15 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.drafts.flush()
+        self.build_probe.shutdown()
         self.controller.shutdown()
         self.text_run.shutdown()
         self.instruct_run.shutdown()
         self.metrics.set_probe(None)
         self.switcher.shutdown()
         self.save_prefs()
+        self.theme.themeChanged.disconnect(self.apply_palette)
         self.ctx.client.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtGui import QGuiApplication
 
 from inference.api import LoadedModel
 from inference.events import Finished
 from inference.memory import MemoryProbe
 from inference.requests import Mode
 
+from .message_actions import MessageActions
 from .prompt_dialog import PromptDialog
 from .store import DeletedConversation
 from .worker import STARTER, LoadSpec
@@ -40,6 +40,7 @@ class WindowWiring(QObject):
         c.loadFailed.connect(self._load_failed)
         c.engineCrashed.connect(self._crashed)
         c.liveStats.connect(w.metrics.update_stats)
+        w.metrics.memorySampled.connect(self._memory_sampled)
         c.generationStarted.connect(self._generation_started)
         c.generationFinished.connect(self._generation_finished)
         ctl = w.controller
@@ -52,8 +53,7 @@ class WindowWiring(QObject):
         w.composer.sendRequested.connect(self._send)
         w.composer.editSubmitted.connect(self._edit_submitted)
         w.composer.stopRequested.connect(ctl.stop)
-        w.chat_view.actionTriggered.connect(self._message_action)
-        w.chat_view.codeCopied.connect(lambda text: self.copy(text, "Code copied"))
+        self.actions = MessageActions(w, self)
         for run in (w.text_run, w.instruct_run):
             run.conversationCreated.connect(self._run_conversation)
             run.finished.connect(lambda _fin: w.sidebar.refresh())
@@ -187,6 +187,11 @@ class WindowWiring(QObject):
             "reply are kept.", "crash", action="Reload model" if spec else "",
             callback=(lambda: self.load(spec)) if spec else None)
 
+    def _memory_sampled(self, snap: object) -> None:
+        gpu = getattr(snap, "gpu", None)
+        if gpu is not None:
+            self.w.model_panel.set_memory(max(0, gpu.total_bytes - gpu.used_bytes))
+
     def _generation_started(self, rendered: object) -> None:
         self._update_template(getattr(rendered, "template", ""))
 
@@ -207,24 +212,6 @@ class WindowWiring(QObject):
         composer = self.w.composer
         current = composer.text()
         composer.set_text(text if not current.strip() else f"{text}\n{current}")
-
-    def _message_action(self, action: str, row: int) -> None:
-        w = self.w
-        if not 0 <= row < w.transcript.rowCount():
-            return
-        message = w.transcript.message_at(row)
-        if action == "copy":
-            self.copy(message.content, "Message copied")
-        elif action == "edit" and message.role == "user" and not w.controller.busy:
-            w.composer.begin_edit(row, message.content)
-        elif action == "regenerate":
-            w.controller.regenerate()
-        elif action == "stop":
-            w.controller.stop()
-
-    def copy(self, text: str, note: str) -> None:
-        QGuiApplication.clipboard().setText(text)
-        self.w.banner.show_message(note, "info", timeout_ms=1500)
 
     def _conversation_changed(self, conv_id: int) -> None:
         self.w.sidebar.select(conv_id)
@@ -251,8 +238,9 @@ class WindowWiring(QObject):
         except Exception:
             return
         if mode == Mode.TEXT.value:
-            last = [m.content for m in messages if m.role in ("user", "assistant")][-2:]
-            w.text_page.load_conversation(conv_id, "".join(last))
+            if conv_id != w.text_run.conv_id:            # the open one keeps unsent edits
+                last = [m.content for m in messages if m.role in ("user", "assistant")][-2:]
+                w.text_page.load_conversation(conv_id, "".join(last))
         elif mode == Mode.INSTRUCT.value:
             user = next((m.content for m in reversed(messages) if m.role == "user"), "")
             reply = next((m.content for m in reversed(messages) if m.role == "assistant"), "")

@@ -17,8 +17,10 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from app.context import AppContext
+from app.gpu_layers import NO_OFFLOAD
 from app.theme import ThemeManager
 from app.window import MainWindow
+from inference.gguf_file import read_gguf
 from inference.host import EngineHost
 from inference.requests import GenerationRequest, Mode
 
@@ -229,14 +231,15 @@ def test_slider_changes_what_the_engine_receives(qtbot, gui) -> None:
     temperature.set_value(0)
 
 
-def test_engine_crash_keeps_conversation_and_offers_reload(qtbot, gui) -> None:
-    window, _recorder, model = gui
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGABRT], ids=["SIGKILL", "SIGABRT"])
+def test_engine_crash_keeps_conversation_and_offers_reload(qtbot, gui, sig: int) -> None:
+    window, recorder, model = gui
     _ensure_loaded(qtbot, window, model)
     window.settings_panel.fields["max_tokens"].spin.setValue(400)
     _send(qtbot, window, "Count from one to one hundred in words.")
     row = window.transcript.rowCount() - 1
     qtbot.waitUntil(lambda: len(window.transcript.message_at(row).content) > 5, timeout=30_000)
-    os.kill(window.ctx.client.pid, signal.SIGKILL)
+    os.kill(window.ctx.client.pid, sig)        # SIGABRT: what a failed GGML_ASSERT raises
     qtbot.waitUntil(lambda: window.banner.kind == "crash" and window.banner.isVisible(),
                     timeout=30_000)
     window.settings_panel.fields["max_tokens"].spin.setValue(MAX_TOKENS)
@@ -245,8 +248,47 @@ def test_engine_crash_keeps_conversation_and_offers_reload(qtbot, gui) -> None:
     assert partial.content and not partial.streaming
     stored = window.ctx.store.messages(window.controller.conversation_id)[-1]
     assert stored.content == partial.content
-    qtbot.mouseClick(window.banner.action, Qt.MouseButton.LeftButton)   # "Reload model"
-    qtbot.waitUntil(lambda: window.ctx.client.loaded is not None, timeout=60_000)
+    assert window.banner.action.text() == "Reload model"
+    qtbot.mouseClick(window.banner.action, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.ctx.client.loaded is not None and _idle(window),
+                    timeout=60_000)
+    asked = len(recorder.requests)
+    _send(qtbot, window, "Say hello.")                     # the fresh engine answers
+    qtbot.waitUntil(lambda: _idle(window) and window.transcript.rowCount() == row + 3
+                    and not window.transcript.message_at(row + 2).streaming, timeout=60_000)
+    reply = window.transcript.message_at(row + 2)
+    assert reply.content.strip() and reply.finish_reason in ("stop", "length")
+    assert len(recorder.requests) == asked + 1
+    assert [m.content for m in recorder.requests[-1].messages][-1] == "Say hello."
+    assert window.transcript.message_at(row).content == partial.content   # still there
+
+
+def test_model_info_shows_every_field_of_the_starter(qtbot, gui) -> None:
+    window, _recorder, model = gui
+    _ensure_loaded(qtbot, window, model)
+    window.tabs.setCurrentWidget(window.model_info)
+    info = read_gguf(model)                                   # the file's own header
+    shown = {key: label.text() for key, label in window.model_info.values.items()}
+    assert all(window.model_info.values[k].isVisible() for k in shown)
+    assert shown["architecture"] == info.architecture == "gemma3"
+    assert shown["parameters"] == f"{info.parameters / 1e6:.1f}M" == "268.1M"
+    assert shown["quant"] == info.quant and "Q4_K" in shown["quant"]
+    assert shown["bits_per_weight"] == f"{info.bits_per_weight:.2f}"
+    assert float(shown["bits_per_weight"]) > 4
+    assert shown["file_size"] == f"{info.file_size / (1 << 20):.1f} MiB"
+    assert shown["context_length"] == f"{info.context_length:,} tokens" == "32,768 tokens"
+    assert shown["n_ctx"] == "1,024 tokens"
+    assert shown["layers"] == str(info.layers) == "18"
+    assert shown["experts"] == "none (dense model)" and not info.is_moe
+    loaded = window.ctx.client.loaded
+    assert shown["template"] == loaded.template and "gemma" in shown["template"].lower()
+    assert "Gemma" in shown["name"] or "gemma" in shown["name"]
+    panel = window.model_panel                                 # this machine: a CPU build
+    if not loaded.gpu_offload:
+        assert not panel.gpu.isEnabled() and panel.gpu_note.text().startswith(NO_OFFLOAD)
+    else:
+        assert panel.gpu.isEnabled() and "layers on the GPU" in panel.gpu_note.text()
+    window.tabs.setCurrentIndex(0)
 
 
 def test_broken_gguf_shows_the_specific_error(qtbot, gui, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,45 +23,13 @@ from PySide6.QtWidgets import (
     QTextBrowser,
 )
 
-from app.context import AppContext
 from app.store import Store
-from app.theme import ThemeManager
-from app.window import MainWindow
 from inference.paths import parley_paths
-from tests.test_gui_support import FakeEngine
+from tests.test_gui_support import FakeEngine, MakeWindow, make_window_fixture  # noqa: F401
+from tests.test_gui_support import load_fake as _load
+from tests.test_gui_support import send_and_wait as _send_and_wait
 
 pytestmark = pytest.mark.gui
-MakeWindow = Callable[..., MainWindow]
-
-
-@pytest.fixture
-def make_window(qtbot, qapp) -> MakeWindow:
-    windows: list[MainWindow] = []
-
-    def make(engine: FakeEngine | None = None, theme: str = "light") -> MainWindow:
-        eng = engine or FakeEngine()
-        ctx = AppContext.create(lambda: eng, resolver=Path)
-        window = MainWindow(ctx, ThemeManager(qapp, theme))
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-        window.ctx.store.close()
-
-
-def _load(qtbot, window: MainWindow) -> None:
-    window.wiring.load_choice("/models/fake.gguf")
-    qtbot.waitUntil(lambda: window.ctx.client.loaded is not None, timeout=5000)
-
-
-def _send_and_wait(qtbot, window: MainWindow, text: str) -> None:
-    window.composer.set_text(text)
-    qtbot.keyClick(window.composer.input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not window.controller.busy, timeout=5000)
 
 
 def test_no_model_keeps_the_draft_and_says_why(qtbot, make_window: MakeWindow) -> None:

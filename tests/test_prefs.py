@@ -133,3 +133,28 @@ def test_corrupt_presets_file(prefs_path: Path) -> None:
     assert presets_path.with_name("presets.json.bak").read_text() == "garbage"
     store.save_preset("ok", {}, "")
     assert set(store.presets()) == {"ok"}
+
+
+def test_drafts_round_trip_and_tolerate_a_bad_file(tmp_path: Path) -> None:
+    from app.drafts import Drafts, DraftStore
+
+    store = DraftStore(tmp_path / "data" / "drafts.json")
+    assert store.load() == Drafts()                       # missing: nothing drafted
+    drafts = Drafts(chat="half a thought", chat_edit_of=7, text="Once", text_conversation=3,
+                    instruction="Summarise", instruct_system="Be terse.")
+    assert store.save(drafts)
+    assert DraftStore(store.path).load() == drafts
+    store.path.write_text(json.dumps({"chat": 5, "text": "kept", "text_conversation": -2,
+                                      "instruct_system": None}))
+    assert store.load() == Drafts(text="kept")            # bad values: that field's default
+    store.path.write_text("{ not json")
+    assert store.load() == Drafts()
+    assert store.path.with_name("drafts.json.bak").read_text() == "{ not json"
+
+
+def test_all_gpu_layers_is_kept(prefs_path: Path) -> None:
+    store = PrefsStore(prefs_path)
+    store.save(Preferences(model_settings={"n_ctx": 4096, "n_gpu_layers": -1, "n_threads": 0}))
+    assert store.load().model_settings["n_gpu_layers"] == -1         # -1 means "all"
+    prefs_path.write_text(json.dumps({"model_settings": {"n_gpu_layers": -2, "n_ctx": -1}}))
+    assert store.load().model_settings == {"n_ctx": 4096, "n_gpu_layers": 0, "n_threads": 0}
