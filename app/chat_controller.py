@@ -196,7 +196,8 @@ class ChatController(QObject):
     def _save_partial(self) -> None:
         reply = self._reply
         if reply is not None and reply.dirty:
-            self.store.update_message(reply.msg_id, reply.text, complete=False)
+            self.store.update_message(reply.msg_id, reply.text, complete=False,
+                                      durable=False)
             reply.dirty = False
 
     def _on_finished(self, reply: _Reply, fin: Finished) -> None:

@@ -9,6 +9,8 @@ Ctrl+R, and the context menu (Menu key or Shift+F10) on the selected message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
@@ -55,7 +57,6 @@ class ChatView(QListView):
         super().setModel(model)  # type: ignore[arg-type]
         m = self.model()
         m.rowsInserted.connect(self._rows_inserted)
-        m.dataChanged.connect(self._data_changed)
         m.modelReset.connect(self._model_reset)
 
     def set_palette(self, palette: Palette) -> None:
@@ -82,9 +83,19 @@ class ChatView(QListView):
         self._stick_to_bottom = True
         self._follow()
 
-    def _data_changed(self, top: QModelIndex, _bottom: QModelIndex, _roles: object = None) -> None:
-        self.delegate.sizeHintChanged.emit(top)
-        self._follow()
+    def dataChanged(self, top: QModelIndex, bottom: QModelIndex,  # type: ignore[override]
+                    roles: Sequence[int] = ()) -> None:
+        """A streamed token that keeps the row's height repaints that row alone; anything else
+        goes through Qt (which repaints the whole viewport, and tells assistive technology —
+        once per reply is enough, not once per token)."""
+        resized = self.delegate.height_changed(top)
+        if top == bottom and list(roles) == [int(Role.ContentRole)] and not resized:
+            self.update(top)
+            return
+        if resized:                                      # e.g. a new line: lay out again
+            self.delegate.sizeHintChanged.emit(top)
+            self._follow()
+        super().dataChanged(top, bottom, roles)
 
     def _follow(self) -> None:
         if self._stick_to_bottom:

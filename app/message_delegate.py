@@ -20,12 +20,10 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
     QColor,
     QFont,
     QFontMetrics,
     QPainter,
-    QPalette,
 )
 from PySide6.QtWidgets import (
     QListView,
@@ -34,6 +32,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from .doc_pixmaps import DocumentPixmaps, paint_document
 from .footer import footer_height, footer_text
 from .markdown_doc import RenderCache, RenderedMessage, render_markdown
 from .theme import LIGHT, Palette
@@ -59,6 +58,8 @@ class MessageDelegate(QStyledItemDelegate):
         super().__init__(view)
         self._view = view
         self.cache = RenderCache()
+        self.pixmaps = DocumentPixmaps()
+        self._laid_out: dict[tuple[int, int], int] = {}    # row key → height last reported
         self.palette: Palette = LIGHT
         self.font = QFont(view.font())
         self.small = QFont(self.font)
@@ -69,20 +70,23 @@ class MessageDelegate(QStyledItemDelegate):
     def set_palette(self, palette: Palette) -> None:
         self.palette = palette
         self.cache.clear()
+        self.pixmaps.clear()
 
     # -- geometry ----------------------------------------------------------------------------
     def text_width(self, total: int, role: str) -> float:
         usable = max(total - 2 * MARGIN_X - 2 * PAD, 80)
         return usable * 0.85 if role == "user" else usable
 
+    def _key(self, index: QModelIndex | QPersistentModelIndex, text_w: int) -> tuple[int, int]:
+        return int(index.data(Role.MessageIdRole) or -index.row()), text_w
+
     def rendered(self, index: QModelIndex | QPersistentModelIndex, width: int) -> RenderedMessage:
         role = index.data(Role.RoleRole) or "assistant"
         content = index.data(Role.ContentRole) or ""
-        text_w = int(self.text_width(width, role))
-        key = (int(index.data(Role.MessageIdRole) or -index.row()), text_w)
+        key = self._key(index, int(self.text_width(width, role)))
         item = self.cache.get(key, content)
         if item is None:
-            item = render_markdown(content or " ", text_w, self.palette, self.font)
+            item = render_markdown(content or " ", key[1], self.palette, self.font)
             self.cache.put(key, content, item)
         return item
 
@@ -90,9 +94,7 @@ class MessageDelegate(QStyledItemDelegate):
               width: int) -> tuple[float, float]:
         role = index.data(Role.RoleRole) or "assistant"
         content = index.data(Role.ContentRole) or ""
-        text_w = int(self.text_width(width, role))
-        key = (int(index.data(Role.MessageIdRole) or -index.row()), text_w)
-        size = self.cache.size_of(key, content)
+        size = self.cache.size_of(self._key(index, int(self.text_width(width, role))), content)
         if size is None:
             item = self.rendered(index, width)
             size = (item.height, item.ideal_width)
@@ -135,8 +137,15 @@ class MessageDelegate(QStyledItemDelegate):
                  ) -> QSize:
         width = self._view.viewport().width()
         height, _ = self._size(index, width)
-        total = GAP + ROLE_H + height + 2 * PAD - 4 + 2 + footer_height(index) + GAP + 6
-        return QSize(width, int(total))
+        total = int(GAP + ROLE_H + height + 2 * PAD - 4 + 2 + footer_height(index) + GAP + 6)
+        self._laid_out[self._key(index, width)] = total
+        return QSize(width, total)
+
+    def height_changed(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """Whether the row now needs another height than the one last given to the view (when
+        it does not, a streamed token repaints that row alone instead of laying out all)."""
+        before = self._laid_out.get(self._key(index, self._view.viewport().width()))
+        return before != self.sizeHint(QStyleOptionViewItem(), index).height()
 
     # -- painting ----------------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
@@ -163,15 +172,13 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(QColor(p.accent))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(geo.bubble.adjusted(-2, -2, 2, 2), 11, 11)
-        painter.translate(geo.text.topLeft())
-        painter.setPen(QColor(p.border))
-        painter.setBrush(QColor(p.code_bg))
-        for block in item.code_blocks:
-            painter.drawRoundedRect(block.rect, 6, 6)
-        ctx = QAbstractTextDocumentLayout.PaintContext()
-        ctx.palette.setColor(QPalette.ColorRole.Text, QColor(p.text))
-        item.doc.documentLayout().draw(painter, ctx)
-        painter.translate(-geo.text.topLeft())
+        if index.data(Role.StreamingRole):           # new text on every update: draw it
+            painter.translate(geo.text.topLeft())
+            paint_document(painter, item, p)
+            painter.translate(-geo.text.topLeft())
+        else:
+            self.pixmaps.draw(painter, self._key(index, rect.width()), item, p, QColor(bg),
+                              geo.text.topLeft())
         self._paint_code_chips(painter, geo, item)
         painter.setFont(self.small)
         painter.setPen(QColor(p.muted))

@@ -97,7 +97,7 @@ class ModeRun(QObject):
 
     def _save(self) -> None:
         if self._busy and self._dirty:
-            self.store.update_message(self._msg_id, self.text, complete=False)
+            self.store.update_message(self._msg_id, self.text, complete=False, durable=False)
             self._dirty = False
 
     def _on_finished(self, fin: Finished) -> None:

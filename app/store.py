@@ -204,9 +204,25 @@ class Store:
                              sampling, None, complete, None, now)
 
     def update_message(self, msg_id: int, content: str, *, complete: bool | None = None,
-                       stats: dict | None = None, finish_reason: str | None = None) -> bool:
+                       stats: dict | None = None, finish_reason: str | None = None,
+                       durable: bool = True) -> bool:
         """Replace a message's content (and set the given fields): one UPDATE, committed.
-        Returns False when the message no longer exists (its conversation was deleted)."""
+        Returns False when the message no longer exists (its conversation was deleted).
+
+        `durable=False` is for the partial reply saved twice a second while it streams: it
+        skips the fsync on the GUI thread. The WAL still has it if Parley itself is killed;
+        only a power cut can lose those last seconds, until the next durable commit (the
+        reply's final save is one) writes them out with it."""
+        if not durable:
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            return self._update(msg_id, content, complete, stats, finish_reason)
+        finally:
+            if not durable:
+                self._conn.execute("PRAGMA synchronous = FULL")
+
+    def _update(self, msg_id: int, content: str, complete: bool | None, stats: dict | None,
+                finish_reason: str | None) -> bool:
         sets, params = ["content = ?"], [content]
         if complete is not None:
             sets.append("complete = ?")

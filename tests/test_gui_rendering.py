@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, QRectF, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QRectF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
@@ -159,6 +159,53 @@ def test_a_burst_of_tokens_reaches_the_view_in_few_updates(qtbot,
     assert updates == sorted(updates) and updates[-1] == len("".join(words))
     assert 2 <= len(updates) <= len(words) // 5, f"{len(updates)} updates for 300 tokens"
     assert len(updates) <= elapsed / 0.030 + 2          # at most one per ~30 ms
+
+
+class PaintRegions(QObject):
+    """Records the region of every paint event of the widget it filters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rects: list[QRect] = []
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint:
+            self.rects.append(event.region().boundingRect())
+        return False
+
+
+def test_a_streamed_token_repaints_its_row_and_finished_rows_are_blitted(
+        qtbot, make_window: MakeWindow) -> None:
+    """While a reply streams, a token that keeps the row's height repaints that row alone
+    (Qt's own handler repaints the whole viewport), a new line lays out and follows, and a
+    finished message's text is drawn into a pixmap once and reused."""
+    window = make_window()
+    window.pages.setCurrentWidget(window.chat_page)
+    view, transcript = window.chat_view, window.transcript
+    transcript.append_message("user", "A question of some length. " * 20, 1)
+    transcript.append_message("assistant", "", 2, streaming=True)
+    qtbot.waitUntil(lambda: view.visualRect(transcript.index(1, 0)).height() > 0)
+    qtbot.wait(50)
+    regions = PaintRegions()
+    view.viewport().installEventFilter(regions)
+    qtbot.wait(50)
+    rendered_before = len(view.delegate.pixmaps)
+    regions.rects.clear()
+    for _ in range(5):
+        transcript.append_text(1, "word ")
+        qtbot.waitUntil(lambda: bool(regions.rects))
+        assert regions.rects[-1] == view.visualRect(transcript.index(1, 0)), \
+            "a same-height token repainted more than its row"
+        regions.rects.clear()
+    height = view.visualRect(transcript.index(1, 0)).height()
+    transcript.append_text(1, "\n\nA new paragraph.\n\nAnd another.")
+    qtbot.waitUntil(lambda: view.visualRect(transcript.index(1, 0)).height() > height)
+    transcript.finish(1, None, "stop")
+    qtbot.wait(50)
+    view.viewport().repaint()
+    view.viewport().repaint()
+    assert len(view.delegate.pixmaps) == rendered_before + 1      # the finished reply, once
+    assert len(view.delegate.pixmaps) == 2                         # both rows come from pixmaps
 
 
 def test_metrics_panel_refreshes_four_times_a_second_while_streaming(

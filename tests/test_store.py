@@ -58,6 +58,22 @@ def test_pragmas(store: Store) -> None:
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
 
 
+def test_a_streaming_save_commits_without_fsync_and_full_sync_returns(store: Store,
+                                                                      db_path: Path) -> None:
+    conn = store._conn
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2          # FULL
+    conv = store.create_conversation("streaming")
+    msg = store.add_message(conv.id, "assistant", "", complete=False)
+    assert store.update_message(msg.id, "half a rep", complete=False, durable=False)
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2          # back to FULL
+    other = sqlite3.connect(db_path)                      # committed: another reader sees it
+    try:
+        assert other.execute("SELECT content, complete FROM messages WHERE id = ?",
+                             (msg.id,)).fetchone() == ("half a rep", 0)
+    finally:
+        other.close()
+
+
 def test_migrate_applies_only_new_steps_and_rolls_back_a_failure(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
     steps = (Migration("one", "CREATE TABLE a (x INTEGER);"),)
