@@ -13,7 +13,8 @@ DEFINITIONS: dict[str, str] = {
               "first token's text is ready (tokenizing + prefill + first sample).",
     "tpot_s": "Time per output token: (last token − first token) ÷ (output tokens − 1).",
     "gen_tps": "Generation speed: 1 ÷ TPOT, tokens per second after the first.",
-    "prefill_tps": "Prefill speed: prompt tokens evaluated ÷ (first token − start).",
+    "prefill_tps": "Prefill speed: prompt tokens evaluated ÷ (first token − start); tokens "
+                   "reused from the cache are not counted.",
     "prompt_tokens": "Tokens in the prompt, including those reused from the cache.",
     "cached_tokens": "Prompt tokens reused from the previous request's KV cache (not recomputed).",
     "output_tokens": "Tokens the model generated for this reply.",

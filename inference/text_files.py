@@ -8,6 +8,7 @@ from pathlib import Path
 from .errors import ParleyError
 
 BINARY_PROBE = 8192        # bytes looked at for a NUL, the mark of a binary file
+TEXT_FILE_LIMIT = 256 << 20  # the most any text file is read (/dev/zero never ends)
 
 
 class TextFileError(ParleyError):
@@ -27,16 +28,17 @@ def decode_text(data: bytes, name: str) -> str:
 
 def read_text_file(path: str | Path, max_bytes: int | None = None) -> str:
     """The contents of the text file at `path`; TextFileError when it cannot be read as text
-    (or is larger than `max_bytes`, when given)."""
+    or is larger than `max_bytes` (TEXT_FILE_LIMIT when not given)."""
     name = str(path)
+    limit = TEXT_FILE_LIMIT if max_bytes is None else max_bytes
     try:
         file = Path(path)
-        if max_bytes is not None and file.stat().st_size > max_bytes:
-            raise too_large(name, max_bytes)
+        if file.stat().st_size > limit:
+            raise too_large(name, limit)
         with file.open("rb") as handle:   # bounded: /dev/zero or a FIFO reports no size
-            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
-        if max_bytes is not None and len(data) > max_bytes:
-            raise too_large(name, max_bytes)
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise too_large(name, limit)
     except FileNotFoundError:
         raise TextFileError(f"no such file: {name}") from None
     except IsADirectoryError:

@@ -235,6 +235,17 @@ def test_a_prompt_file_over_16_mib_is_refused(capsys, tmp_path, source):
     assert err == f"parley generate: error: {path} is larger than 16 MiB; use a shorter text\n"
 
 
+@pytest.mark.parametrize("command", ["perplexity", "compare"])
+def test_text_files_of_the_other_commands_are_bounded_too(capsys, tmp_path, command):
+    """/dev/zero never ends: every command reads at most TEXT_FILE_LIMIT of a text file."""
+    model = str(write_tiny_model(tmp_path / "tiny.gguf"))
+    args = [model, "/dev/zero"] if command == "perplexity" else \
+        [model, str(write_tiny_model(tmp_path / "other.gguf")), "--text", "/dev/zero"]
+    code, out, err = run_cli(capsys, command, *args)
+    assert (code, out) == (1, "")
+    assert err == f"parley {command}: error: /dev/zero is larger than 256 MiB; use a shorter text\n"
+
+
 def test_non_numeric_flag_is_a_usage_error(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["generate", "m.gguf", "--prompt", "x", "--top-k", "many"])
