@@ -38,7 +38,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
-        chars: int) -> dict[str, Any]:
+        chars: int, probing: bool = True) -> dict[str, Any]:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     from app.context import AppContext, default_engine_factory
@@ -79,6 +79,7 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
     window.transcript.dataChanged.connect(
         lambda *_: updates.append((time.perf_counter(), _reply_length(window))))
 
+    long_conversation = _time_long_conversation(window, spin)
     window.wiring.load_choice(str(model))
     wait(lambda: ctx.client.loaded is not None)
     results = []
@@ -90,17 +91,55 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
             ticks.clear()
             updates.clear()
             window.composer.set_text(chat_message(run_no, chars))
-            probe.start()
-            started = time.perf_counter()
+            if probing:
+                probe.start()
+            started, cpu_started = time.perf_counter(), time.process_time()
             window.composer.submit()
             wait(lambda: bool(finished) and not window.controller.busy)
+            cpu_s = time.process_time() - cpu_started
             probe.stop()
             if run_no >= 0:
-                results.append(_turn(finished[-1], ticks, updates, started))
+                results.append(_turn(finished[-1], ticks, updates, started)
+                               | {"gui_cpu_s": cpu_s})
     finally:
         window.close()
         ctx.close()
-    return _summary(results)
+    return _summary(results) | long_conversation
+
+
+LONG_BODY = ("Here is what I would do, step by step:\n\n1. **Read** the file once.\n"
+             "2. Keep `state` small.\n\n```python\nfor line in lines:\n    print(line)\n```\n"
+             "That is all there is to it; ask if anything is unclear.")
+
+
+def _time_long_conversation(window: Any, spin: Any, messages: int = 1000) -> dict[str, Any]:
+    """Open a stored conversation of `messages` Markdown messages (code blocks included) until
+    it is laid out and painted at the bottom, then step the scroll bar through it."""
+    store = window.ctx.store
+    conv = store.create_conversation("Long conversation")
+    for i in range(messages // 2):
+        store.add_message(conv.id, "user", f"Question {i}: how should I go about it?")
+        store.add_message(conv.id, "assistant", f"Answer {i}. {LONG_BODY}")
+    view = window.chat_view
+    started = time.perf_counter()
+    window.wiring.open_conversation(conv.id, "chat")
+    view.doItemsLayout()
+    view.scrollToBottom()
+    view.viewport().repaint()
+    opened = time.perf_counter() - started
+    shown = window.transcript.rowCount()
+    bar = view.verticalScrollBar()
+    steps = []
+    for step in range(40):
+        t = time.perf_counter()
+        bar.setValue(bar.maximum() * step // 39)
+        view.viewport().repaint()
+        steps.append(time.perf_counter() - t)
+    spin(20)
+    window.wiring.new_conversation()
+    return {"long_messages": shown,
+            "long_open_s": opened, "long_scroll_step_max_s": max(steps),
+            "long_scroll_step_median_s": statistics.median(steps)}
 
 
 def _reply_length(window: Any) -> int:
@@ -130,7 +169,8 @@ def _summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {"turns": turns, "ttft_s": med("ttft_s"), "tpot_s": med("tpot_s"),
             "stall_max_ms": max((t["stall_max_ms"] or 0) for t in turns) if turns else None,
-            "stall_p99_ms": med("stall_p99_ms"), "view_updates": med("view_updates")}
+            "stall_p99_ms": med("stall_p99_ms"), "view_updates": med("view_updates"),
+            "gui_cpu_s": med("gui_cpu_s"), "wall_s": med("wall_s")}
 
 
 def main() -> int:
@@ -142,13 +182,15 @@ def main() -> int:
     parser.add_argument("-t", "--threads", type=int, default=0)
     parser.add_argument("--chars", type=int, default=None,
                         help="characters of notes per message (parley bench's message_chars)")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="no event-loop probe timer (its own wake-ups cost CPU)")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="parley-guibench-") as home:
         os.environ["PARLEY_HOME"] = home
         chars = args.chars if args.chars is not None else args.n_prompt * 4
         data = run(args.model.resolve(), args.n_prompt, args.n_gen, args.turns, args.threads,
-                   chars)
+                   chars, probing=not args.no_probe)
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -266,4 +266,25 @@ def _gui_section(rounds: tuple[dict[str, Any], ...]) -> list[str]:
         f"p99 lateness {_spread(stall_p99, '{:.1f}')} ms (per round: median [min–max])",
         f"- view updates per token: {_spread(updates, '{:.2f}')} (the worker coalesces tokens "
         "arriving within ~30 ms into one update)",
+        *_gui_cpu_lines(pairs),
+        *_long_conversation_lines([g for g, _ in pairs]),
     ]
+
+
+def _gui_cpu_lines(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    per_token = [t["gui_cpu_s"] / t["output_tokens"] for g, _ in pairs for t in g["turns"]
+                 if t.get("gui_cpu_s") is not None and t["output_tokens"]]
+    if not per_token:
+        return []
+    return [f"- CPU time of the GUI process (all its threads) per output token: "
+            f"{_spread([x * 1000 for x in per_token], '{:.2f}')} ms"]
+
+
+def _long_conversation_lines(guis: list[dict[str, Any]]) -> list[str]:
+    opened = [g["long_open_s"] for g in guis if g.get("long_open_s") is not None]
+    if not opened:
+        return []
+    steps = [g["long_scroll_step_max_s"] * 1000 for g in guis]
+    return [f"- a stored conversation of {guis[0]['long_messages']} Markdown messages (code "
+            f"blocks included) opens, laid out and painted, in {_spread(opened, '{:.2f}')} s; "
+            f"slowest of 40 scroll steps through it: {_spread(steps, '{:.1f}')} ms"]
