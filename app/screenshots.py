@@ -157,10 +157,28 @@ def _pages(window: MainWindow, theme: ThemeManager, wait: Callable[..., None],
     theme.set_choice("dark")
     shot("perplexity-dark")
     theme.set_choice("light")
+    _compare(window, wait, shot, sample)
+
+
+def _compare(window: MainWindow, wait: Callable[..., None], shot: Callable[[str], None],
+             sample: str) -> None:
+    """A ladder made from the starter model, measured on part of the sample: the results."""
+    from .compare_page import ComparePage
+
     window.switcher.show("compare")
-    compare = window.switcher.page("compare")
-    compare.add_files([window.ctx.client.loaded.config.path])  # type: ignore
-    compare.use_sample()  # type: ignore[attr-defined]
+    page = window.switcher.page("compare")
+    assert isinstance(page, ComparePage)
+    page.add_files([window.ctx.client.loaded.config.path])  # type: ignore[union-attr]
+    page.files.setCurrentRow(0)
+    page.ladder_types.setText("Q8_0,Q4_0,Q3_K_M")
+    page.allow_requantize.setChecked(True)
+    page.start_ladder()
+    wait(lambda: not page.runner.busy, timeout=600)
+    page.text.setPlainText(sample[:6000])
+    page.ctx.setValue(128)
+    page.measure_speed.setChecked(False)
+    page.start_compare()
+    wait(lambda: not page.runner.busy and page.result is not None, timeout=600)
     shot("compare")
 
 
