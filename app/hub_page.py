@@ -153,15 +153,21 @@ class HubPage(QWidget):
     def open_repo(self, repo_id: str) -> None:
         self.status.setText(f"Listing {repo_id}…")
         self.file_table.setRowCount(0)
-        settings = self._fit_settings
+        self.tasks.start(lambda _t: list_gguf_files(repo_id), finished=self._show_files,
+                         failed=self._hub_failed)
 
-        def job(_task: object) -> tuple[list[HubFile], list[str]]:
-            files = list_gguf_files(repo_id)
-            now = settings()
-            fits = [size_fit(f.size, now) for f in files]
-            return files, [v.message if v else "" for v in fits]
+    def set_fit_settings(self, fit_settings: Callable[[], FitSettings]) -> None:
+        """Judge fit for other settings (the model panel's context and GPU layers) from now on,
+        and again for the files listed."""
+        self._fit_settings = fit_settings
+        if self.files:
+            self._show_fits()
 
-        self.tasks.start(job, finished=self._show_files, failed=self._hub_failed)
+    def _show_fits(self) -> None:
+        settings = self._fit_settings()            # on the GUI thread: it may read widgets
+        for row, f in enumerate(self.files):
+            verdict = size_fit(f.size, settings)
+            self.file_table.setItem(row, 3, QTableWidgetItem(verdict.message if verdict else ""))
 
     def _show_models(self, models: list[HubModel]) -> None:
         self._online()
@@ -173,20 +179,21 @@ class HubPage(QWidget):
         self.status.setText(f"{len(models)} repositories with GGUF files"
                             if models else "No GGUF repositories match.")
 
-    def _show_files(self, result: tuple[list[HubFile], list[str]]) -> None:
+    def _show_files(self, files: list[HubFile]) -> None:
         self._online()
-        self.files, fits = result
+        self.files = files
         self.file_table.setRowCount(len(self.files))
-        for row, (f, fit) in enumerate(zip(self.files, fits, strict=True)):
+        for row, f in enumerate(self.files):
             parts = f" ({len(f.parts)} parts)" if f.is_split else ""
             cells = (f.filename + parts, f.quant or "—",
-                     human_bytes(f.size) if f.size is not None else "?", fit,
+                     human_bytes(f.size) if f.size is not None else "?", "",
                      (f.sha256 or "")[:12])
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 4 and f.sha256:
                     item.setToolTip(f.sha256)
                 self.file_table.setItem(row, col, item)
+        self._show_fits()
         self.status.setText(f"{len(self.files)} GGUF files; fit is judged by file size "
                             "(the exact fit shows in the Library once downloaded)")
         self._update_buttons()

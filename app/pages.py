@@ -182,23 +182,25 @@ class PageSwitcher(QObject):
         return page
 
     def fit_settings(self) -> FitSettings:
-        """What the Library judges fit for: the model panel's context size and GPU layers."""
+        """What the Library and the Hub judge fit for: the model panel's context size and GPU
+        layers (read on the GUI thread)."""
         mp = self.w.model_panel
         return FitSettings.detect(int(mp.ctx.value()), int(mp.gpu.value()))
 
     def _fit_settings_changed(self, _value: float = 0.0) -> None:
-        if "library" in self.pages:
+        if "library" in self.pages or "hub" in self.pages:
             self._fit_timer.start()
 
     def _refit(self) -> None:
-        library = self.pages.get("library")
-        if library is not None:
-            library.set_fit_settings(self.fit_settings)  # type: ignore[attr-defined]
+        for name in ("library", "hub"):
+            page = self.pages.get(name)
+            if page is not None:
+                page.set_fit_settings(self.fit_settings)  # type: ignore[attr-defined]
 
     def _hub(self) -> QWidget:
         from .hub_page import HubPage
 
-        page = HubPage(self.w.ctx.models_dir)
+        page = HubPage(self.w.ctx.models_dir, fit_settings=self.fit_settings)
         page.downloaded.connect(self._downloaded)
         return page
 

@@ -230,6 +230,20 @@ def test_search_list_files_and_download(qtbot, hub, hub_page):
     assert hub_page.downloads.table.item(0, 2).text() == "Done"
 
 
+def test_hub_fit_follows_new_settings(qtbot, hub, hub_page):
+    """The Hub's fit column is judged again when the settings change (the model panel's
+    context / GPU layers in the window), without listing the repository again."""
+    hub_page.open_repo(REPO)
+    qtbot.waitUntil(lambda: hub_page.file_table.rowCount() == 3, timeout=10_000)
+    fits = lambda: {hub_page.file_table.item(r, 3).text().split(":")[0] for r in range(3)}  # noqa: E731
+    assert fits() == {"fits in RAM"}
+    hub_page.set_fit_settings(lambda: FitSettings(n_ctx=512, available_ram=1 << 20))
+    assert fits() == {"too large"}
+    gpu = FitSettings(n_ctx=512, n_gpu_layers=-1, free_vram=8 << 30, available_ram=1 << 20)
+    hub_page.set_fit_settings(lambda: gpu)
+    assert fits() == {"fits on the GPU"}
+
+
 def test_pause_resume_and_cancel_from_the_queue(qtbot, hub, hub_page):
     hub.delay_s = 0.02
     big = next(f for f in list_gguf_files(REPO) if f.quant == "IQ3_XS")

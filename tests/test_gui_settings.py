@@ -217,3 +217,11 @@ def test_library_fit_follows_the_model_panel(qtbot, make_window: MakeWindow) -> 
     with qtbot.waitSignal(library.modelsChanged, timeout=5000):
         panel.ctx.spin.setValue(2048)
     assert judged_ctx() == padded_ctx(2048)
+
+
+def test_hub_fit_follows_the_model_panel(qtbot, make_window: MakeWindow) -> None:
+    window = make_window()
+    window.switcher.show("hub")
+    hub = window.switcher.page("hub")
+    window.model_panel.ctx.spin.setValue(1024)
+    qtbot.waitUntil(lambda: hub._fit_settings().n_ctx == 1024, timeout=5000)
