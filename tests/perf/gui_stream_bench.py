@@ -29,6 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 PROBE_MS = 4           # the probe timer's period (1 ms would itself cost the engine CPU)
 
 
@@ -39,6 +40,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
         chars: int, probing: bool = True) -> dict[str, Any]:
+    from gui_time_split import TimeSplit
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     from app.context import AppContext, default_engine_factory
@@ -47,6 +49,7 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
     from app.window import MainWindow
     from inference.bench_chat import chat_message
 
+    split = TimeSplit()
     app = create_app(["parley"])
     ctx = AppContext.create(default_engine_factory)
     window = MainWindow(ctx, ThemeManager(app, "light"))
@@ -93,6 +96,7 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
             window.composer.set_text(chat_message(run_no, chars))
             if probing:
                 probe.start()
+            split.reset()
             started, cpu_started = time.perf_counter(), time.process_time()
             window.composer.submit()
             wait(lambda: bool(finished) and not window.controller.busy)
@@ -100,7 +104,7 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
             probe.stop()
             if run_no >= 0:
                 results.append(_turn(finished[-1], ticks, updates, started)
-                               | {"gui_cpu_s": cpu_s})
+                               | {"gui_cpu_s": cpu_s, "gui_split_s": split.snapshot()})
     finally:
         window.close()
         ctx.close()

@@ -23,6 +23,8 @@ class Report:
     profile: dict[str, Any] | None
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    paired: dict[str, Any] | None = None          # run_bench.paired_throughput
+    spare: dict[str, Any] | None = None           # run_bench.spare_core
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +116,7 @@ def render_markdown(rep: Report) -> str:
         best = max(parley) / max(llama) if llama and parley else float("nan")
         out.append(f"| {test}{n} | {_mean_std(llama)} | {_mean_std(parley)} | "
                    f"{_spread(ratios)} | {best:.3f} |")
+    out += _paired_section(rep.paired, s)
     out += ["", "Per round (t/s, llama-bench / Parley):", ""]
     for i, r in enumerate(rounds, 1):
         out.append(f"- round {i}: pp {r['llama']['pp']['avg_ts']:.1f} / "
@@ -121,8 +124,31 @@ def render_markdown(rep: Report) -> str:
                    f"{r['parley']['tg_tps']:.1f}")
     out += _chat_section(rounds) + _profile_section(rep.profile)
     out += _ppl_section(rep.perplexity) + _memory_section(rounds)
-    out += _gui_section(rounds)
+    out += _gui_section(rounds) + _spare_lines(rep.spare)
     return "\n".join(out) + "\n"
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    q1, med, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return q1, med, q3
+
+
+def _paired_section(paired: dict[str, Any] | None, s: dict[str, Any]) -> list[str]:
+    if not paired or not paired.get("pairs"):
+        return []
+    pairs = paired["pairs"]
+    out = ["", f"Paired short runs: {len(pairs)} pairs of `llama-bench -r {paired['reps']}` and "
+           f"`parley bench -r {paired['reps']} --no-chat`, the two seconds apart, in A B, B A, … "
+           "order. On a shared machine the speed drifts by several per cent within seconds, so "
+           "the ratio within each pair, over many pairs, is the steadier figure:", "",
+           "| test | Parley ÷ llama.cpp, median of pairs | middle half of pairs | all pairs |",
+           "| ---- | ---------------------------------: | -------------------: | --------: |"]
+    for test, n in (("pp", s["n_prompt"]), ("tg", s["n_gen"])):
+        ratios = [p[f"parley_{test}"] / p[f"llama_{test}"] for p in pairs]
+        q1, med, q3 = _quartiles(ratios)
+        out.append(f"| {test}{n} | {med:.3f} | {q1:.3f}–{q3:.3f} | "
+                   f"{min(ratios):.3f}–{max(ratios):.3f} |")
+    return out
 
 
 def _load(avg: tuple[float, float, float]) -> str:
@@ -271,13 +297,39 @@ def _gui_section(rounds: tuple[dict[str, Any], ...]) -> list[str]:
     ]
 
 
-def _gui_cpu_lines(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
-    per_token = [t["gui_cpu_s"] / t["output_tokens"] for g, _ in pairs for t in g["turns"]
-                 if t.get("gui_cpu_s") is not None and t["output_tokens"]]
-    if not per_token:
+def _spare_lines(spare: dict[str, Any] | None) -> list[str]:
+    if not spare:
         return []
-    return [f"- CPU time of the GUI process (all its threads) per output token: "
-            f"{_spread([x * 1000 for x in per_token], '{:.2f}')} ms"]
+    ratio = spare["headless_tpot_s"] / spare["gui_tpot_s"]
+    return ["", f"With a core to spare ({spare['threads']} engine thread(s), one round): "
+            f"generation speed streaming into the chat view ÷ headless = {ratio:.3f} (TPOT "
+            f"{spare['gui_tpot_s'] * 1000:.2f} ms with the GUI, "
+            f"{spare['headless_tpot_s'] * 1000:.2f} ms headless). The GUI's work then runs "
+            "beside the engine instead of taking turns with it."]
+
+
+def _gui_cpu_lines(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    turns = [t for g, _ in pairs for t in g["turns"]
+             if t.get("gui_cpu_s") is not None and t["output_tokens"]]
+    if not turns:
+        return []
+    out = [f"- CPU time of the GUI process (all its threads) per output token: "
+           f"{_spread([t['gui_cpu_s'] / t['output_tokens'] * 1000 for t in turns], '{:.2f}')} ms"]
+    split = [t for t in turns if t.get("gui_split_s")]
+    if split:
+        out += ["", "Where the GUI thread's time goes, per output token (wall time inside each "
+                "place, tests/perf/gui_time_split.py; median over the turns):", "",
+                "| place | ms / token |", "| ----- | ---------: |"]
+        for label in split[0]["gui_split_s"]:
+            per = [t["gui_split_s"][label] / t["output_tokens"] * 1000 for t in split]
+            out.append(f"| {label} | {statistics.median(per):.3f} |")
+        rest = [(t["gui_cpu_s"] - sum(t["gui_split_s"].values())) / t["output_tokens"] * 1000
+                for t in split]
+        out.append(f"| everything else (Qt's event dispatch and repaint manager, the worker "
+                   f"thread reading tokens from the engine's pipe, signals) | "
+                   f"{statistics.median(rest):.3f} |")
+        out.append("")
+    return out
 
 
 def _long_conversation_lines(guis: list[dict[str, Any]]) -> list[str]:

@@ -68,10 +68,10 @@ def build_tools() -> Path:
     return Path(out.strip().splitlines()[-1])
 
 
-def llama_bench(binary: Path, args: argparse.Namespace) -> Measured:
+def llama_bench(binary: Path, args: argparse.Namespace, reps: int | None = None) -> Measured:
     return run_measured([str(binary), "-m", str(args.model), "-t", str(args.threads),
-                         "-p", str(args.n_prompt), "-n", str(args.n_gen), "-r", str(args.reps),
-                         "-ngl", "0", "-o", "json"])
+                         "-p", str(args.n_prompt), "-n", str(args.n_gen),
+                         "-r", str(reps or args.reps), "-ngl", "0", "-o", "json"])
 
 
 def llama_bench_at_depth(binary: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -82,10 +82,50 @@ def llama_bench_at_depth(binary: Path, args: argparse.Namespace) -> dict[str, An
     return out.data[0]
 
 
-def parley_bench(args: argparse.Namespace) -> Measured:
+def parley_bench(args: argparse.Namespace, reps: int | None = None,
+                 chat: bool = True) -> Measured:
     return run_measured([sys.executable, "-m", "inference.cli", "bench", str(args.model),
                          "-t", str(args.threads), "-p", str(args.n_prompt),
-                         "-n", str(args.n_gen), "-r", str(args.reps), "--json"])
+                         "-n", str(args.n_gen), "-r", str(reps or args.reps), "--json",
+                         *([] if chat else ["--no-chat"])])
+
+
+def paired_throughput(bin_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Many short llama-bench / `parley bench --no-chat` pairs, in A B, B A, … order.
+
+    On a shared machine the speed drifts by ±10 % within seconds; a ratio of two runs made
+    seconds apart, taken over many pairs, sees through that better than a few long rounds."""
+    pairs = []
+    for i in range(args.pairs):
+        def ours() -> dict[str, Any]:
+            return parley_bench(args, args.pair_reps, chat=False).data
+
+        def theirs() -> dict[str, dict[str, Any]]:
+            return split_llama(llama_bench(bin_dir / "llama-bench", args, args.pair_reps).data)
+
+        if i % 2 == 0:
+            llama, parley = theirs(), ours()
+        else:
+            parley, llama = ours(), theirs()
+        pairs.append({"llama_pp": llama["pp"]["avg_ts"], "llama_tg": llama["tg"]["avg_ts"],
+                      "parley_pp": parley["pp_tps"], "parley_tg": parley["tg_tps"]})
+        last = pairs[-1]
+        print(f"   pair {i + 1}/{args.pairs}: pp {last['parley_pp'] / last['llama_pp']:.3f}  "
+              f"tg {last['parley_tg'] / last['llama_tg']:.3f}", flush=True)
+    return {"pairs": pairs, "reps": args.pair_reps}
+
+
+def spare_core(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The GUI's cost when the engine leaves one core for it (threads − 1), headless then GUI."""
+    if args.skip_gui or args.threads < 2:
+        return None
+    spare = argparse.Namespace(**{**vars(args), "threads": args.threads - 1})
+    headless = parley_bench(spare).data
+    gui = gui_bench(spare, (headless.get("chat") or {}).get("message_chars"))
+    if gui is None or not headless.get("tpot_s") or not gui.data.get("tpot_s"):
+        return None
+    return {"threads": spare.threads, "headless_tpot_s": headless["tpot_s"],
+            "gui_tpot_s": gui.data["tpot_s"]}
 
 
 def gui_bench(args: argparse.Namespace, chars: int | None) -> Measured | None:
@@ -150,6 +190,9 @@ def main() -> int:
     parser.add_argument("-n", "--n-gen", type=int, default=128)
     parser.add_argument("-r", "--reps", type=int, default=5, help="repetitions per round")
     parser.add_argument("--rounds", type=int, default=3, help="A B rounds (default 3)")
+    parser.add_argument("--pairs", type=int, default=16,
+                        help="short llama-bench / parley bench pairs for the throughput ratios")
+    parser.add_argument("--pair-reps", type=int, default=2, help="repetitions within a pair")
     parser.add_argument("--ppl-rounds", type=int, default=1)
     parser.add_argument("--skip-perplexity", action="store_true")
     parser.add_argument("--skip-gui", action="store_true", help="skip the GUI streaming run")
@@ -161,6 +204,8 @@ def main() -> int:
     if args.from_json:
         data = json.loads(args.from_json.read_text())
         data.setdefault("profile", None)
+        data.setdefault("paired", None)
+        data.setdefault("spare", None)
         report = Report(**{**data, "rounds": tuple(data["rounds"])})
         args.out.write_text(render_markdown(report), encoding="utf-8")
         print(f"wrote {args.out}")
@@ -183,6 +228,10 @@ def main() -> int:
                        "parley": ours.data, "parley_process_peak_rss": ours.peak_rss_bytes,
                        "gui": gui.data if gui else None})
         _print_round(rounds[-1])
+    print("-- paired short runs", flush=True)
+    paired = paired_throughput(bin_dir, args)
+    print("-- the GUI with a core to spare", flush=True)
+    spare = spare_core(args)
     ppl = perplexity_section(bin_dir, args)
     profile = run_measured([sys.executable, str(ROOT / "tests" / "perf" / "profile_generation.py"),
                             "--model", str(args.model), "-t", str(args.threads), "-n",
@@ -191,7 +240,8 @@ def main() -> int:
         machine=machine_description(),
         settings=vars(args) | {"model": args.model.name,
                                "command": " ".join(["tests/perf/run_bench.py", *sys.argv[1:]])},
-        rounds=tuple(rounds), perplexity=ppl, profile=profile, load_before=load_before,
+        rounds=tuple(rounds), perplexity=ppl, profile=profile, paired=paired, spare=spare,
+        load_before=load_before,
         load_after=os.getloadavg())
     text = render_markdown(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
