@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QPainter, QPalette, QPixmap
 
 from .markdown_doc import RenderedMessage
@@ -25,11 +25,14 @@ def paint_document(painter: QPainter, item: RenderedMessage, palette: Palette) -
     item.doc.documentLayout().draw(painter, ctx)
 
 
-def document_bounds(item: RenderedMessage) -> QRectF:
-    """Everything paint_document touches: the text, and code blocks reaching into the margins."""
-    bounds = QRectF(0, 0, item.doc.textWidth(), item.height)
+def document_bounds(item: RenderedMessage, width: float) -> QRectF:
+    """What paint_document touches within `width` (the bubble's text width, which for a short
+    message of yours is less than the width the document was laid out at): the text, and code
+    blocks reaching into the margins."""
+    bounds = QRectF(0, 0, width, item.height)
     for block in item.code_blocks:
         bounds = bounds.united(block.rect)
+    bounds.setRight(min(bounds.right(), width))
     return bounds.adjusted(-1, -1, 1, 1)          # the blocks' 1 px border
 
 
@@ -43,24 +46,25 @@ class DocumentPixmaps:
             OrderedDict()
 
     def draw(self, painter: QPainter, key: object, item: RenderedMessage, palette: Palette,
-             background: QColor, at: QPointF) -> None:
-        """Paint `item` at `at` (its top-left) over a solid `background`, from the cache."""
+             background: QColor, text: QRectF) -> None:
+        """Paint `item` into the bubble's `text` rectangle over a solid `background`, from the
+        cache."""
         ratio = painter.device().devicePixelRatioF()
-        cache_key = (key, round(ratio * 100))
+        cache_key = (key, round(ratio * 100), round(text.width()))
         entry = self._items.get(cache_key)
         if entry is None or entry[0] is not item:
-            entry = (item, *self._render(item, palette, background, ratio))
+            entry = (item, *self._render(item, palette, background, ratio, text.width()))
             self._items[cache_key] = entry
             while len(self._items) > self._limit:
                 self._items.popitem(last=False)
         self._items.move_to_end(cache_key)
         _, pixmap, bounds = entry
-        painter.drawPixmap(at + bounds.topLeft(), pixmap)
+        painter.drawPixmap(text.topLeft() + bounds.topLeft(), pixmap)
 
     @staticmethod
     def _render(item: RenderedMessage, palette: Palette, background: QColor,
-                ratio: float) -> tuple[QPixmap, QRectF]:
-        bounds = document_bounds(item)
+                ratio: float, width: float) -> tuple[QPixmap, QRectF]:
+        bounds = document_bounds(item, width)
         pixmap = QPixmap(max(1, round(bounds.width() * ratio)),
                          max(1, round(bounds.height() * ratio)))
         pixmap.setDevicePixelRatio(ratio)

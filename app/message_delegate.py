@@ -178,7 +178,7 @@ class MessageDelegate(QStyledItemDelegate):
             painter.translate(-geo.text.topLeft())
         else:
             self.pixmaps.draw(painter, self._key(index, rect.width()), item, p, QColor(bg),
-                              geo.text.topLeft())
+                              geo.text)
         self._paint_code_chips(painter, geo, item)
         painter.setFont(self.small)
         painter.setPen(QColor(p.muted))

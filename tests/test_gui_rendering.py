@@ -208,6 +208,32 @@ def test_a_streamed_token_repaints_its_row_and_finished_rows_are_blitted(
     assert len(view.delegate.pixmaps) == 2                         # both rows come from pixmaps
 
 
+def test_a_short_message_paints_nothing_outside_its_bubble(qtbot,
+                                                          make_window: MakeWindow) -> None:
+    """Your short message's bubble is narrower than the width its text was laid out at; the
+    cached pixmap of its text must not spill past the bubble (it once did, as a sliver)."""
+    window = make_window()
+    window.pages.setCurrentWidget(window.chat_page)
+    view = window.chat_view
+    window.transcript.append_message("user", "A short question.", 1)
+    qtbot.waitUntil(lambda: view.visualRect(window.transcript.index(0, 0)).height() > 0)
+    index = view.model().index(0, 0)
+    option = QStyleOptionViewItem()
+    option.rect = view.visualRect(index)
+    image = QImage(view.viewport().size(), QImage.Format.Format_ARGB32)
+    image.fill(0)
+    for _ in range(2):                                 # drawn, then from the pixmap cache
+        painter = QPainter(image)
+        view.delegate.paint(painter, option, index)
+        painter.end()
+    bubble = view.delegate.geometry(index, option.rect).bubble
+    assert len(view.delegate.pixmaps) == 1
+    y = int(bubble.center().y())
+    assert image.pixelColor(int(bubble.center().x()), y).alpha() == 255   # the bubble is there
+    outside = range(int(bubble.right()) + 2, option.rect.right() - 1)
+    assert all(image.pixelColor(x, y).alpha() == 0 for x in outside)
+
+
 def test_metrics_panel_refreshes_four_times_a_second_while_streaming(
         qtbot, make_window: MakeWindow) -> None:
     window = make_window(FakeEngine(words=[f" w{i}" for i in range(80)], delay=0.025))
