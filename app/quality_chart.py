@@ -44,11 +44,9 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
             step *= m
             break
     first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 0.5:
-        ticks.append(round(value, 10))
-        value += step
+    ticks = [round(first, 10)]
+    while ticks[-1] < high - step * 1e-9:          # the last tick reaches the highest value
+        ticks.append(round(first + len(ticks) * step, 10))
     return ticks
 
 

@@ -388,3 +388,17 @@ def test_real_comparison_through_the_page(qtbot, tmp_path_factory, starter_model
             table_cells(result)[1]
     finally:
         reopened.shutdown()
+
+
+@pytest.mark.parametrize("low, high", [(25.33, 35.96), (0.0, 1.0), (230.2, 278.0), (7.01, 8.5),
+                                       (0.005788, 0.319956), (-3.2, 4.7), (5.0, 5.0)])
+def test_chart_ticks_cover_every_point(low, high):
+    """The axes span the lowest and highest value (a point above the top tick was drawn
+    outside the chart: a PPL of 35.96 with ticks ending at 35)."""
+    from app.quality_chart import nice_ticks
+
+    ticks = nice_ticks(low, high)
+    assert ticks[0] <= low and ticks[-1] >= high
+    assert 2 <= len(ticks) <= 8
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+    assert len(steps) == 1                                 # evenly spaced
