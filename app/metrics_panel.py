@@ -1,14 +1,17 @@
 """Live metrics: TTFT, TPOT, speeds, tokens, context used, VRAM, RAM and a one-minute chart.
 
 Figures arrive whenever the worker sends them (~30 ms); the panel repaints on its own timer,
-4× a second while a reply streams, once a second otherwise. Every figure's tooltip is its
-exact definition: `FIGURE_DEFINITIONS` (DESIGN.md §2, `inference.metrics.DEFINITIONS`) is the one
-source; README's "What the numbers mean" repeats it word for word (a test keeps them equal).
+4× a second while a reply streams, once a second otherwise. Memory is read, and the chart gets a
+point, once a second either way (each costs CPU that a streaming reply competes for). Every
+figure's tooltip is its exact definition: `FIGURE_DEFINITIONS` (DESIGN.md §2,
+`inference.metrics.DEFINITIONS`) is the one source; README's "What the numbers mean" repeats it
+word for word (a test keeps them equal).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 
 LIVE_MS = 250
 IDLE_MS = 1000
+MEMORY_EVERY_S = 1.0      # memory readings and chart points; the figures refresh faster
 VRAM_DEF = ("Video memory: with a GPU build and NVML, the device memory the engine's process "
             "holds, out of the device total. With no GPU in use, it says so.")
 RAM_DEF = "Resident memory (RSS) of the engine's process, as psutil measures it."
@@ -64,6 +68,7 @@ class MetricsPanel(QWidget):
         self._generating = False
         self._probe: MemoryProbe | None = None
         self._snapshot: MemorySnapshot | None = None
+        self._sampled_at: float | None = None      # monotonic time of the last memory reading
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 12)
         layout.setSpacing(6)
@@ -131,6 +136,7 @@ class MetricsPanel(QWidget):
             self._probe.close()
         self._probe = probe
         self._n_ctx = n_ctx
+        self._sampled_at = None
         self.refresh()
 
     def set_generating(self, generating: bool) -> None:
@@ -166,7 +172,14 @@ class MetricsPanel(QWidget):
         for key, label in self.values.items():
             label.setText(format_figure(key, stats))
         self._show_context(stats)
-        self._sample_memory()
+        now = time.monotonic()
+        if self._sampled_at is None or now - self._sampled_at >= MEMORY_EVERY_S * 0.95:
+            self._sampled_at = now
+            self._sample_memory()
+            self._add_chart_point(stats, now)
+        self.refreshed.emit()
+
+    def _add_chart_point(self, stats: GenerationStats | None, now: float) -> None:
         tps = (stats.gen_tps or 0.0) if stats and self._generating else 0.0
         snap = self._snapshot
         memory = 0.0
@@ -175,8 +188,7 @@ class MetricsPanel(QWidget):
             if snap.gpu and snap.gpu.used_by_process_bytes:
                 memory += snap.gpu.used_by_process_bytes
         if self._probe is not None or self._generating:
-            self.chart.add(tps, memory)
-        self.refreshed.emit()
+            self.chart.add(tps, memory, now)
 
     def _show_context(self, stats: GenerationStats | None) -> None:
         n_ctx = (stats.n_ctx if stats and stats.n_ctx else 0) or self._n_ctx

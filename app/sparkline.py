@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from inference.fit import human_bytes
@@ -91,14 +91,10 @@ class Sparkline(QWidget):
     @staticmethod
     def _series(painter: QPainter, plot: QRectF, samples: list[Sample], now: float,
                 value: Callable[[Sample], float], color: str) -> None:
-        path = QPainterPath()
-        for i, s in enumerate(samples):
-            x = plot.right() - (now - s.t) / WINDOW_S * plot.width()
-            y = plot.bottom() - value(s) * plot.height()
-            if i == 0:
-                path.moveTo(x, y)
-            else:
-                path.lineTo(x, y)
+        right, width = plot.right(), plot.width()
+        bottom, height = plot.bottom(), plot.height()
+        line = QPolygonF([QPointF(right - (now - s.t) / WINDOW_S * width,
+                                  bottom - value(s) * height) for s in samples])
         painter.setPen(QPen(QColor(color), 1.6))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(path)
+        painter.drawPolyline(line)

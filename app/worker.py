@@ -2,8 +2,9 @@
 
 Requests arrive as queued signals; results leave as signals the GUI receives queued. A stop is a
 `CancelToken` the GUI thread sets directly (a queued "stop" would wait behind the generation
-loop). Token pieces are coalesced here, so the GUI sees at most one update every ~30 ms, and
-perplexity progress is throttled to at most 10 updates a second.
+loop). Token pieces are coalesced here and paced by a `StreamPacer`: at most one update every
+~30 ms, fewer when the GUI's share of the CPU while streaming would slow the engine down.
+Perplexity progress is throttled to at most 10 updates a second.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from inference.metrics import GenerationStats
 from inference.requests import GenerationRequest
 
 from .ppl_job import PerplexityOptions
+from .stream_pacer import PacingSettings, StreamPacer
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,6 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[], EngineAPI]
 ModelResolver = Callable[[str], Path]
 STARTER = "starter"
-COALESCE_S = 0.030
 PROGRESS_EVERY_S = 0.1
 
 
@@ -85,11 +86,11 @@ class EngineWorker(QObject):
     closed = Signal()
 
     def __init__(self, factory: EngineFactory, resolver: ModelResolver = default_resolver,
-                 coalesce_s: float = COALESCE_S) -> None:
+                 pacing: PacingSettings | None = None) -> None:
         super().__init__()
         self._factory = factory
         self._resolver = resolver
-        self._coalesce_s = coalesce_s
+        self.pacer = StreamPacer(pacing or PacingSettings())
         self._engine: EngineAPI | None = None
 
     # -- slots (worker thread) ---------------------------------------------------------------
@@ -231,7 +232,8 @@ class EngineWorker(QObject):
         first: float | None = None
         last_token = t0
         count = 0
-        last_emit = 0.0
+        pacer = self.pacer
+        pacer.start()
         engine_stats: GenerationStats | None = None
         try:
             for event in engine.generate(request, cancel):
@@ -248,11 +250,11 @@ class EngineWorker(QObject):
                 pending.append(event.text)
                 text.append(event.text)
                 engine_stats = getattr(event, "stats", None) or engine_stats
-                if now - last_emit >= self._coalesce_s:
+                if pacer.due():
                     self._flush(pending)
                     self.statsUpdated.emit(engine_stats or _live_stats(
                         rendered.prompt_tokens, count, t0, first, last_token, n_ctx))
-                    last_emit = now
+                    pacer.sent()
         except Cancelled:
             pass
         # the engine ended without a Finished event (it raised Cancelled instead)
