@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import select
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -49,6 +50,18 @@ class _Child:
     cancel: hp.SharedCancel
     log_path: Path
     busy: str = ""     # the request in flight ("" when the child waits for the next one)
+    _poller: Any = None
+
+    def readable(self, timeout_s: float) -> bool:
+        """Whether a message is waiting (within `timeout_s`). On POSIX one `select.poll`
+        object, kept for the child's life: `Connection.poll` builds a selector on every call,
+        which is most of what receiving a streamed token costs this process."""
+        if self._poller is None:
+            if not hasattr(select, "poll"):             # Windows pipes: the Connection's own
+                return self.conn.poll(timeout_s)
+            self._poller = select.poll()
+            self._poller.register(self.conn.fileno(), select.POLLIN)
+        return bool(self._poller.poll(timeout_s * 1000))
 
 
 class EngineHost:
@@ -227,11 +240,11 @@ class EngineHost:
             if cancel is not None and cancel.cancelled and not child.cancel.cancelled:
                 child.cancel.cancel()
             try:
-                if conn.poll(POLL_S):
+                if child.readable(POLL_S):
                     return conn.recv()
             except (EOFError, OSError):
                 raise self._crashed(child, during) from None
-            if not child.process.is_alive() and not conn.poll(0):
+            if not child.process.is_alive() and not child.readable(0):
                 raise self._crashed(child, during)
 
     def _abandon(self, child: _Child) -> None:
