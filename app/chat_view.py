@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QContextMenuEvent, QKeyEvent
+from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
+from .markdown_doc import RenderedMessage
 from .message_delegate import MessageDelegate
+from .stream_damage import first_changed_y
 from .theme import Palette
 from .transcript import Role
 
@@ -52,12 +54,21 @@ class ChatView(QListView):
         self._scroll_timer = QTimer(self, singleShot=True, interval=0)
         self._scroll_timer.timeout.connect(self.scrollToBottom)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        # the viewport paints its own background (paintEvent), so a streamed token repaints it
+        # alone, not every widget under it from the window down
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
     def setModel(self, model: object) -> None:  # type: ignore[override]
         super().setModel(model)  # type: ignore[arg-type]
         m = self.model()
         m.rowsInserted.connect(self._rows_inserted)
         m.modelReset.connect(self._model_reset)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # type: ignore[override]
+        painter = QPainter(self.viewport())
+        painter.fillRect(event.rect(), QColor(self.delegate.palette.window))
+        painter.end()
+        super().paintEvent(event)
 
     def set_palette(self, palette: Palette) -> None:
         self.delegate.set_palette(palette)
@@ -88,14 +99,29 @@ class ChatView(QListView):
         """A streamed token that keeps the row's height repaints that row alone; anything else
         goes through Qt (which repaints the whole viewport, and tells assistive technology —
         once per reply is enough, not once per token)."""
+        streamed = top == bottom and list(roles) == [int(Role.ContentRole)]
+        before = self.delegate.last_rendering(top, self.viewport().width()) if streamed else None
         resized = self.delegate.height_changed(top)
-        if top == bottom and list(roles) == [int(Role.ContentRole)] and not resized:
-            self.update(top)
+        if streamed and not resized:
+            self._repaint_changed_lines(top, before)
             return
         if resized:                                      # e.g. a new line: lay out again
             self.delegate.sizeHintChanged.emit(top)
             self._follow()
         super().dataChanged(top, bottom, roles)
+
+    def _repaint_changed_lines(self, index: QModelIndex, before: RenderedMessage | None) -> None:
+        """Repaint the row from its first changed line down (a streamed token changes the end
+        of a reply, so the lines above it stay as they are on screen)."""
+        row = self.visualRect(index)
+        if row.isEmpty():
+            return
+        after = self.delegate.rendered(index, row.width())
+        changed = first_changed_y(before, after)
+        text_top = self.delegate.geometry(index, row).text.top()
+        top = max(row.top(), int(text_top + changed) - 2)
+        if top <= row.bottom():
+            self.viewport().update(QRect(row.left(), top, row.width(), row.bottom() - top + 1))
 
     def _follow(self) -> None:
         if self._stick_to_bottom:

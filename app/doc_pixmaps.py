@@ -14,15 +14,20 @@ from .theme import Palette
 PIXMAP_LIMIT = 48          # about three screens of messages
 
 
-def paint_document(painter: QPainter, item: RenderedMessage, palette: Palette) -> None:
-    """The message's code-block shading and text, with the document's top-left at (0, 0)."""
+def paint_document(painter: QPainter, item: RenderedMessage, palette: Palette,
+                   area: QRectF | None = None) -> None:
+    """The message's code-block shading and text, with the document's top-left at (0, 0);
+    with `area` (document coordinates), only the lines that reach into it."""
     painter.setPen(QColor(palette.border))
     painter.setBrush(QColor(palette.code_bg))
     for block in item.code_blocks:
-        painter.drawRoundedRect(block.rect, 6, 6)
+        if area is None or block.rect.intersects(area):
+            painter.drawRoundedRect(block.rect, 6, 6)
     ctx = QAbstractTextDocumentLayout.PaintContext()
+    if area is not None:
+        ctx.clip = area
     ctx.palette.setColor(QPalette.ColorRole.Text, QColor(palette.text))
-    item.doc.documentLayout().draw(painter, ctx)
+    item.layout.draw(painter, ctx)
 
 
 def document_bounds(item: RenderedMessage, width: float) -> QRectF:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex
-
 from inference.metrics import GenerationStats
 
-from .transcript import Role
+from .transcript import TranscriptMessage
 
 FOOT_H = 18
 
@@ -25,8 +23,6 @@ def footer_text(stats: dict | None, reason: str | None, streaming: bool) -> str:
     return " · ".join(parts)
 
 
-def footer_height(index: QModelIndex | QPersistentModelIndex) -> int:
+def footer_height(msg: TranscriptMessage) -> int:
     """Height of the footer line of a transcript row: 0 when there is nothing to say."""
-    has = index.data(Role.StreamingRole) or index.data(Role.StatsRole) or \
-        index.data(Role.FinishReasonRole)
-    return FOOT_H if has else 0
+    return FOOT_H if msg.streaming or msg.stats or msg.finish_reason else 0

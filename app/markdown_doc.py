@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
     QColor,
     QFont,
     QFontDatabase,
@@ -38,6 +39,7 @@ class RenderedMessage:
     height: float
     ideal_width: float
     code_blocks: list[CodeBlock]
+    layout: QAbstractTextDocumentLayout      # doc's, kept: asking PySide for it is not cheap
 
 
 def render_markdown(text: str, width: float, palette: Palette, font: QFont) -> RenderedMessage:
@@ -53,7 +55,7 @@ def render_markdown(text: str, width: float, palette: Palette, font: QFont) -> R
         top = layout.blockBoundingRect(first).top() - 7      # into the 10 px block margins
         bottom = layout.blockBoundingRect(last).bottom() + 7
         rects.append(CodeBlock(QRectF(0, top, doc.textWidth(), bottom - top), code))
-    return RenderedMessage(doc, doc.size().height(), doc.idealWidth(), rects)
+    return RenderedMessage(doc, doc.size().height(), doc.idealWidth(), rects, layout)
 
 
 def _style_code(doc: QTextDocument, palette: Palette,
@@ -142,6 +144,11 @@ class RenderCache:
             return None
         self._docs.move_to_end(key)
         return entry[1]
+
+    def latest(self, key: tuple[int, int]) -> RenderedMessage | None:
+        """The last rendering kept for `key`, whatever content it was made from."""
+        entry = self._docs.get(key)
+        return entry[1] if entry is not None else None
 
     def put(self, key: tuple[int, int], content: str, item: RenderedMessage) -> None:
         self._docs[key] = (content, item)

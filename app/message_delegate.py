@@ -36,7 +36,7 @@ from .doc_pixmaps import DocumentPixmaps, paint_document
 from .footer import footer_height, footer_text
 from .markdown_doc import RenderCache, RenderedMessage, render_markdown
 from .theme import LIGHT, Palette
-from .transcript import Role
+from .transcript import Role, TranscriptMessage
 
 MARGIN_X = 20
 PAD = 12
@@ -59,7 +59,8 @@ class MessageDelegate(QStyledItemDelegate):
         self._view = view
         self.cache = RenderCache()
         self.pixmaps = DocumentPixmaps()
-        self._laid_out: dict[tuple[int, int], int] = {}    # row key → height last reported
+        # row key → (the message measured, the height last given to the view)
+        self._laid_out: dict[tuple[int, int], tuple[TranscriptMessage, int]] = {}
         self.palette: Palette = LIGHT
         self.font = QFont(view.font())
         self.small = QFont(self.font)
@@ -71,38 +72,57 @@ class MessageDelegate(QStyledItemDelegate):
         self.palette = palette
         self.cache.clear()
         self.pixmaps.clear()
+        self._laid_out.clear()
 
     # -- geometry ----------------------------------------------------------------------------
     def text_width(self, total: int, role: str) -> float:
         usable = max(total - 2 * MARGIN_X - 2 * PAD, 80)
         return usable * 0.85 if role == "user" else usable
 
-    def _key(self, index: QModelIndex | QPersistentModelIndex, text_w: int) -> tuple[int, int]:
-        return int(index.data(Role.MessageIdRole) or -index.row()), text_w
+    @staticmethod
+    def message(index: QModelIndex | QPersistentModelIndex) -> TranscriptMessage:
+        """The row's message, read once (each `index.data` call crosses into Qt and back)."""
+        msg = index.data(Role.MessageRole)
+        return msg if msg is not None else TranscriptMessage("assistant", "", -index.row())
 
-    def rendered(self, index: QModelIndex | QPersistentModelIndex, width: int) -> RenderedMessage:
-        role = index.data(Role.RoleRole) or "assistant"
-        content = index.data(Role.ContentRole) or ""
-        key = self._key(index, int(self.text_width(width, role)))
+    @staticmethod
+    def _key(msg: TranscriptMessage, index: QModelIndex | QPersistentModelIndex,
+             width: int) -> tuple[int, int]:
+        return int(msg.message_id or -index.row()), width
+
+    def _text_key(self, msg: TranscriptMessage, index: QModelIndex | QPersistentModelIndex,
+                  width: int) -> tuple[int, int]:
+        return self._key(msg, index, int(self.text_width(width, msg.role or "assistant")))
+
+    def last_rendering(self, index: QModelIndex | QPersistentModelIndex,
+                       width: int) -> RenderedMessage | None:
+        """What the row was last rendered as (before its content changed, say)."""
+        return self.cache.latest(self._text_key(self.message(index), index, width))
+
+    def rendered(self, index: QModelIndex | QPersistentModelIndex, width: int,
+                 msg: TranscriptMessage | None = None) -> RenderedMessage:
+        msg = msg or self.message(index)
+        content = msg.content or ""
+        key = self._text_key(msg, index, width)
         item = self.cache.get(key, content)
         if item is None:
             item = render_markdown(content or " ", key[1], self.palette, self.font)
             self.cache.put(key, content, item)
         return item
 
-    def _size(self, index: QModelIndex | QPersistentModelIndex,
+    def _size(self, msg: TranscriptMessage, index: QModelIndex | QPersistentModelIndex,
               width: int) -> tuple[float, float]:
-        role = index.data(Role.RoleRole) or "assistant"
-        content = index.data(Role.ContentRole) or ""
-        size = self.cache.size_of(self._key(index, int(self.text_width(width, role))), content)
+        size = self.cache.size_of(self._text_key(msg, index, width), msg.content or "")
         if size is None:
-            item = self.rendered(index, width)
+            item = self.rendered(index, width, msg)
             size = (item.height, item.ideal_width)
         return size
 
-    def geometry(self, index: QModelIndex | QPersistentModelIndex, rect: QRect) -> Geometry:
-        role = index.data(Role.RoleRole) or "assistant"
-        height, ideal = self._size(index, rect.width())
+    def geometry(self, index: QModelIndex | QPersistentModelIndex, rect: QRect,
+                 msg: TranscriptMessage | None = None) -> Geometry:
+        msg = msg or self.message(index)
+        role = msg.role or "assistant"
+        height, ideal = self._size(msg, index, rect.width())
         max_w = self.text_width(rect.width(), role)
         text_w = min(max(ideal, 40), max_w) if role == "user" else max_w
         bubble_w = text_w + 2 * PAD
@@ -110,10 +130,10 @@ class MessageDelegate(QStyledItemDelegate):
         top = rect.top() + GAP + ROLE_H
         bubble = QRectF(left, top, bubble_w, height + 2 * PAD - 4)
         text = QRectF(left + PAD, top + PAD - 2, text_w, height)
-        footer = QRectF(left + 2, bubble.bottom() + 2, max(bubble_w, 360), footer_height(index))
+        footer = QRectF(left + 2, bubble.bottom() + 2, max(bubble_w, 360), footer_height(msg))
         actions = []
         metrics = QFontMetrics(self.small)
-        names = self._actions_for(index)
+        names = self._actions_for(msg, index)
         widths = [metrics.horizontalAdvance(n.capitalize()) + 16 for n in names]
         # on the label line: after "Assistant", or before "You" (right-aligned user bubbles)
         x = left + 90 if role != "user" else bubble.right() - 48 - sum(w + 4 for w in widths)
@@ -122,39 +142,47 @@ class MessageDelegate(QStyledItemDelegate):
             x += w + 4
         return Geometry(bubble, text, footer, actions)
 
-    def _actions_for(self, index: QModelIndex | QPersistentModelIndex) -> list[str]:
-        if index.data(Role.StreamingRole):
+    @staticmethod
+    def _actions_for(msg: TranscriptMessage,
+                     index: QModelIndex | QPersistentModelIndex) -> list[str]:
+        if msg.streaming:
             return ["stop"]
-        role = index.data(Role.RoleRole)
         actions = ["copy"]
-        if role == "user":
+        if msg.role == "user":
             actions.append("edit")
-        elif role == "assistant" and index.row() == index.model().rowCount() - 1:
+        elif msg.role == "assistant" and index.row() == index.model().rowCount() - 1:
             actions.append("regenerate")
         return actions
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
                  ) -> QSize:
         width = self._view.viewport().width()
-        height, _ = self._size(index, width)
-        total = int(GAP + ROLE_H + height + 2 * PAD - 4 + 2 + footer_height(index) + GAP + 6)
-        self._laid_out[self._key(index, width)] = total
+        msg = self.message(index)
+        key = self._key(msg, index, width)
+        hint = self._laid_out.get(key)
+        if hint is not None and hint[0] is msg:         # the very message it was measured for
+            return QSize(width, hint[1])
+        height, _ = self._size(msg, index, width)
+        total = int(GAP + ROLE_H + height + 2 * PAD - 4 + 2 + footer_height(msg) + GAP + 6)
+        self._laid_out[key] = (msg, total)
         return QSize(width, total)
 
     def height_changed(self, index: QModelIndex | QPersistentModelIndex) -> bool:
         """Whether the row now needs another height than the one last given to the view (when
         it does not, a streamed token repaints that row alone instead of laying out all)."""
-        before = self._laid_out.get(self._key(index, self._view.viewport().width()))
-        return before != self.sizeHint(QStyleOptionViewItem(), index).height()
+        msg = self.message(index)
+        before = self._laid_out.get(self._key(msg, index, self._view.viewport().width()))
+        return before is None or before[1] != self.sizeHint(QStyleOptionViewItem(), index).height()
 
     # -- painting ----------------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         p = self.palette
         rect = option.rect  # type: ignore[attr-defined]
-        role = index.data(Role.RoleRole) or "assistant"
-        geo = self.geometry(index, rect)
-        item = self.rendered(index, rect.width())
+        msg = self.message(index)
+        role = msg.role or "assistant"
+        geo = self.geometry(index, rect, msg)
+        item = self.rendered(index, rect.width(), msg)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setFont(self.bold)
@@ -172,21 +200,21 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(QColor(p.accent))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(geo.bubble.adjusted(-2, -2, 2, 2), 11, 11)
-        if index.data(Role.StreamingRole):           # new text on every update: draw it
+        if msg.streaming:                            # new text on every update: draw it
             painter.translate(geo.text.topLeft())
-            paint_document(painter, item, p)
+            paint_document(painter, item, p, _painted_area(painter))
             painter.translate(-geo.text.topLeft())
         else:
-            self.pixmaps.draw(painter, self._key(index, rect.width()), item, p, QColor(bg),
-                              geo.text)
+            self.pixmaps.draw(painter, self._key(msg, index, rect.width()), item, p,
+                              QColor(bg), geo.text)
         self._paint_code_chips(painter, geo, item)
         painter.setFont(self.small)
         painter.setPen(QColor(p.muted))
         painter.drawText(geo.footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         self.footer(index))
+                         self.footer(msg))
         hovered = bool(state & QStyle.StateFlag.State_MouseOver) or \
             bool(state & QStyle.StateFlag.State_HasFocus)
-        if hovered or index.data(Role.StreamingRole):
+        if hovered or msg.streaming:
             for name, r in geo.actions:
                 painter.setPen(QColor(p.accent))
                 painter.setBrush(QColor(p.accent_soft))
@@ -195,10 +223,9 @@ class MessageDelegate(QStyledItemDelegate):
         painter.restore()
 
     @staticmethod
-    def footer(index: QModelIndex | QPersistentModelIndex) -> str:
+    def footer(msg: TranscriptMessage) -> str:
         """The stats line painted under a message: its TTFT, TPOT, tokens and how it ended."""
-        return footer_text(index.data(Role.StatsRole), index.data(Role.FinishReasonRole),
-                           bool(index.data(Role.StreamingRole)))
+        return footer_text(msg.stats, msg.finish_reason, msg.streaming)
 
     def _paint_code_chips(self, painter: QPainter, geo: Geometry, item: RenderedMessage) -> None:
         painter.setFont(self.small)
@@ -233,3 +260,16 @@ class MessageDelegate(QStyledItemDelegate):
                 self.actionTriggered.emit(name, index.row())
                 return True
         return False
+
+
+def _painted_area(painter: QPainter) -> QRectF | None:
+    """The part of the painter's current coordinates this paint event may touch (its system
+    clip), so a document draws only the lines in it; None when unknown."""
+    engine = painter.paintEngine()
+    region = engine.systemClip() if engine is not None else None
+    if region is None or region.isEmpty():
+        return None
+    inverse, invertible = painter.deviceTransform().inverted()
+    if not invertible:
+        return None
+    return inverse.mapRect(QRectF(region.boundingRect()))

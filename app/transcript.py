@@ -33,6 +33,7 @@ class Role(IntEnum):
     FinishReasonRole = _USER_ROLE + 5  # str or None ("stop", "length", "cancelled", ...)
     MessageIdRole = _USER_ROLE + 6     # int: StoredMessage.id
     ModeRole = _USER_ROLE + 7          # "chat" | "text" | "instruct"
+    MessageRole = _USER_ROLE + 8       # the row's TranscriptMessage (replaced when it changes)
 
 
 _ROLE_NAMES = {
@@ -43,6 +44,7 @@ _ROLE_NAMES = {
     Role.FinishReasonRole: b"finishReason",
     Role.MessageIdRole: b"messageId",
     Role.ModeRole: b"mode",
+    Role.MessageRole: b"message",
 }
 
 
@@ -94,6 +96,8 @@ class TranscriptModel(QAbstractListModel):
             return msg.message_id
         if role == Role.ModeRole:
             return msg.mode
+        if role == Role.MessageRole:
+            return msg
         return None
 
     def roleNames(self) -> dict[int, QByteArray]:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QRectF, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
@@ -68,16 +68,17 @@ def test_each_finished_reply_shows_its_own_stats_line(qtbot, make_window: MakeWi
         index = view.model().index(row, 0)
         stats = GenerationStats.from_dict(index.data(Role.StatsRole))
         assert stats.output_tokens == tokens and stats.ttft_s and stats.tpot_s
-        line = view.delegate.footer(index)
+        line = view.delegate.footer(view.delegate.message(index))
         assert f"TTFT {stats.ttft_s * 1000:.0f} ms" in line
         assert f"TPOT {stats.tpot_s * 1000:.1f} ms" in line
         assert f"output {tokens} tok" in line and "prompt 12 tok" in line
         geo = view.delegate.geometry(index, view.visualRect(index))
         painted = [rect for rect, text in _paint(window, row) if text == line]
         assert painted == [geo.footer]                  # painted once, under the bubble
-    assert "max tokens reached" in view.delegate.footer(view.model().index(3, 0))
-    user = view.model().index(0, 0)
-    assert view.delegate.footer(user) == ""            # your own messages have no stats
+    footer = view.delegate.footer
+    assert "max tokens reached" in footer(view.delegate.message(view.model().index(3, 0)))
+    user = view.delegate.message(view.model().index(0, 0))
+    assert footer(user) == ""                          # your own messages have no stats
 
 
 def test_code_block_is_detected_and_its_copy_chip_copies_exactly_the_code(
@@ -176,9 +177,9 @@ class PaintRegions(QObject):
 
 def test_a_streamed_token_repaints_its_row_and_finished_rows_are_blitted(
         qtbot, make_window: MakeWindow) -> None:
-    """While a reply streams, a token that keeps the row's height repaints that row alone
-    (Qt's own handler repaints the whole viewport), a new line lays out and follows, and a
-    finished message's text is drawn into a pixmap once and reused."""
+    """While a reply streams, a token that keeps the row's height repaints that row alone, from
+    its changed line down (Qt's own handler repaints the whole viewport), a new line lays out
+    and follows, and a finished message's text is drawn into a pixmap once and reused."""
     window = make_window()
     window.pages.setCurrentWidget(window.chat_page)
     view, transcript = window.chat_view, window.transcript
@@ -194,8 +195,11 @@ def test_a_streamed_token_repaints_its_row_and_finished_rows_are_blitted(
     for _ in range(5):
         transcript.append_text(1, "word ")
         qtbot.waitUntil(lambda: bool(regions.rects))
-        assert regions.rects[-1] == view.visualRect(transcript.index(1, 0)), \
+        row = view.visualRect(transcript.index(1, 0))
+        painted = regions.rects[-1]
+        assert row.contains(painted) and painted.bottom() == row.bottom(), \
             "a same-height token repainted more than its row"
+        assert painted.top() > row.top() + 20           # not the role line above the text
         regions.rects.clear()
     height = view.visualRect(transcript.index(1, 0)).height()
     transcript.append_text(1, "\n\nA new paragraph.\n\nAnd another.")
@@ -206,6 +210,67 @@ def test_a_streamed_token_repaints_its_row_and_finished_rows_are_blitted(
     view.viewport().repaint()
     assert len(view.delegate.pixmaps) == rendered_before + 1      # the finished reply, once
     assert len(view.delegate.pixmaps) == 2                         # both rows come from pixmaps
+
+
+def test_repainting_only_the_changed_lines_gives_the_pixels_of_a_full_repaint(
+        qtbot, make_window: MakeWindow) -> None:
+    """Token by token — words that wrap onto a new line, a bold run that closes, a list, a code
+    block — the screen after each partial repaint equals a repaint of the whole viewport."""
+    window = make_window()
+    window.resize(900, 700)
+    window.pages.setCurrentWidget(window.chat_page)
+    view, transcript = window.chat_view, window.transcript
+    transcript.append_message("user", "Tell me.", 1)
+    transcript.append_message("assistant", "", 2, streaming=True)
+    qtbot.waitUntil(lambda: view.visualRect(transcript.index(1, 0)).height() > 0)
+    reply = ("Here is the plan, with **the part that matters most to the team** first and the "
+             "rest after it, in order:\n\n1. Read the notes\n2. Write `the summary` down\n\n"
+             "```python\nprint('done')\n```\nThat is all.")
+    pieces = [reply[i:i + 7] for i in range(0, len(reply), 7)]
+    screen = QGuiApplication.primaryScreen()
+
+    def shown() -> QImage:
+        top_left = view.viewport().mapTo(window, view.viewport().rect().topLeft())
+        size = view.viewport().size()
+        return screen.grabWindow(window.winId(), top_left.x(), top_left.y(),
+                                 size.width(), size.height()).toImage()
+
+    partial = 0
+    regions = PaintRegions()
+    view.viewport().installEventFilter(regions)
+    for piece in pieces:
+        regions.rects.clear()
+        transcript.append_text(1, piece)
+        qtbot.waitUntil(lambda: bool(regions.rects))
+        qtbot.wait(5)
+        partial += regions.rects[-1].height() < view.viewport().height()
+        after_update = shown()
+        assert not after_update.isNull()
+        view.viewport().repaint()
+        assert shown() == after_update, f"stale pixels after {piece!r}"
+    assert partial >= len(pieces) // 3                 # most updates were partial
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_transcript_paints_its_own_background_in_the_theme(
+        qtbot, make_window: MakeWindow, theme: str) -> None:
+    """The viewport is opaque (a streamed token repaints it alone, not the widgets under it),
+    so it must fill its background itself, in the theme's window colour."""
+    window = make_window()
+    window.wiring._theme_chosen(theme)
+    window.pages.setCurrentWidget(window.chat_page)
+    view = window.chat_view
+    window.transcript.append_message("user", "Tell me.", 1)
+    qtbot.waitUntil(lambda: view.visualRect(window.transcript.index(0, 0)).height() > 0)
+    qtbot.wait(20)
+    view.viewport().repaint()
+    viewport = view.viewport()
+    origin = viewport.mapTo(window, QPoint(0, 0))
+    image = QGuiApplication.primaryScreen().grabWindow(
+        window.winId(), origin.x(), origin.y(), viewport.width(), viewport.height()).toImage()
+    assert not image.isNull()
+    corner = QPoint(4, image.height() - 4)                # below the last message
+    assert image.pixelColor(corner).name() == window.theme.palette.window.lower()
 
 
 def test_a_short_message_paints_nothing_outside_its_bubble(qtbot,
