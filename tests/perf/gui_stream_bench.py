@@ -8,7 +8,9 @@ window (EngineHost child, as always), and sends `--turns` chat messages built ex
   engine down by competing for the CPU;
 * the GUI's view of the stream: characters reaching the transcript, and how many view updates;
 * the event loop's responsiveness: a 4 ms precise QTimer measures its own lateness while the
-  reply streams; the longest stall and the 99th percentile are reported.
+  reply streams; the longest stall and the 99th percentile are reported. The probe's own 250
+  wake-ups a second cost the GUI process CPU, so it runs in `--probe-turns` extra turns after
+  the timed ones, never in the turns whose speed is reported.
 
 Prints one JSON object. run_bench.py runs it alternately with `parley bench` (headless).
 
@@ -39,7 +41,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
-        chars: int, probing: bool = True) -> dict[str, Any]:
+        chars: int, probe_turns: int = 2, long_conversation: bool = True) -> dict[str, Any]:
     from gui_time_split import TimeSplit
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
@@ -92,12 +94,13 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
     window.transcript.dataChanged.connect(lambda *_: updates.append(
         (time.perf_counter(), _reply_length(window), time.process_time())))
 
-    long_conversation = _time_long_conversation(window, spin)
+    opened = _time_long_conversation(window, spin) if long_conversation else {}
     window.wiring.load_choice(str(model))
     wait(lambda: ctx.client.loaded is not None)
-    results = []
+    results, probed = [], []
     try:
-        for run_no in range(-1, turns):            # run -1 warms up, untimed
+        for run_no in range(-1, turns + probe_turns):   # run -1 warms up, untimed
+            probing = run_no >= turns
             window.wiring.new_conversation()
             spin(50)
             finished.clear()
@@ -114,12 +117,13 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
             cpu_s = time.process_time() - cpu_started
             probe.stop()
             if run_no >= 0:
-                results.append(_turn(finished[-1], ticks, updates, started)
-                               | {"gui_cpu_s": cpu_s, "gui_split_s": split.snapshot()})
+                turn = _turn(finished[-1], ticks, updates, started) | {
+                    "gui_cpu_s": cpu_s, "gui_split_s": split.snapshot()}
+                (probed if probing else results).append(turn)
     finally:
         window.close()
         ctx.close()
-    return _summary(results) | long_conversation
+    return _summary(results, probed) | opened
 
 
 LONG_BODY = ("Here is what I would do, step by step:\n\n1. **Read** the file once.\n"
@@ -180,14 +184,22 @@ def _turn(fin: Any, ticks: list[float], updates: list[tuple[float, int, float]],
             "wall_s": time.perf_counter() - started}
 
 
-def _summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(turns: list[dict[str, Any]], probed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Speed and CPU from the timed turns; the event loop's stalls from the probed ones."""
     def med(key: str) -> float | None:
         values = [t[key] for t in turns if t[key] is not None]
         return statistics.median(values) if values else None
 
-    return {"turns": turns, "ttft_s": med("ttft_s"), "tpot_s": med("tpot_s"),
-            "stall_max_ms": max((t["stall_max_ms"] or 0) for t in turns) if turns else None,
-            "stall_p99_ms": med("stall_p99_ms"), "view_updates": med("view_updates"),
+    stalls = [t["stall_max_ms"] for t in probed if t["stall_max_ms"] is not None]
+    p99 = [t["stall_p99_ms"] for t in probed if t["stall_p99_ms"] is not None]
+    rates = [t["view_updates"] / t["tpot_s"] / t["output_tokens"] for t in turns
+             if t["tpot_s"] and t["output_tokens"]]
+    return {"turns": turns, "probe_turns": probed, "ttft_s": med("ttft_s"),
+            "tpot_s": med("tpot_s"),
+            "stall_max_ms": max(stalls) if stalls else None,
+            "stall_p99_ms": statistics.median(p99) if p99 else None,
+            "view_updates": med("view_updates"),
+            "view_updates_per_s": statistics.median(rates) if rates else None,
             "gui_cpu_s": med("gui_cpu_s"), "wall_s": med("wall_s"),
             "gui_cpu_share_streaming": med("gui_cpu_share_streaming")}
 
@@ -201,15 +213,17 @@ def main() -> int:
     parser.add_argument("-t", "--threads", type=int, default=0)
     parser.add_argument("--chars", type=int, default=None,
                         help="characters of notes per message (parley bench's message_chars)")
-    parser.add_argument("--no-probe", action="store_true",
-                        help="no event-loop probe timer (its own wake-ups cost CPU)")
+    parser.add_argument("--no-long", action="store_true",
+                        help="skip opening the 1,000-message conversation")
+    parser.add_argument("--probe-turns", type=int, default=2,
+                        help="extra turns with the event-loop probe timer, for the stalls")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="parley-guibench-") as home:
         os.environ["PARLEY_HOME"] = home
         chars = args.chars if args.chars is not None else args.n_prompt * 4
         data = run(args.model.resolve(), args.n_prompt, args.n_gen, args.turns, args.threads,
-                   chars, probing=not args.no_probe)
+                   chars, probe_turns=args.probe_turns, long_conversation=not args.no_long)
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -25,6 +25,7 @@ class Report:
     load_after: tuple[float, float, float]
     paired: dict[str, Any] | None = None          # run_bench.paired_throughput
     spare: dict[str, Any] | None = None           # run_bench.spare_core
+    gui_paired: dict[str, Any] | None = None      # run_bench.gui_pairs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,7 +125,7 @@ def render_markdown(rep: Report) -> str:
                    f"{r['parley']['tg_tps']:.1f}")
     out += _chat_section(rounds) + _profile_section(rep.profile)
     out += _ppl_section(rep.perplexity) + _memory_section(rounds)
-    out += _gui_section(rounds) + _spare_lines(rep.spare)
+    out += _gui_section(rounds) + _gui_pair_lines(rep.gui_paired) + _spare_lines(rep.spare)
     return "\n".join(out) + "\n"
 
 
@@ -277,24 +278,53 @@ def _gui_section(rounds: tuple[dict[str, Any], ...]) -> list[str]:
     stall_max = [g["stall_max_ms"] for g, _ in pairs if g.get("stall_max_ms") is not None]
     stall_p99 = [g["stall_p99_ms"] for g, _ in pairs if g.get("stall_p99_ms") is not None]
     gui_tpot = [t["tpot_s"] for g, _ in pairs for t in g["turns"] if t["tpot_s"]]
-    updates = [t["view_updates"] / t["output_tokens"] for g, _ in pairs for t in g["turns"]
-               if t["output_tokens"]]
+    rates = [g["view_updates_per_s"] for g, _ in pairs if g.get("view_updates_per_s")]
+    shares = [g["gui_cpu_share_streaming"] * 100 for g, _ in pairs
+              if g.get("gui_cpu_share_streaming") is not None]
     return out + [
         "The real main window on Qt's offscreen platform (tests/perf/gui_stream_bench.py), same "
         "chat messages, sampling and seed as the headless chat turns of the same round, engine "
         "in its child process as always. Tokens/s is the engine's own 1 / TPOT while the GUI "
         "process renders the stream (the two compete for the same cores). The event loop's "
-        "stalls are the lateness of a 4 ms precise QTimer while replies stream.", "",
+        "stalls are the lateness of a 4 ms precise QTimer while replies stream, measured in "
+        "extra turns after the timed ones (the probe's own wake-ups would cost the timed turns "
+        "CPU).", "",
         f"- generation speed streaming into the chat view ÷ headless: {_spread(ratios)}",
         f"- TPOT with the GUI: median {statistics.median(gui_tpot) * 1000:.2f} ms "
         f"[{min(gui_tpot) * 1000:.2f}–{max(gui_tpot) * 1000:.2f}]",
         f"- event loop: longest stall {_spread(stall_max, '{:.1f}')} ms, "
         f"p99 lateness {_spread(stall_p99, '{:.1f}')} ms (per round: median [min–max])",
-        f"- view updates per token: {_spread(updates, '{:.2f}')} (the worker coalesces tokens "
-        "arriving within ~30 ms into one update)",
+        *([f"- view updates: {_spread(rates, '{:.1f}')} a second (app/stream_pacer.py: at most "
+           "one per 30 ms, spaced out up to 200 ms while the GUI process would use more than "
+           "4 % of a core)"] if rates else []),
+        *([f"- CPU of the GUI process while a reply streams: {_spread(shares, '{:.1f}')} % of "
+           "one core"] if shares else []),
         *_gui_cpu_lines(pairs),
         *_long_conversation_lines([g for g, _ in pairs]),
     ]
+
+
+def _gui_pair_lines(paired: dict[str, Any] | None) -> list[str]:
+    if not paired or not paired.get("pairs"):
+        return []
+    pairs = paired["pairs"]
+    ratios = sorted(p["headless_tpot_s"] / p["gui_tpot_s"] for p in pairs)
+    quarter = len(ratios) // 4
+    middle = ratios[quarter:len(ratios) - quarter] or ratios
+    shares = [p["gui_cpu_share"] * 100 for p in pairs if p.get("gui_cpu_share") is not None]
+    rates = [p["view_updates_per_s"] for p in pairs if p.get("view_updates_per_s")]
+    out = ["", f"Paired runs: {len(pairs)} pairs of {paired['turns']} headless chat turns "
+           "(tests/perf/headless_chat.py, EngineHost as the GUI uses it) and the same turns "
+           "through the window, in A B, B A, … order, no probe timer. The ratio within each "
+           "pair is the steadier figure on a machine whose speed drifts by several per cent "
+           "between rounds:", "",
+           f"- generation speed streaming into the chat view ÷ headless, median of pairs: "
+           f"**{statistics.median(ratios):.3f}** (middle half {middle[0]:.3f}–{middle[-1]:.3f}, "
+           f"all {ratios[0]:.3f}–{ratios[-1]:.3f})"]
+    if shares:
+        out.append(f"- CPU of the GUI process while streaming: {_spread(shares, '{:.1f}')} % of "
+                   f"one core; view updates {_spread(rates, '{:.1f}')} a second")
+    return out
 
 
 def _spare_lines(spare: dict[str, Any] | None) -> list[str]:

@@ -128,12 +128,46 @@ def spare_core(args: argparse.Namespace) -> dict[str, Any] | None:
             "gui_tpot_s": gui.data["tpot_s"]}
 
 
-def gui_bench(args: argparse.Namespace, chars: int | None) -> Measured | None:
+def gui_pairs(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Short pairs of headless chat turns and the same turns through the window, in A B, B A, …
+    order: the GUI's cost as the ratio within each pair (the machine's speed drifts between
+    rounds by more than the cost being measured)."""
+    if args.skip_gui or args.gui_pairs <= 0:
+        return None
+    script = str(ROOT / "tests" / "perf" / "headless_chat.py")
+    sizes = ["-t", str(args.threads), "-p", str(args.n_prompt), "-n", str(args.n_gen),
+             "-r", str(args.gui_pair_turns)]
+
+    def headless() -> dict[str, Any]:
+        return run_measured([sys.executable, script, str(args.model), *sizes]).data
+
+    first = headless()                    # also calibrates the message to n_prompt tokens
+    chars = first["message_chars"]
+    short = argparse.Namespace(**{**vars(args), "reps": args.gui_pair_turns})
+    pairs = []
+    for i in range(args.gui_pairs):
+        if i % 2 == 0:
+            a = first if i == 0 else headless()
+            g = gui_bench(short, chars, extra=["--probe-turns", "0", "--no-long"])
+        else:
+            g = gui_bench(short, chars, extra=["--probe-turns", "0", "--no-long"])
+            a = headless()
+        assert g is not None
+        pairs.append({"headless_tpot_s": a["tpot_s"], "gui_tpot_s": g.data["tpot_s"],
+                      "gui_cpu_share": g.data.get("gui_cpu_share_streaming"),
+                      "view_updates_per_s": g.data.get("view_updates_per_s")})
+        ratio = a["tpot_s"] / g.data["tpot_s"]
+        print(f"   pair {i + 1}/{args.gui_pairs}: GUI ÷ headless {ratio:.3f}", flush=True)
+    return {"pairs": pairs, "turns": args.gui_pair_turns}
+
+
+def gui_bench(args: argparse.Namespace, chars: int | None,
+              extra: list[str] | None = None) -> Measured | None:
     if args.skip_gui or not (ROOT / "app" / "window.py").exists():
         return None
     cmd = [sys.executable, str(ROOT / "tests" / "perf" / "gui_stream_bench.py"), str(args.model),
            "-t", str(args.threads), "-p", str(args.n_prompt), "-n", str(args.n_gen),
-           "-r", str(args.reps)]
+           "-r", str(args.reps), *(extra or [])]
     if chars is not None:
         cmd += ["--chars", str(chars)]
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -193,6 +227,9 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=16,
                         help="short llama-bench / parley bench pairs for the throughput ratios")
     parser.add_argument("--pair-reps", type=int, default=2, help="repetitions within a pair")
+    parser.add_argument("--gui-pairs", type=int, default=8,
+                        help="pairs of headless / GUI chat runs for the GUI's cost")
+    parser.add_argument("--gui-pair-turns", type=int, default=3, help="chat turns per run")
     parser.add_argument("--ppl-rounds", type=int, default=1)
     parser.add_argument("--skip-perplexity", action="store_true")
     parser.add_argument("--skip-gui", action="store_true", help="skip the GUI streaming run")
@@ -206,6 +243,7 @@ def main() -> int:
         data.setdefault("profile", None)
         data.setdefault("paired", None)
         data.setdefault("spare", None)
+        data.setdefault("gui_paired", None)
         report = Report(**{**data, "rounds": tuple(data["rounds"])})
         args.out.write_text(render_markdown(report), encoding="utf-8")
         print(f"wrote {args.out}")
@@ -230,6 +268,8 @@ def main() -> int:
         _print_round(rounds[-1])
     print("-- paired short runs", flush=True)
     paired = paired_throughput(bin_dir, args)
+    print("-- paired headless / GUI chat runs", flush=True)
+    gui_paired = gui_pairs(args)
     print("-- the GUI with a core to spare", flush=True)
     spare = spare_core(args)
     ppl = perplexity_section(bin_dir, args)
@@ -241,6 +281,7 @@ def main() -> int:
         settings=vars(args) | {"model": args.model.name,
                                "command": " ".join(["tests/perf/run_bench.py", *sys.argv[1:]])},
         rounds=tuple(rounds), perplexity=ppl, profile=profile, paired=paired, spare=spare,
+        gui_paired=gui_paired,
         load_before=load_before,
         load_after=os.getloadavg())
     text = render_markdown(report)
