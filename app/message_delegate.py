@@ -39,6 +39,7 @@ from .theme import LIGHT, Palette
 from .transcript import Role, TranscriptMessage
 
 MARGIN_X = 20
+LAID_OUT_LIMIT = 20_000    # row heights remembered (rows × widths seen)
 PAD = 12
 ROLE_H = 20
 GAP = 6
@@ -164,6 +165,8 @@ class MessageDelegate(QStyledItemDelegate):
             return QSize(width, hint[1])
         height, _ = self._size(msg, index, width)
         total = int(GAP + ROLE_H + height + 2 * PAD - 4 + 2 + footer_height(msg) + GAP + 6)
+        if len(self._laid_out) >= LAID_OUT_LIMIT:       # every width a resize went through
+            self._laid_out.clear()
         self._laid_out[key] = (msg, total)
         return QSize(width, total)
 
