@@ -96,9 +96,10 @@ def render_markdown(rep: Report) -> str:
         "",
         "## Method", "",
         f"Model `{s['model']}`, {s['threads']} threads, pp{s['n_prompt']} and tg{s['n_gen']}, "
-        f"{s['reps']} repetitions per round, {len(rounds)} rounds. Each round runs llama-bench, "
-        "then `parley bench`, one after the other (A B A B …), so drift in the machine's load "
-        "hits both. `parley bench` times exactly what llama-bench times (see inference/bench.py): "
+        f"{s['reps']} repetitions per round, {len(rounds)} rounds. Each round runs llama-bench and "
+        "`parley bench` one after the other, llama-bench first in odd rounds and second in even "
+        "ones (A B, B A, …), so drift in the machine's load hits both. `parley bench` times "
+        "exactly what llama-bench times (see inference/bench.py): "
         "pp = n_prompt random tokens from an empty cache in n_batch chunks; tg = single-token "
         "decodes with a random next token, no sampling; one warm-up; mean ± std of per-run t/s. "
         "Ratios are Parley ÷ llama.cpp per round: median [min–max over rounds]. On a shared "

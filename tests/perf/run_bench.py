@@ -9,7 +9,7 @@ ratio per test; the report shows the median ratio and the spread over rounds. Wr
 docs/PERFORMANCE.md.
 
     .venv/bin/python tests/perf/run_bench.py [--model starter] [-t N] [-p 512] [-n 128] [-r 5]
-                                             [--rounds 3] [--out docs/PERFORMANCE.md]
+                                             [--rounds 4] [--out docs/PERFORMANCE.md]
 """
 
 from __future__ import annotations
@@ -223,7 +223,8 @@ def main() -> int:
     parser.add_argument("-p", "--n-prompt", type=int, default=512)
     parser.add_argument("-n", "--n-gen", type=int, default=128)
     parser.add_argument("-r", "--reps", type=int, default=5, help="repetitions per round")
-    parser.add_argument("--rounds", type=int, default=3, help="A B rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="rounds, A B and B A in turn (default 4)")
     parser.add_argument("--pairs", type=int, default=16,
                         help="short llama-bench / parley bench pairs for the throughput ratios")
     parser.add_argument("--pair-reps", type=int, default=2, help="repetitions within a pair")
@@ -254,14 +255,27 @@ def main() -> int:
     bin_dir = build_tools()
     load_before = os.getloadavg()
     rounds = []
+    got: dict[str, Any] = {"chars": None}   # the chat message's size, once parley bench sized it
+
+    def reference() -> None:
+        got["llama"] = llama_bench(bin_dir / "llama-bench", args)
+        got["llama_depth"] = llama_bench_at_depth(bin_dir / "llama-bench", args)
+
+    def parley() -> None:
+        got["parley"] = parley_bench(args)
+        got["chars"] = (got["parley"].data.get("chat") or {}).get("message_chars")
+
+    def window() -> None:
+        got["gui"] = gui_bench(args, got["chars"])
+
     for i in range(args.rounds):
         print(f"-- round {i + 1}/{args.rounds}", flush=True)
-        ref = llama_bench(bin_dir / "llama-bench", args)
-        ref_depth = llama_bench_at_depth(bin_dir / "llama-bench", args)
-        ours = parley_bench(args)
-        chat = ours.data.get("chat") or {}
-        gui = gui_bench(args, chat.get("message_chars"))
-        rounds.append({"llama": split_llama(ref.data) | {"tg_depth": ref_depth},
+        # llama-bench, parley bench, the GUI; the other way round in every second round, so
+        # neither side of a ratio always runs second
+        for step in (reference, parley, window) if i % 2 == 0 else (window, parley, reference):
+            step()
+        ref, ours, gui = got["llama"], got["parley"], got["gui"]
+        rounds.append({"llama": split_llama(ref.data) | {"tg_depth": got["llama_depth"]},
                        "llama_peak_rss": ref.peak_rss_bytes,
                        "parley": ours.data, "parley_process_peak_rss": ours.peak_rss_bytes,
                        "gui": gui.data if gui else None})
