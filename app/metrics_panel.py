@@ -1,6 +1,6 @@
 """Live metrics: TTFT, TPOT, speeds, tokens, context used, VRAM, RAM and a one-minute chart.
 
-Figures arrive whenever the worker sends them (~30 ms); the panel repaints on its own timer,
+Figures arrive with each streamed update (at most every 30 ms); the panel repaints on its own timer,
 4× a second while a reply streams, once a second otherwise. Memory is read, and the chart gets a
 point, once a second either way (each costs CPU that a streaming reply competes for). Every
 figure's tooltip is its exact definition: `FIGURE_DEFINITIONS` (DESIGN.md §2,
@@ -173,6 +173,7 @@ class MetricsPanel(QWidget):
             label.setText(format_figure(key, stats))
         self._show_context(stats)
         now = time.monotonic()
+        # 0.95: the fourth 250 ms tick counts even when the timer fires a little early
         if self._sampled_at is None or now - self._sampled_at >= MEMORY_EVERY_S * 0.95:
             self._sampled_at = now
             self._sample_memory()

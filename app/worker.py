@@ -90,7 +90,7 @@ class EngineWorker(QObject):
         super().__init__()
         self._factory = factory
         self._resolver = resolver
-        self.pacer = StreamPacer(pacing or PacingSettings())
+        self.pacer = StreamPacer(pacing)
         self._engine: EngineAPI | None = None
 
     # -- slots (worker thread) ---------------------------------------------------------------
