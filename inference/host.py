@@ -21,7 +21,7 @@ import logging
 import multiprocessing
 import select
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -50,7 +50,7 @@ class _Child:
     cancel: hp.SharedCancel
     log_path: Path
     busy: str = ""     # the request in flight ("" when the child waits for the next one)
-    _poller: Any = None
+    _poller: Any = field(default=None, init=False, repr=False)   # select.poll, made on first use
 
     def readable(self, timeout_s: float) -> bool:
         """Whether a message is waiting (within `timeout_s`). On POSIX one `select.poll`
