@@ -76,4 +76,4 @@ XCB_LIBS := xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-im
 screenshots: $(STAMP)
 	@command -v xvfb-run >/dev/null && dpkg -s libxcb-cursor0 fonts-wqy-microhei >/dev/null 2>&1 || \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XCB_LIBS); }
-	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m app.screenshots docs/screenshots
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m app.dev.screenshots docs/screenshots

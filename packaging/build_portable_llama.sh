@@ -17,7 +17,7 @@
 #     the current directory, so by default no CPU backend is found ("no backends are loaded").
 #     We install them next to libggml (CMAKE_INSTALL_BINDIR=llama_cpp/lib) and Parley calls
 #     ggml_backend_load_all_from_path(<that folder>) through llama_cpp's own libggml before the
-#     first model load (inference/backends.py). See llama-cpp-python issue #2069.
+#     first model load (inference/llama/backends.py). See llama-cpp-python issue #2069.
 #
 # Usage: packaging/build_portable_llama.sh            (Linux/macOS; on Windows run it in Git Bash)
 #   env: PYTHON (default .venv/bin/python), OUT (default build/portable), JOBS (default 2),

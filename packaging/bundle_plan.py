@@ -1,5 +1,5 @@
 """What the PyInstaller bundle takes and leaves out: the lists and filters packaging/parley.spec
-uses, importable without PyInstaller (tests/test_packaging.py checks them against app/)."""
+uses, importable without PyInstaller (tests/project/test_packaging.py checks them against app/)."""
 
 from __future__ import annotations
 

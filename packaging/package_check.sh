@@ -13,7 +13,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PY:-$ROOT/.venv/bin/python}"
 cd "$ROOT"
-MODEL="${MODEL:-$("$PY" -c 'from inference.starter import starter_model_path; print(starter_model_path())')}"
+MODEL="${MODEL:-$("$PY" -c 'from inference.library.starter import starter_model_path; print(starter_model_path())')}"
 CLEAN_ENV=(env -i "HOME=$HOME" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen)
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/parley-check.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT

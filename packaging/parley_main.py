@@ -7,7 +7,7 @@ import sys
 # freeze_support() turns it into the engine child instead of a second copy of the app.
 multiprocessing.freeze_support()
 
-from app.launcher import main  # noqa: E402  (routes --version / --self-test too)
+from app.shell.launcher import main  # noqa: E402  (routes --version / --self-test too)
 
 if __name__ == "__main__":
     sys.exit(main())

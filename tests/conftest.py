@@ -28,8 +28,8 @@ def starter_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def engine(starter_model_path: Path):
     """An in-process Engine with the starter model loaded (shared by a module's tests)."""
-    from inference.config import ModelConfig
-    from inference.engine import Engine
+    from inference.engine.config import ModelConfig
+    from inference.engine.engine import Engine
 
     eng = Engine()
     eng.load(ModelConfig(starter_model_path, n_ctx=1024, n_threads=2))

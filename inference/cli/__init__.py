@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..errors import Cancelled, ParleyError
-from ..logs import configure_logging
-from . import bench, compare, generate, hub, info, models, perplexity, quantize
+from inference.cli import bench, compare, generate, hub, info, models, perplexity, quantize
+from inference.common.errors import Cancelled, ParleyError
+from inference.common.logs import configure_logging
 
 COMMANDS = {"info": info, "generate": generate, "perplexity": perplexity, "bench": bench,
             "models": models, "search": hub.SEARCH, "files": hub.FILES, "download": hub.DOWNLOAD,

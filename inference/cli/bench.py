@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..bench import BenchResult, BenchSettings, run_bench
-from ..bench_memory import MIB
-from .common import add_model_argument, model_path, positive, print_json
+from inference.bench.memory import MIB
+from inference.bench.throughput import BenchResult, BenchSettings, run_bench
+from inference.cli.common import add_model_argument, model_path, positive, print_json
 
 HELP = ("Benchmark prefill (pp) and generation (tg) speed the way llama-bench does, "
         "and a real chat turn's TTFT / TPOT.")

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import text_files
-from ..config import KV_CACHE_TYPES, ModelConfig
-from ..errors import InvalidSettingError, ParleyError
-from ..starter import resolve_model
-from ..text_files import decode_text
+from inference.common import text_files
+from inference.common.errors import InvalidSettingError, ParleyError
+from inference.common.text_files import decode_text
+from inference.engine.config import KV_CACHE_TYPES, ModelConfig
+from inference.library.starter import resolve_model
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:

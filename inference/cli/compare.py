@@ -7,11 +7,16 @@ import signal
 import sys
 from pathlib import Path
 
-from ..cancel import CancelToken
-from ..compare import CompareProgress, CompareSettings, SpeedSettings, compare_files
-from ..compare_export import to_csv, to_json, to_markdown, to_text, write
-from ..starter import resolve_model
-from .common import positive, read_text_file
+from inference.cli.common import positive, read_text_file
+from inference.common.cancel import CancelToken
+from inference.compare.comparison import (
+    CompareProgress,
+    CompareSettings,
+    SpeedSettings,
+    compare_files,
+)
+from inference.compare.export import to_csv, to_json, to_markdown, to_text, write
+from inference.library.starter import resolve_model
 
 HELP = ("Compare quantizations of one model: PPL, KL divergence against the most precise file "
         "(as llama-perplexity --kl-divergence), same top token, Δp, size, memory, pp/tg speed.")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from ..api import EngineAPI
-from ..host import EngineHost
+from inference.engine.api import EngineAPI
+from inference.host.host import EngineHost
 
 
 @contextlib.contextmanager

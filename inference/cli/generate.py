@@ -7,12 +7,18 @@ import signal
 import sys
 from collections.abc import Iterable
 
-from ..cancel import CancelToken
-from ..events import Finished, GenerationEvent, TokenEvent
-from ..requests import GenerationRequest, Message, Mode
-from ..sampling import SAMPLING_RANGES, SamplingParams
-from .common import add_load_arguments, add_model_argument, model_config, print_json, read_text_file
-from .engine_factory import open_engine
+from inference.cli.common import (
+    add_load_arguments,
+    add_model_argument,
+    model_config,
+    print_json,
+    read_text_file,
+)
+from inference.cli.engine_factory import open_engine
+from inference.common.cancel import CancelToken
+from inference.engine.events import Finished, GenerationEvent, TokenEvent
+from inference.engine.requests import GenerationRequest, Message, Mode
+from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
 
 HELP = "Generate text from a model in chat, text or instruct mode."
 PROMPT_FILE_LIMIT = 16 << 20      # bytes; far beyond any context, and /dev/zero ends here

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..downloads import DownloadProgress, download_model, part_path, targets_for
-from ..errors import GGUFError, ParleyError
-from ..fit import human_bytes
-from ..gguf_file import read_gguf
-from ..hub import HubFile, list_gguf_files, search_models, size_fit
-from ..library import FitSettings
-from ..paths import parley_paths
-from .common import print_json
+from inference.cli.common import print_json
+from inference.common.errors import GGUFError, ParleyError
+from inference.common.paths import parley_paths
+from inference.gguf.file import read_gguf
+from inference.hub.downloads import DownloadProgress, download_model, part_path, targets_for
+from inference.hub.search import HubFile, list_gguf_files, search_models, size_fit
+from inference.library.library import FitSettings
+from inference.memory.fit import human_bytes
 
 
 @dataclass(frozen=True)

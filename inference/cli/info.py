@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..arch_support import architecture_supported
-from ..fit import estimate, human_bytes
-from ..gguf_file import read_gguf
-from ..load_checks import unsupported_message
-from ..prompts import TemplateChoice
-from ..template_check import file_template_problem
-from .common import add_memory_arguments, add_model_argument, model_config, print_json
+from inference.cli.common import add_memory_arguments, add_model_argument, model_config, print_json
+from inference.engine.load_checks import unsupported_message
+from inference.engine.prompts import TemplateChoice
+from inference.engine.template_check import file_template_problem
+from inference.gguf.file import read_gguf
+from inference.llama.arch_support import architecture_supported
+from inference.memory.fit import estimate, human_bytes
 
 HELP = "Inspect a GGUF model file (header only) and estimate its memory needs."
 

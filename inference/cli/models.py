@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..fit import human_bytes
-from ..library import FitSettings, Library, LibraryEntry
-from .common import positive, print_json
+from inference.cli.common import positive, print_json
+from inference.library.library import FitSettings, Library, LibraryEntry
+from inference.memory.fit import human_bytes
 
 HELP = ("List the models Parley knows: its models folder, added folders, the Hugging Face "
         "cache, LM Studio and GPT4All (headers only; nothing is loaded).")

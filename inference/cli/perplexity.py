@@ -8,15 +8,21 @@ import sys
 import time
 from pathlib import Path
 
-from ..cancel import CancelToken
-from ..config import default_threads
-from ..errors import ModelLoadError, UnsupportedArchitectureError
-from ..gguf_file import read_gguf
-from ..load_checks import explain_load_failure
-from ..native import NativeModel
-from ..native_log import NATIVE_LOG
-from ..perplexity import METHODS, PerplexityResult, compute_perplexity
-from .common import add_model_argument, model_path, positive, print_json, read_text_file
+from inference.cli.common import (
+    add_model_argument,
+    model_path,
+    positive,
+    print_json,
+    read_text_file,
+)
+from inference.common.cancel import CancelToken
+from inference.common.errors import ModelLoadError, UnsupportedArchitectureError
+from inference.engine.config import default_threads
+from inference.engine.load_checks import explain_load_failure
+from inference.gguf.file import read_gguf
+from inference.llama.native import NativeModel
+from inference.llama.native_log import NATIVE_LOG
+from inference.perplexity.measure import METHODS, PerplexityResult, compute_perplexity
 
 HELP = ("Measure a model's perplexity on a text file (chunked like llama.cpp's "
         "llama-perplexity, or full-text for short texts).")

@@ -7,11 +7,11 @@ import signal
 import sys
 from pathlib import Path
 
-from ..cancel import CancelToken
-from ..compare_export import human_bytes
-from ..quant_types import IMATRIX_TYPES, QUANT_TYPES, parse_types
-from ..quantize import QuantizeProgress, QuantizeResult, quantize_ladder
-from .common import model_path, print_json
+from inference.cli.common import model_path, print_json
+from inference.common.cancel import CancelToken
+from inference.compare.export import human_bytes
+from inference.quantize.quant_types import IMATRIX_TYPES, QUANT_TYPES, parse_types
+from inference.quantize.quantize import QuantizeProgress, QuantizeResult, quantize_ladder
 
 HELP = "Make quantized variants of a GGUF model (llama.cpp's own quantizer)."
 BAR_WIDTH = 30

@@ -45,11 +45,11 @@ def run(model: Path, n_prompt: int, n_gen: int, turns: int, threads: int,
     from gui_time_split import TimeSplit
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from app.context import AppContext, default_engine_factory
-    from app.main import create_app
-    from app.theme import ThemeManager
-    from app.window import MainWindow
-    from inference.bench_chat import chat_message
+    from app.shell.context import AppContext, default_engine_factory
+    from app.shell.main import create_app
+    from app.shell.theme import ThemeManager
+    from app.shell.window import MainWindow
+    from inference.bench.chat import chat_message
 
     split = TimeSplit()
     app = create_app(["parley"])

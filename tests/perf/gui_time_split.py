@@ -10,11 +10,11 @@ from typing import Any
 # (label, module, class, method): the GUI thread's work per streamed update
 PLACES = (
     ("transcript: text changed (Markdown re-rendered, row height checked)",
-     "app.chat_view", "ChatView", "dataChanged"),
-    ("transcript: painting", "app.chat_view", "ChatView", "paintEvent"),
-    ("metrics panel: figures refreshed", "app.metrics_panel", "MetricsPanel", "refresh"),
-    ("metrics chart: painting", "app.sparkline", "Sparkline", "paintEvent"),
-    ("partial reply saved to SQLite", "app.chat_controller", "ChatController", "_save_partial"),
+     "app.chat.render.view", "ChatView", "dataChanged"),
+    ("transcript: painting", "app.chat.render.view", "ChatView", "paintEvent"),
+    ("metrics panel: figures refreshed", "app.settings.metrics_panel", "MetricsPanel", "refresh"),
+    ("metrics chart: painting", "app.settings.sparkline", "Sparkline", "paintEvent"),
+    ("partial reply saved to SQLite", "app.chat.controller", "ChatController", "_save_partial"),
 )
 
 

@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from inference.bench_chat import run_chat_turns
-    from inference.config import ModelConfig, default_threads
+    from inference.bench.chat import run_chat_turns
+    from inference.engine.config import ModelConfig, default_threads
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)

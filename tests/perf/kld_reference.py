@@ -1,12 +1,13 @@
 """Check Parley's KL divergence against `llama-perplexity --kl-divergence` on the same text.
 
 For one pair of files (by default a Q8_0 reference and a Q4_0 file, both requantized from the
-starter model — `--source`, default `starter` — by tests/quant_ladder.py's `make_ladder` into
+starter model — `--source`, default `starter` — by tests/support/quant_ladder.py's `make_ladder`
+into
 tests/perf/_build/kld-ladder/, kept for the next run) it runs
 
 1. `llama-perplexity -m BASE --kl-divergence-base base.kld` then
    `llama-perplexity -m MODEL --kl-divergence-base base.kld --kl-divergence`;
-2. `inference.compare.compare_files([BASE, MODEL])` with the same text, n_ctx and batch;
+2. `inference.compare.comparison.compare_files([BASE, MODEL])` with the same text, n_ctx and batch;
 3. Parley's scorer on llama.cpp's own base.kld file (the file formats are the same),
 
 and prints the figures side by side. Exit status 0 when mean KLD, KLD p99, KLD max, same-top %
@@ -31,11 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from inference.compare import CompareSettings, compare_files  # noqa: E402
-from inference.compare_eval import FileJob, measure_file  # noqa: E402
-from inference.logs import configure_logging  # noqa: E402
-from inference.starter import resolve_model  # noqa: E402
-from tests.quant_ladder import make_ladder  # noqa: E402
+from inference.common.logs import configure_logging  # noqa: E402
+from inference.compare.comparison import CompareSettings, compare_files  # noqa: E402
+from inference.compare.evaluate import FileJob, measure_file  # noqa: E402
+from inference.library.starter import resolve_model  # noqa: E402
+from tests.support.quant_ladder import make_ladder  # noqa: E402
 
 DEFAULT_FILE = ROOT / "resources" / "samples" / "perplexity_sample.txt"
 LADDER_DIR = ROOT / "tests" / "perf" / "_build" / "kld-ladder"

@@ -99,7 +99,7 @@ def render_markdown(rep: Report) -> str:
         f"{s['reps']} repetitions per round, {len(rounds)} rounds. Each round runs llama-bench and "
         "`parley bench` one after the other, llama-bench first in odd rounds and second in even "
         "ones (A B, B A, …), so drift in the machine's load hits both. `parley bench` times "
-        "exactly what llama-bench times (see inference/bench.py): "
+        "exactly what llama-bench times (see inference/bench/throughput.py): "
         "pp = n_prompt random tokens from an empty cache in n_batch chunks; tg = single-token "
         "decodes with a random next token, no sampling; one warm-up; mean ± std of per-run t/s. "
         "Ratios are Parley ÷ llama.cpp per round: median [min–max over rounds]. On a shared "
@@ -178,7 +178,7 @@ def _chat_section(rounds: tuple[dict[str, Any], ...]) -> list[str]:
             f"{_spread(depth_ratio)} — what the real loop costs on top of llama_decode "
             "(native sampler chain, detokenizing, the host's pipe, Python)"]
     return [
-        "", "## A real chat turn (TTFT / TPOT, DESIGN.md §2)", "",
+        "", "## A real chat turn (TTFT / TPOT, docs/ARCHITECTURE.md § Figures)", "",
         f"Through {chats[0]['path']}: the chat template, the native sampler chain (default "
         "sampling, fixed seed), detokenizing and the stop-string check, streamed event by "
         f"event. Prompt ≈ {chats[0]['prompt_tokens']} tokens, a different one each turn (the "
@@ -215,7 +215,7 @@ def _profile_section(prof: dict[str, Any] | None) -> list[str]:
 def _ppl_section(ppl: dict[str, Any] | None) -> list[str]:
     out = ["", "## Perplexity: Parley vs llama-perplexity", ""]
     if ppl is None:
-        return out + ["Not measured (inference/perplexity.py or llama-perplexity missing)."]
+        return out + ["Not measured (inference/perplexity/measure.py or llama-perplexity missing)."]
     if "error" in ppl:
         return out + [f"Not measured: {ppl['error']}"]
     return out + [
@@ -273,7 +273,8 @@ def _gui_section(rounds: tuple[dict[str, Any], ...]) -> list[str]:
     pairs = [(r["gui"], r["parley"]) for r in rounds
              if r.get("gui") and r["parley"].get("tpot_s") and r["gui"].get("tpot_s")]
     if not pairs:
-        return out + ["**TODO — not measured** (app/window.py missing, or the run was skipped "
+        return out + ["**TODO — not measured** (app/shell/window.py missing, or the run was "
+                      "skipped "
                       "with --skip-gui)."]
     ratios = [(1 / g["tpot_s"]) / (1 / p["tpot_s"]) for g, p in pairs]
     stall_max = [g["stall_max_ms"] for g, _ in pairs if g.get("stall_max_ms") is not None]
@@ -295,7 +296,7 @@ def _gui_section(rounds: tuple[dict[str, Any], ...]) -> list[str]:
         f"[{min(gui_tpot) * 1000:.2f}–{max(gui_tpot) * 1000:.2f}]",
         f"- event loop: longest stall {_spread(stall_max, '{:.1f}')} ms, "
         f"p99 lateness {_spread(stall_p99, '{:.1f}')} ms (per round: median [min–max])",
-        *([f"- view updates: {_spread(rates, '{:.1f}')} a second (app/stream_pacer.py: at most "
+        *([f"- view updates: {_spread(rates, '{:.1f}')} a second (app/engine/pacing.py: at most "
            "one per 30 ms, spaced out up to 200 ms while the GUI process would use more than "
            "4 % of a core)"] if rates else []),
         *([f"- CPU of the GUI process while a reply streams: {_spread(shares, '{:.1f}')} % of "

@@ -2,7 +2,8 @@
 
 Builds llama-perplexity (and llama-bench) from the llama.cpp sources vendored in the installed
 llama-cpp-python version (tests/perf/build_llama_tools.sh, cached in tests/perf/_build/), runs it
-and `inference.perplexity.compute_perplexity` with the same n_ctx, batch and threads, and prints
+and `inference.perplexity.measure.compute_perplexity` with the same n_ctx, batch and threads, and
+prints
 both PPLs, the per-chunk running values and the times. Exit status 0 when the final PPLs agree to
 4 significant digits (relative difference < 5e-5), 1 otherwise.
 
@@ -22,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from inference.logs import configure_logging  # noqa: E402
-from inference.native import NativeModel  # noqa: E402
-from inference.perplexity import compute_perplexity  # noqa: E402
-from inference.starter import resolve_model  # noqa: E402
+from inference.common.logs import configure_logging  # noqa: E402
+from inference.library.starter import resolve_model  # noqa: E402
+from inference.llama.native import NativeModel  # noqa: E402
+from inference.perplexity.measure import compute_perplexity  # noqa: E402
 
 DEFAULT_FILE = ROOT / "resources" / "samples" / "perplexity_sample.txt"
 TOLERANCE = 5e-5

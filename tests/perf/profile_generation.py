@@ -28,13 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 import llama_cpp  # noqa: E402
 
-from inference import engine as engine_mod  # noqa: E402
-from inference import metrics, native, sampler, streaming  # noqa: E402
-from inference.config import ModelConfig  # noqa: E402
-from inference.events import Finished  # noqa: E402
-from inference.requests import GenerationRequest, Message  # noqa: E402
-from inference.sampling import SamplingParams  # noqa: E402
-from inference.starter import resolve_model  # noqa: E402
+from inference.engine import engine as engine_mod  # noqa: E402
+from inference.engine import metrics, sampler, streaming  # noqa: E402
+from inference.engine.config import ModelConfig  # noqa: E402
+from inference.engine.events import Finished  # noqa: E402
+from inference.engine.requests import GenerationRequest, Message  # noqa: E402
+from inference.engine.sampling import SamplingParams  # noqa: E402
+from inference.library.starter import resolve_model  # noqa: E402
+from inference.llama import native  # noqa: E402
 
 TOTALS: dict[str, float] = defaultdict(float)
 COUNTS: dict[str, int] = defaultdict(int)

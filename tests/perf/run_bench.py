@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from perf_report import Report, machine_description, render_markdown  # noqa: E402
 
-from inference.config import default_threads  # noqa: E402
-from inference.starter import resolve_model  # noqa: E402
+from inference.engine.config import default_threads  # noqa: E402
+from inference.library.starter import resolve_model  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def split_llama(data: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def perplexity_section(bin_dir: Path, args: argparse.Namespace) -> dict[str, Any] | None:
-    """Both perplexities and eval times, when inference/perplexity.py and the tool exist."""
+    """Both perplexities and eval times, when inference/perplexity/measure.py and the tool exist."""
     binary = bin_dir / "llama-perplexity"
     if args.skip_perplexity or not binary.exists() or \
             not (ROOT / "inference" / "perplexity.py").exists():

@@ -1,0 +1,250 @@
+"""ChatController: chat-mode logic gluing Store + TranscriptModel + EngineClient (no widgets).
+
+send / stop / regenerate / edit-and-resend; the streaming reply is written to SQLite at least
+every second and finalised with its stats and finish reason. When a request fails before any
+text arrived, the user's text goes back to the composer, so nothing typed is ever lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.chat.request_builder import RunSettings, chat_request
+from app.chat.transcript import TranscriptModel
+from app.data.store import Store
+from app.engine.client import EngineClient, GenerationHandlers
+from inference.engine.events import Finished
+from inference.engine.metrics import GenerationStats
+
+SAVE_INTERVAL_MS = 500
+
+
+@dataclass
+class _Reply:
+    """One streaming assistant reply, possibly detached from the transcript on screen."""
+
+    conv_id: int
+    msg_id: int
+    row: int
+    restore_text: str | None = None       # the user's text to give back if it fails at once
+    user_msg_id: int | None = None
+    attached: bool = True
+    parts: list[str] = field(default_factory=list)
+    dirty: bool = False
+    stats: GenerationStats | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class ChatController(QObject):
+    conversationChanged = Signal(int)      # the conversation on screen (0: none yet)
+    conversationsChanged = Signal()        # titles / order changed: refresh the sidebar
+    busyChanged = Signal(bool)
+    errorOccurred = Signal(str)
+    notice = Signal(str)                   # non-error information (turns dropped, warnings)
+    draftRestored = Signal(str)            # give this text back to the composer
+
+    def __init__(self, store: Store, transcript: TranscriptModel, client: EngineClient,
+                 settings: Callable[[], RunSettings], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.transcript = transcript
+        self.client = client
+        self._settings = settings
+        self._conv_id = 0
+        self._reply: _Reply | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(SAVE_INTERVAL_MS)
+        self._timer.timeout.connect(self._save_partial)
+
+    # -- queries -----------------------------------------------------------------------------
+    @property
+    def conversation_id(self) -> int:
+        return self._conv_id
+
+    @property
+    def busy(self) -> bool:
+        return self._reply is not None
+
+    def can_regenerate(self) -> bool:
+        row = self.transcript.last_row_of_role("assistant")
+        return not self.busy and row >= 0 and row == self.transcript.rowCount() - 1
+
+    # -- conversations -----------------------------------------------------------------------
+    def open_conversation(self, conv_id: int) -> None:
+        if conv_id == self._conv_id:
+            return
+        self._detach()
+        self._conv_id = conv_id
+        self.transcript.set_messages(self.store.messages(conv_id) if conv_id else [])
+        self.conversationChanged.emit(conv_id)
+
+    def new_conversation(self) -> None:
+        self.open_conversation(0)
+
+    def forget_conversation(self, conv_id: int) -> None:
+        """The conversation was deleted: leave it if it is on screen."""
+        if conv_id == self._conv_id:
+            self._detach()
+            self._conv_id = 0
+            self.transcript.set_messages([])
+            self.conversationChanged.emit(0)
+
+    # -- actions -----------------------------------------------------------------------------
+    def send(self, text: str) -> bool:
+        """Send a user message; False (text stays with the caller) when it cannot be sent."""
+        if not text.strip() or not self._ready():
+            return False
+        settings = self._settings()
+        if not self._conv_id:
+            conv = self.store.create_conversation(mode="chat",
+                                                  system_prompt=settings.system_prompt)
+            self._conv_id = conv.id
+            self.conversationChanged.emit(conv.id)
+        user = self.store.add_message(self._conv_id, "user", text, mode="chat",
+                                      model=settings.model,
+                                      sampling=settings.sampling.to_dict())
+        self.transcript.append_message("user", text, user.id, mode="chat")
+        self._start_reply(settings, restore_text=text, user_msg_id=user.id)
+        self.conversationsChanged.emit()
+        return True
+
+    def stop(self) -> None:
+        if self._reply is not None:
+            self.client.stop()
+
+    def regenerate(self) -> bool:
+        if not self.can_regenerate() or not self._ready():
+            return False
+        row = self.transcript.last_row_of_role("assistant")
+        msg = self.transcript.message_at(row)
+        self.store.delete_messages_from(self._conv_id, msg.message_id)
+        self.transcript.remove_from(row)
+        self._start_reply(self._settings())
+        return True
+
+    def edit_and_resend(self, row: int, text: str) -> bool:
+        """Replace user message `row` (and everything after it) with `text`, then send."""
+        if self.busy or not text.strip() or not self._ready():
+            return False
+        msg = self.transcript.message_at(row)
+        if msg.role != "user":
+            return False
+        self.store.delete_messages_from(self._conv_id, msg.message_id)
+        self.transcript.remove_from(row)
+        return self.send(text)
+
+    def shutdown(self) -> None:
+        """Window closing: save the partial reply now, as stopped, and stop generating."""
+        reply = self._reply
+        if reply is not None:
+            stats = reply.stats.to_dict() if reply.stats else None
+            self.store.update_message(reply.msg_id, reply.text, complete=True, stats=stats,
+                                      finish_reason="cancelled")
+            reply.attached = False
+            self._reply = None
+            self.client.stop()
+        self._timer.stop()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        if self.busy or self.client.busy:
+            return False
+        if self.client.loaded is None:
+            self.errorOccurred.emit("No model is loaded. Load a model first (Settings → Load).")
+            return False
+        return True
+
+    def history(self) -> list[tuple[str, str]]:
+        t = self.transcript
+        return [(t.message_at(r).role, t.message_at(r).content) for r in range(t.rowCount())]
+
+    def _start_reply(self, settings: RunSettings, restore_text: str | None = None,
+                     user_msg_id: int | None = None) -> None:
+        request = chat_request(self.history(), settings)
+        msg = self.store.add_message(self._conv_id, "assistant", "", mode="chat",
+                                     model=settings.model, sampling=settings.sampling.to_dict(),
+                                     complete=False)
+        row = self.transcript.append_message("assistant", "", msg.id, streaming=True,
+                                             mode="chat")
+        reply = _Reply(self._conv_id, msg.id, row, restore_text, user_msg_id)
+        handlers = GenerationHandlers(
+            on_tokens=lambda text: self._on_tokens(reply, text),
+            on_finished=lambda fin: self._on_finished(reply, fin),
+            on_failed=lambda message: self._on_failed(reply, message, crashed=False),
+            on_crashed=lambda message: self._on_failed(reply, message, crashed=True),
+            on_stats=lambda stats: setattr(reply, "stats", stats))
+        self._reply = reply
+        if not self.client.generate(request, handlers):
+            self._on_failed(reply, "The engine is busy; try again in a moment.", crashed=False)
+            return
+        self._timer.start()
+        self.busyChanged.emit(True)
+
+    def _on_tokens(self, reply: _Reply, text: str) -> None:
+        reply.parts.append(text)
+        reply.dirty = True
+        if reply.attached:
+            self.transcript.append_text(reply.row, text)
+
+    def _save_partial(self) -> None:
+        reply = self._reply
+        if reply is not None and reply.dirty:
+            self.store.update_message(reply.msg_id, reply.text, complete=False,
+                                      durable=False)
+            reply.dirty = False
+
+    def _on_finished(self, reply: _Reply, fin: Finished) -> None:
+        text = fin.text or reply.text
+        stats = fin.stats.to_dict()
+        self.store.update_message(reply.msg_id, text, complete=True, stats=stats,
+                                  finish_reason=fin.reason.value)
+        if reply.attached:
+            if text != reply.text:           # the engine trimmed a stop string, say
+                self.transcript.remove_from(reply.row)
+                self.transcript.append_message("assistant", text, reply.msg_id, streaming=True)
+            self.transcript.finish(reply.row, stats, fin.reason.value)
+            if fin.dropped_turns:
+                self.notice.emit(f"The {fin.dropped_turns} oldest turn(s) did not fit in the "
+                                 "context and were left out of the prompt.")
+            for warning in fin.warnings:
+                self.notice.emit(warning)
+        self._end(reply)
+
+    def _on_failed(self, reply: _Reply, message: str, *, crashed: bool) -> None:
+        if reply.text:
+            stats = reply.stats.to_dict() if reply.stats else None
+            self.store.update_message(reply.msg_id, reply.text, complete=True, stats=stats,
+                                      finish_reason="error")
+            if reply.attached:
+                self.transcript.finish(reply.row, stats, "error")
+        else:
+            first = reply.user_msg_id if reply.restore_text is not None else reply.msg_id
+            self.store.delete_messages_from(reply.conv_id, first or reply.msg_id)
+            if reply.attached:
+                row = reply.row - 1 if reply.restore_text is not None else reply.row
+                self.transcript.remove_from(row)
+                if reply.restore_text is not None:
+                    self.draftRestored.emit(reply.restore_text)
+            self.conversationsChanged.emit()
+        if not crashed and reply.attached:
+            self.errorOccurred.emit(message)
+        self._end(reply)
+
+    def _end(self, reply: _Reply) -> None:
+        if self._reply is reply:
+            self._reply = None
+            self._timer.stop()
+            self.busyChanged.emit(False)
+
+    def _detach(self) -> None:
+        """Leave the running reply: it goes on being saved, but no longer on screen."""
+        reply = self._reply
+        if reply is not None:
+            reply.attached = False
+            self.client.stop()

@@ -1,0 +1,278 @@
+"""MessageDelegate: paints each transcript row as Markdown in a bubble (no widget per row).
+
+No widget per message: the delegate paints bubbles, code blocks with a Copy chip, a stats line
+and action links (Copy, Edit, Regenerate), and handles clicks on them. Rendered documents are
+cached per (message, width), so 1,000-message conversations lay out once and scroll smoothly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+)
+from PySide6.QtWidgets import (
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
+
+from app.chat.footer import footer_height, footer_text
+from app.chat.render.markdown import RenderCache, RenderedMessage, render_markdown
+from app.chat.render.pixmaps import DocumentPixmaps, paint_document
+from app.chat.transcript import Role, TranscriptMessage
+from app.shell.theme import LIGHT, Palette
+
+MARGIN_X = 20
+LAID_OUT_LIMIT = 20_000    # row heights remembered (rows × widths seen)
+PAD = 12
+ROLE_H = 20
+GAP = 6
+@dataclass(frozen=True)
+class Geometry:
+    bubble: QRectF
+    text: QRectF
+    footer: QRectF
+    actions: list[tuple[str, QRectF]]
+
+
+class MessageDelegate(QStyledItemDelegate):
+    actionTriggered = Signal(str, int)        # "copy" | "edit" | "regenerate" | "stop", row
+    codeCopied = Signal(str)
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self._view = view
+        self.cache = RenderCache()
+        self.pixmaps = DocumentPixmaps()
+        # row key → (the message measured, the height last given to the view)
+        self._laid_out: dict[tuple[int, int], tuple[TranscriptMessage, int]] = {}
+        self.palette: Palette = LIGHT
+        self.font = QFont(view.font())
+        self.small = QFont(self.font)
+        self.small.setPointSizeF(max(self.font.pointSizeF() - 1.5, 7))
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+
+    def set_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.cache.clear()
+        self.pixmaps.clear()
+        self._laid_out.clear()
+
+    # -- geometry ----------------------------------------------------------------------------
+    def text_width(self, total: int, role: str) -> float:
+        usable = max(total - 2 * MARGIN_X - 2 * PAD, 80)
+        return usable * 0.85 if role == "user" else usable
+
+    @staticmethod
+    def message(index: QModelIndex | QPersistentModelIndex) -> TranscriptMessage:
+        """The row's message, read once (each `index.data` call crosses into Qt and back)."""
+        msg = index.data(Role.MessageRole)
+        return msg if msg is not None else TranscriptMessage("assistant", "", -index.row())
+
+    @staticmethod
+    def _key(msg: TranscriptMessage, index: QModelIndex | QPersistentModelIndex,
+             width: int) -> tuple[int, int]:
+        return int(msg.message_id or -index.row()), width
+
+    def _text_key(self, msg: TranscriptMessage, index: QModelIndex | QPersistentModelIndex,
+                  width: int) -> tuple[int, int]:
+        return self._key(msg, index, int(self.text_width(width, msg.role or "assistant")))
+
+    def last_rendering(self, index: QModelIndex | QPersistentModelIndex,
+                       width: int) -> RenderedMessage | None:
+        """What the row was last rendered as (before its content changed, say)."""
+        return self.cache.latest(self._text_key(self.message(index), index, width))
+
+    def rendered(self, index: QModelIndex | QPersistentModelIndex, width: int,
+                 msg: TranscriptMessage | None = None) -> RenderedMessage:
+        msg = msg or self.message(index)
+        content = msg.content or ""
+        key = self._text_key(msg, index, width)
+        item = self.cache.get(key, content)
+        if item is None:
+            item = render_markdown(content or " ", key[1], self.palette, self.font)
+            self.cache.put(key, content, item)
+        return item
+
+    def _size(self, msg: TranscriptMessage, index: QModelIndex | QPersistentModelIndex,
+              width: int) -> tuple[float, float]:
+        size = self.cache.size_of(self._text_key(msg, index, width), msg.content or "")
+        if size is None:
+            item = self.rendered(index, width, msg)
+            size = (item.height, item.ideal_width)
+        return size
+
+    def geometry(self, index: QModelIndex | QPersistentModelIndex, rect: QRect,
+                 msg: TranscriptMessage | None = None) -> Geometry:
+        msg = msg or self.message(index)
+        role = msg.role or "assistant"
+        height, ideal = self._size(msg, index, rect.width())
+        max_w = self.text_width(rect.width(), role)
+        text_w = min(max(ideal, 40), max_w) if role == "user" else max_w
+        bubble_w = text_w + 2 * PAD
+        left = rect.right() - MARGIN_X - bubble_w if role == "user" else rect.left() + MARGIN_X
+        top = rect.top() + GAP + ROLE_H
+        bubble = QRectF(left, top, bubble_w, height + 2 * PAD - 4)
+        text = QRectF(left + PAD, top + PAD - 2, text_w, height)
+        footer = QRectF(left + 2, bubble.bottom() + 2, max(bubble_w, 360), footer_height(msg))
+        actions = []
+        metrics = QFontMetrics(self.small)
+        names = self._actions_for(msg, index)
+        widths = [metrics.horizontalAdvance(n.capitalize()) + 16 for n in names]
+        # on the label line: after "Assistant", or before "You" (right-aligned user bubbles)
+        x = left + 90 if role != "user" else bubble.right() - 48 - sum(w + 4 for w in widths)
+        for name, w in zip(names, widths, strict=True):
+            actions.append((name, QRectF(x, rect.top() + GAP + 1, w, ROLE_H - 2)))
+            x += w + 4
+        return Geometry(bubble, text, footer, actions)
+
+    @staticmethod
+    def _actions_for(msg: TranscriptMessage,
+                     index: QModelIndex | QPersistentModelIndex) -> list[str]:
+        if msg.streaming:
+            return ["stop"]
+        actions = ["copy"]
+        if msg.role == "user":
+            actions.append("edit")
+        elif msg.role == "assistant" and index.row() == index.model().rowCount() - 1:
+            actions.append("regenerate")
+        return actions
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+                 ) -> QSize:
+        width = self._view.viewport().width()
+        msg = self.message(index)
+        key = self._key(msg, index, width)
+        hint = self._laid_out.get(key)
+        if hint is not None and hint[0] is msg:         # the very message it was measured for
+            return QSize(width, hint[1])
+        height, _ = self._size(msg, index, width)
+        total = int(GAP + ROLE_H + height + 2 * PAD - 4 + 2 + footer_height(msg) + GAP + 6)
+        if len(self._laid_out) >= LAID_OUT_LIMIT:       # every width a resize went through
+            self._laid_out.clear()
+        self._laid_out[key] = (msg, total)
+        return QSize(width, total)
+
+    def height_changed(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """Whether the row now needs another height than the one last given to the view (when
+        it does not, a streamed token repaints that row alone instead of laying out all)."""
+        msg = self.message(index)
+        before = self._laid_out.get(self._key(msg, index, self._view.viewport().width()))
+        return before is None or before[1] != self.sizeHint(QStyleOptionViewItem(), index).height()
+
+    # -- painting ----------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        p = self.palette
+        rect = option.rect  # type: ignore[attr-defined]
+        msg = self.message(index)
+        role = msg.role or "assistant"
+        geo = self.geometry(index, rect, msg)
+        item = self.rendered(index, rect.width(), msg)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setFont(self.bold)
+        painter.setPen(QColor(p.muted))
+        label = {"user": "You", "assistant": "Assistant", "system": "System"}.get(role, role)
+        role_rect = QRectF(geo.bubble.left() + 2, rect.top() + GAP, geo.bubble.width(), ROLE_H)
+        align = Qt.AlignmentFlag.AlignRight if role == "user" else Qt.AlignmentFlag.AlignLeft
+        painter.drawText(role_rect, align | Qt.AlignmentFlag.AlignVCenter, label)
+        bg = p.user_bubble if role == "user" else p.assistant_bubble
+        painter.setPen(QColor(p.border) if role != "user" else Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(bg))
+        painter.drawRoundedRect(geo.bubble, 10, 10)
+        state = option.state  # type: ignore[attr-defined]
+        if state & QStyle.StateFlag.State_HasFocus and self._view.hasFocus():
+            painter.setPen(QColor(p.accent))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(geo.bubble.adjusted(-2, -2, 2, 2), 11, 11)
+        if msg.streaming:                            # new text on every update: draw it
+            painter.translate(geo.text.topLeft())
+            paint_document(painter, item, p, _painted_area(painter))
+            painter.translate(-geo.text.topLeft())
+        else:
+            self.pixmaps.draw(painter, self._key(msg, index, rect.width()), item, p,
+                              QColor(bg), geo.text)
+        self._paint_code_chips(painter, geo, item)
+        painter.setFont(self.small)
+        painter.setPen(QColor(p.muted))
+        painter.drawText(geo.footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         self.footer(msg))
+        hovered = bool(state & QStyle.StateFlag.State_MouseOver) or \
+            bool(state & QStyle.StateFlag.State_HasFocus)
+        if hovered or msg.streaming:
+            for name, r in geo.actions:
+                painter.setPen(QColor(p.accent))
+                painter.setBrush(QColor(p.accent_soft))
+                painter.drawRoundedRect(r, 5, 5)
+                painter.drawText(r, Qt.AlignmentFlag.AlignCenter, name.capitalize())
+        painter.restore()
+
+    @staticmethod
+    def footer(msg: TranscriptMessage) -> str:
+        """The stats line painted under a message: its TTFT, TPOT, tokens and how it ended."""
+        return footer_text(msg.stats, msg.finish_reason, msg.streaming)
+
+    def _paint_code_chips(self, painter: QPainter, geo: Geometry, item: RenderedMessage) -> None:
+        painter.setFont(self.small)
+        for rect in self.code_chip_rects(geo, item):
+            painter.setPen(QColor(self.palette.muted))
+            painter.setBrush(QColor(self.palette.surface))
+            painter.drawRoundedRect(rect, 4, 4)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "Copy")
+
+    def code_chip_rects(self, geo: Geometry, item: RenderedMessage) -> list[QRectF]:
+        chips = []
+        for block in item.code_blocks:
+            r = block.rect.translated(geo.text.topLeft())
+            chips.append(QRectF(r.right() - 54, r.top() + 5, 48, 20))
+        return chips
+
+    # -- clicks ------------------------------------------------------------------------------
+    def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
+                    index: QModelIndex | QPersistentModelIndex) -> bool:
+        if event.type() != QEvent.Type.MouseButtonRelease:
+            return False
+        pos = event.position()  # type: ignore[attr-defined]
+        rect = option.rect  # type: ignore[attr-defined]
+        geo = self.geometry(index, rect)
+        item = self.rendered(index, rect.width())
+        for chip, block in zip(self.code_chip_rects(geo, item), item.code_blocks, strict=False):
+            if chip.contains(pos):
+                self.codeCopied.emit(block.text)
+                return True
+        for name, r in geo.actions:
+            if r.contains(pos):
+                self.actionTriggered.emit(name, index.row())
+                return True
+        return False
+
+
+def _painted_area(painter: QPainter) -> QRectF | None:
+    """The part of the painter's current coordinates this paint event may touch (its system
+    clip), so a document draws only the lines in it; None when unknown."""
+    engine = painter.paintEngine()
+    region = engine.systemClip() if engine is not None else None
+    if region is None or region.isEmpty():
+        return None
+    inverse, invertible = painter.deviceTransform().inverted()
+    if not invertible:
+        return None
+    return inverse.mapRect(QRectF(region.boundingRect()))

@@ -1,0 +1,88 @@
+"""Finished messages' documents painted once into pixmaps: repainting the transcript while a reply
+streams, or scrolling it, blits them instead of laying the text out and drawing it again."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QPainter, QPalette, QPixmap
+
+from app.chat.render.markdown import RenderedMessage
+from app.shell.theme import Palette
+
+PIXMAP_LIMIT = 48          # about three screens of messages
+
+
+def paint_document(painter: QPainter, item: RenderedMessage, palette: Palette,
+                   area: QRectF | None = None) -> None:
+    """The message's code-block shading and text, with the document's top-left at (0, 0);
+    with `area` (document coordinates), only the lines that reach into it."""
+    painter.setPen(QColor(palette.border))
+    painter.setBrush(QColor(palette.code_bg))
+    for block in item.code_blocks:
+        if area is None or block.rect.intersects(area):
+            painter.drawRoundedRect(block.rect, 6, 6)
+    ctx = QAbstractTextDocumentLayout.PaintContext()
+    if area is not None:
+        ctx.clip = area
+    ctx.palette.setColor(QPalette.ColorRole.Text, QColor(palette.text))
+    item.layout.draw(painter, ctx)
+
+
+def document_bounds(item: RenderedMessage, width: float) -> QRectF:
+    """What paint_document touches within `width` (the bubble's text width, which for a short
+    message of yours is less than the width the document was laid out at): the text, and code
+    blocks reaching into the margins."""
+    bounds = QRectF(0, 0, width, item.height)
+    for block in item.code_blocks:
+        bounds = bounds.united(block.rect)
+    bounds.setRight(min(bounds.right(), width))
+    return bounds.adjusted(-1, -1, 1, 1)          # the blocks' 1 px border
+
+
+class DocumentPixmaps:
+    """A small LRU of document pixmaps, each valid for the very RenderedMessage it was drawn
+    from (a new rendering — new content, width or palette — draws a new one)."""
+
+    def __init__(self, limit: int = PIXMAP_LIMIT) -> None:
+        self._limit = limit
+        self._items: OrderedDict[tuple[object, int], tuple[RenderedMessage, QPixmap, QRectF]] = \
+            OrderedDict()
+
+    def draw(self, painter: QPainter, key: object, item: RenderedMessage, palette: Palette,
+             background: QColor, text: QRectF) -> None:
+        """Paint `item` into the bubble's `text` rectangle over a solid `background`, from the
+        cache."""
+        ratio = painter.device().devicePixelRatioF()
+        cache_key = (key, round(ratio * 100), round(text.width()))
+        entry = self._items.get(cache_key)
+        if entry is None or entry[0] is not item:
+            entry = (item, *self._render(item, palette, background, ratio, text.width()))
+            self._items[cache_key] = entry
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+        self._items.move_to_end(cache_key)
+        _, pixmap, bounds = entry
+        painter.drawPixmap(text.topLeft() + bounds.topLeft(), pixmap)
+
+    @staticmethod
+    def _render(item: RenderedMessage, palette: Palette, background: QColor,
+                ratio: float, width: float) -> tuple[QPixmap, QRectF]:
+        bounds = document_bounds(item, width)
+        pixmap = QPixmap(max(1, round(bounds.width() * ratio)),
+                         max(1, round(bounds.height() * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(background)          # opaque: text keeps its sub-pixel antialiasing
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.translate(-bounds.topLeft())
+        paint_document(painter, item, palette)
+        painter.end()
+        return pixmap, bounds
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,189 @@
+"""The transcript view: a QListView whose delegate paints each message as Markdown.
+
+No widget per message: the delegate paints bubbles, code blocks with a Copy chip, a stats line
+and action links (Copy, Edit, Regenerate), and handles clicks on them. Rendered documents are
+cached per (message, width), so 1,000-message conversations lay out once and scroll smoothly.
+Everything the mouse can do is on the keyboard too: Ctrl+C, Ctrl+Shift+C (the code), F2,
+Ctrl+R, and the context menu (Menu key or Shift+F10) on the selected message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
+
+from app.chat.render.damage import first_changed_y
+from app.chat.render.delegate import MessageDelegate
+from app.chat.render.markdown import RenderedMessage
+from app.chat.transcript import Role
+from app.shell.theme import Palette
+
+COPY_CODE_KEYS = "Ctrl+Shift+C"
+
+
+class ChatView(QListView):
+    actionTriggered = Signal(str, int)     # copy | copy_code | edit | regenerate | stop, row
+    codeCopied = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatView")
+        self.setAccessibleName("Conversation")
+        self.setAccessibleDescription("Messages; Ctrl+C copies, Ctrl+Shift+C copies the code, "
+                                      "F2 edits a message of yours, Ctrl+R regenerates the last "
+                                      "reply, the Menu key or Shift+F10 shows every action")
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(100)
+        self.setUniformItemSizes(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setMouseTracking(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.delegate = MessageDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.delegate.actionTriggered.connect(self.actionTriggered)
+        self.delegate.codeCopied.connect(self.codeCopied)
+        self.menu: QMenu | None = None
+        self._stick_to_bottom = True
+        self._scroll_timer = QTimer(self, singleShot=True, interval=0)
+        self._scroll_timer.timeout.connect(self.scrollToBottom)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        # the viewport paints its own background (paintEvent), so a streamed token repaints it
+        # alone, not every widget under it from the window down
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+
+    def setModel(self, model: object) -> None:  # type: ignore[override]
+        super().setModel(model)  # type: ignore[arg-type]
+        m = self.model()
+        m.rowsInserted.connect(self._rows_inserted)
+        m.modelReset.connect(self._model_reset)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # type: ignore[override]
+        painter = QPainter(self.viewport())
+        painter.fillRect(event.rect(), QColor(self.delegate.palette.window))
+        painter.end()
+        super().paintEvent(event)
+
+    def set_palette(self, palette: Palette) -> None:
+        self.delegate.set_palette(palette)
+        self.scheduleDelayedItemsLayout()
+        self.viewport().update()
+
+    def code_blocks(self, row: int) -> list[str]:
+        """The code of each fenced block of message `row`, as the Copy chips copy it."""
+        index = self.model().index(row, 0)
+        if not index.isValid():
+            return []
+        item = self.delegate.rendered(index, self.viewport().width())
+        return [block.text for block in item.code_blocks]
+
+    def _scrolled(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._stick_to_bottom = value >= bar.maximum() - 48
+
+    def _rows_inserted(self, *_: object) -> None:
+        self._follow()
+
+    def _model_reset(self) -> None:
+        self._stick_to_bottom = True
+        self._follow()
+
+    def dataChanged(self, top: QModelIndex, bottom: QModelIndex,  # type: ignore[override]
+                    roles: Sequence[int] = ()) -> None:
+        """A streamed token that keeps the row's height repaints that row alone; anything else
+        goes through Qt (which repaints the whole viewport, and tells assistive technology —
+        once per reply is enough, not once per token)."""
+        streamed = top == bottom and list(roles) == [int(Role.ContentRole)]
+        before = self.delegate.last_rendering(top, self.viewport().width()) if streamed else None
+        resized = self.delegate.height_changed(top)
+        if streamed and not resized:
+            self._repaint_changed_lines(top, before)
+            return
+        if resized:                                      # e.g. a new line: lay out again
+            self.delegate.sizeHintChanged.emit(top)
+            self._follow()
+        super().dataChanged(top, bottom, roles)
+
+    def _repaint_changed_lines(self, index: QModelIndex, before: RenderedMessage | None) -> None:
+        """Repaint the row from its first changed line down (a streamed token changes the end
+        of a reply, so the lines above it stay as they are on screen)."""
+        row = self.visualRect(index)
+        if row.isEmpty():
+            return
+        after = self.delegate.rendered(index, row.width())
+        changed = first_changed_y(before, after)
+        text_top = self.delegate.geometry(index, row).text.top()
+        top = max(row.top(), int(text_top + changed) - 2)
+        if top <= row.bottom():
+            self.viewport().update(QRect(row.left(), top, row.width(), row.bottom() - top + 1))
+
+    def _follow(self) -> None:
+        if self._stick_to_bottom:
+            self._scroll_timer.start()
+
+    # -- keyboard and context menu -----------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # type: ignore[override]
+        index = self.currentIndex()
+        key = event.key()
+        mods = event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        if index.isValid():
+            if ctrl and key == Qt.Key.Key_C:
+                self.actionTriggered.emit("copy_code" if shift else "copy", index.row())
+                return
+            if key == Qt.Key.Key_F2:
+                self.actionTriggered.emit("edit", index.row())
+                return
+            if shift and key == Qt.Key.Key_F10:
+                self.show_menu(index.row(), self.visualRect(index).center())
+                return
+        if ctrl and key == Qt.Key.Key_R:
+            self.actionTriggered.emit("regenerate", self.model().rowCount() - 1)
+            return
+        super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # type: ignore[override]
+        keyboard = event.reason() == QContextMenuEvent.Reason.Keyboard
+        index = self.currentIndex() if keyboard else self.indexAt(event.pos())
+        if not index.isValid():
+            return
+        self.setCurrentIndex(index)
+        pos = self.visualRect(index).center() if keyboard else event.pos()
+        self.show_menu(index.row(), pos)
+
+    def show_menu(self, row: int, pos: QPoint) -> QMenu:
+        """The actions for message `row` as a menu at `pos` (viewport coordinates)."""
+        menu = self.message_menu(row)
+        menu.popup(self.viewport().mapToGlobal(pos))
+        return menu
+
+    def message_menu(self, row: int) -> QMenu:
+        index = self.model().index(row, 0)
+        if self.menu is not None:
+            self.menu.deleteLater()
+        menu = QMenu(self)
+        menu.setAccessibleName("Message actions")
+        self.menu = menu
+        if index.data(Role.StreamingRole):
+            menu.addAction("Stop", lambda: self.actionTriggered.emit("stop", row))
+            return menu
+        menu.addAction("Copy message\tCtrl+C", lambda: self.actionTriggered.emit("copy", row))
+        blocks = self.code_blocks(row)
+        for i, code in enumerate(blocks):
+            label = "Copy code" if len(blocks) == 1 else f"Copy code block {i + 1}"
+            keys = f"\t{COPY_CODE_KEYS}" if len(blocks) == 1 else ""
+            menu.addAction(label + keys, lambda code=code: self.codeCopied.emit(code))
+        role = index.data(Role.RoleRole)
+        if role == "user":
+            menu.addAction("Edit and resend\tF2", lambda: self.actionTriggered.emit("edit", row))
+        elif role == "assistant" and row == self.model().rowCount() - 1:
+            menu.addAction("Regenerate\tCtrl+R",
+                           lambda: self.actionTriggered.emit("regenerate", row))
+        return menu

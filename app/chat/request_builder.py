@@ -1,0 +1,38 @@
+"""Building the GenerationRequest each mode sends (pure functions, easy to test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from inference.engine.requests import GenerationRequest, Message, Mode
+from inference.engine.sampling import SamplingParams
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What the settings panel says right now: sampling, system prompt, model label."""
+
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    system_prompt: str = ""
+    model: str = ""
+
+
+def chat_request(history: Iterable[tuple[str, str]], settings: RunSettings) -> GenerationRequest:
+    """The conversation so far (role, content), ending with the user's turn."""
+    messages = tuple(Message(role, content) for role, content in history
+                     if role in ("user", "assistant") and (content or role == "user"))
+    return GenerationRequest(mode=Mode.CHAT, messages=messages,
+                             system=settings.system_prompt.strip(), sampling=settings.sampling)
+
+
+def text_request(document: str, settings: RunSettings) -> GenerationRequest:
+    """Text mode: continue the document exactly as written, no template, no system prompt."""
+    return GenerationRequest(mode=Mode.TEXT, text=document, sampling=settings.sampling)
+
+
+def instruct_request(instruction: str, system: str,
+                     settings: RunSettings) -> GenerationRequest:
+    """Instruct mode: an optional system prompt and one instruction, no history."""
+    return GenerationRequest(mode=Mode.INSTRUCT, text=instruction, system=system.strip(),
+                             sampling=settings.sampling)

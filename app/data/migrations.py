@@ -1,0 +1,128 @@
+"""The conversation database's schema, as a named, ordered list of migration steps.
+
+`PRAGMA user_version` holds how many steps a database has had. Append new steps at the end;
+never edit or reorder a step that has shipped. Each step runs in one transaction together with
+the bump of `user_version`, so a database is always at exactly one step of this list.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import NamedTuple
+
+from inference.common.errors import ParleyError
+
+
+class Migration(NamedTuple):
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("create_conversations_and_messages", """
+        CREATE TABLE conversations (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids never reused: undo restores
+            title         TEXT NOT NULL,
+            mode          TEXT NOT NULL DEFAULT 'chat',
+            system_prompt TEXT NOT NULL DEFAULT '',
+            created_at    REAL NOT NULL,
+            updated_at    REAL NOT NULL
+        );
+        CREATE TABLE messages (
+            id              INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER NOT NULL
+                            REFERENCES conversations(id) ON DELETE CASCADE,
+            role            TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content         TEXT NOT NULL DEFAULT '',
+            mode            TEXT NOT NULL DEFAULT 'chat',
+            model           TEXT NOT NULL DEFAULT '',
+            sampling        TEXT NOT NULL DEFAULT '{}',  -- JSON object
+            stats           TEXT,                        -- JSON object or NULL
+            complete        INTEGER NOT NULL DEFAULT 1 CHECK (complete IN (0, 1)),
+            finish_reason   TEXT,
+            created_at      REAL NOT NULL
+        );
+    """),
+    Migration("index_messages_and_recency", """
+        CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+        CREATE INDEX conversations_by_recency ON conversations (updated_at DESC, id DESC);
+    """),
+    Migration("create_perplexity_runs", """
+        CREATE TABLE perplexity_texts (
+            sha256      TEXT PRIMARY KEY,               -- of the text's UTF-8 bytes
+            text        TEXT NOT NULL
+        );
+        CREATE TABLE perplexity_runs (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at    REAL NOT NULL,
+            model_file    TEXT NOT NULL,                -- file name, e.g. model-Q4_K_M.gguf
+            model_path    TEXT NOT NULL DEFAULT '',
+            quant         TEXT NOT NULL DEFAULT '',
+            text_sha256   TEXT NOT NULL,
+            text_preview  TEXT NOT NULL DEFAULT '',
+            text_chars    INTEGER NOT NULL DEFAULT 0,
+            n_ctx         INTEGER NOT NULL,
+            method        TEXT NOT NULL CHECK (method IN ('chunked', 'full')),
+            ppl           REAL NOT NULL,
+            ppl_se        REAL,                         -- NULL when undefined
+            tokens_total  INTEGER NOT NULL DEFAULT 0,
+            tokens_scored INTEGER NOT NULL DEFAULT 0,
+            seconds       REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX perplexity_runs_by_text ON perplexity_runs (text_sha256, created_at);
+    """),
+)
+
+
+class SchemaTooNewError(ParleyError):
+    """The database was written by a newer Parley with steps this version does not know."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection,
+            migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
+    """Apply the steps `conn` has not had yet; return their names.
+
+    `conn` must be in autocommit mode (`isolation_level=None`). Each step runs in its own
+    `BEGIN IMMEDIATE` transaction that re-reads the version first, so two processes opening
+    the same new database do not both run a step; a failing step is rolled back whole.
+    """
+    applied: list[str] = []
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(conn)
+            if current > len(migrations):
+                raise SchemaTooNewError(
+                    f"the conversation database is at schema version {current}, but this "
+                    f"version of Parley knows only {len(migrations)}; please update Parley")
+            if current == len(migrations):
+                conn.execute("COMMIT")
+                return applied
+            step = migrations[current]
+            for statement in split_statements(step.sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {current + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(step.name)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script into statements (a statement may span lines, but not share one)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]!r}")
+    return statements

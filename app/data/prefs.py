@@ -1,0 +1,189 @@
+"""Persisted preferences and sampling presets, as JSON files in the config folder.
+
+Files are written atomically (temp file in the same folder, fsync, `os.replace`), so a crash
+mid-write leaves the old file. A missing file gives the defaults; an unreadable one gives the
+defaults too, and is kept beside as `<name>.bak` for a person to look at. A readable file with a
+bad value keeps every good value and falls back to the default for that one field only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from inference.common.errors import InvalidSettingError
+from inference.common.paths import parley_paths
+from inference.engine.requests import Mode
+from inference.engine.sampling import SamplingParams
+
+THEMES = ("system", "light", "dark")
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+PREFERENCES_FILE = "preferences.json"
+PRESETS_FILE = "presets.json"
+
+
+def default_model_settings() -> dict[str, int]:
+    return {"n_ctx": 4096, "n_gpu_layers": 0, "n_threads": 0}
+
+
+@dataclass
+class Preferences:
+    last_model: str = ""
+    recent_models: list[str] = field(default_factory=list)
+    sampling: dict = field(default_factory=lambda: SamplingParams().to_dict())
+    model_settings: dict = field(default_factory=default_model_settings)
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    mode: str = "chat"
+    theme: str = "system"                 # system | light | dark
+    window_geometry: str = ""             # base64 of QWidget.saveGeometry()
+    splitter_state: str = ""              # base64 of QSplitter.saveState()
+    last_conversation_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preferences:
+        """Every valid known field of `data`; defaults for the rest (unknown keys ignored)."""
+        prefs = cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in data:
+                values[f.name] = _valid(f.name, data[f.name], getattr(prefs, f.name))
+        return replace(prefs, **values)
+
+
+def _valid(name: str, value: Any, default: Any) -> Any:
+    """`value` cleaned for field `name`, or `default` when it is not valid."""
+    if name == "recent_models":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return list(dict.fromkeys(value)) if ok else default
+    if name == "sampling":
+        if not isinstance(value, dict):
+            return default
+        try:
+            return SamplingParams.from_dict({**default, **value}).to_dict()
+        except (InvalidSettingError, TypeError, ValueError):
+            return default
+    if name == "model_settings":
+        if not isinstance(value, dict):
+            return default
+        lowest = {"n_gpu_layers": -1}                 # -1: all layers on the GPU
+        return {key: (value[key] if _is_int(value.get(key)) and value[key] >= lowest.get(key, 0)
+                      else base)
+                for key, base in default.items()}
+    if name == "mode":
+        return value if value in {m.value for m in Mode} else default
+    if name == "theme":
+        return value if value in THEMES else default
+    if name == "last_conversation_id":
+        return value if value is None or _is_int(value) else default
+    return value if isinstance(value, str) else default
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class PrefsStore:
+    def __init__(self, path: Path | None = None) -> None:
+        """`path` is the preferences file; presets live beside it in `presets.json`."""
+        self.path = Path(path) if path is not None else parley_paths().config / PREFERENCES_FILE
+        self.presets_path = self.path.with_name(PRESETS_FILE)
+
+    def load(self) -> Preferences:
+        data = read_json(self.path)
+        return Preferences.from_dict(data) if data is not None else Preferences()
+
+    def save(self, prefs: Preferences) -> None:
+        write_json_atomic(self.path, prefs.to_dict())
+
+    def add_recent_model(self, prefs: Preferences, path: str, limit: int = 8) -> Preferences:
+        """Put `path` first in the recent models (once, at most `limit` kept), make it the
+        last model, save, and return the new preferences (`prefs` itself is not changed)."""
+        recent = [path, *(p for p in prefs.recent_models if p != path)][: max(limit, 1)]
+        updated = replace(prefs, last_model=path, recent_models=recent)
+        self.save(updated)
+        return updated
+
+    # -- presets: name -> {"sampling": {...}, "system_prompt": "..."} ------------------------
+
+    def presets(self) -> dict[str, dict]:
+        data = read_json(self.presets_path)
+        if data is None:
+            return {}
+        result: dict[str, dict] = {}
+        for name, preset in data.items():
+            if not isinstance(preset, dict):
+                continue
+            sampling = _valid("sampling", preset.get("sampling"), SamplingParams().to_dict())
+            prompt = preset.get("system_prompt")
+            result[name] = {"sampling": sampling,
+                            "system_prompt": prompt if isinstance(prompt, str) else ""}
+        return result
+
+    def save_preset(self, name: str, sampling: dict, system_prompt: str) -> None:
+        """Add or replace a preset. Raises InvalidSettingError for a blank name or bad
+        sampling values."""
+        name = name.strip()
+        if not name:
+            raise InvalidSettingError("a preset needs a name")
+        checked = SamplingParams.from_dict(sampling).to_dict()
+        presets = self.presets()
+        presets[name] = {"sampling": checked, "system_prompt": system_prompt}
+        write_json_atomic(self.presets_path, presets)
+
+    def delete_preset(self, name: str) -> None:
+        presets = self.presets()
+        if presets.pop(name, None) is not None:
+            write_json_atomic(self.presets_path, presets)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`; None when missing. A file that is not a JSON object is
+    copied to `<path>.bak` (replacing an older one) and None returned."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        _keep_backup(path)
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        _keep_backup(path)
+        return None
+    return data
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _keep_backup(path: Path) -> None:
+    try:
+        shutil.copyfile(path, path.with_name(path.name + ".bak"))
+    except OSError:
+        pass

@@ -1,0 +1,1 @@
+"""Development tooling, not the product: screenshots of the window's main states."""

@@ -1,0 +1,231 @@
+"""The model picker: recent models, Open GGUF…, the starter model; Load / Unload with progress;
+context size and GPU layers, applied (with a reload) only when the user says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine.build_read import BuildReport
+from app.engine.worker import STARTER, LoadSpec
+from app.settings.gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
+from app.settings.slider_field import FieldSpec, SliderField
+from inference.engine.api import LoadedModel
+
+STARTER_LABEL = "Gemma 3 270M · Q4_K_M (starter)"
+CTX_HELP = ("Context size (n_ctx): how many tokens the model sees at once — prompt, history and "
+            "reply together. Bigger needs more memory. Applied when you press Apply (reloads).")
+GPU_HELP = ("GPU layers (n_gpu_layers): how many layers run on the GPU; the rest run on the CPU "
+            "from RAM. Applied when you press Apply (reloads).")
+
+
+def model_label(choice: str) -> str:
+    return STARTER_LABEL if choice == STARTER else Path(choice).name
+
+
+class ModelPanel(QWidget):
+    loadRequested = Signal(object)         # LoadSpec
+    unloadRequested = Signal()
+    cancelRequested = Signal()
+
+    def __init__(self, models_dir: Path | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelPanel")
+        self._models_dir = models_dir
+        self._loaded: LoadedModel | None = None
+        self._loading = False
+        self._n_threads = 0                 # 0 = physical cores (preferences may say otherwise)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 4)
+        layout.setSpacing(6)
+        layout.addWidget(_heading("Model"))
+        self.picker = QComboBox()
+        self.picker.setObjectName("modelPicker")
+        self.picker.setAccessibleName("Model")
+        self.picker.setToolTip("Recent models and the bundled starter model")
+        self.picker.currentIndexChanged.connect(self._choice_changed)
+        self.open_button = QPushButton("Open GGUF…")
+        self.open_button.setAccessibleName("Open a GGUF model file")
+        self.open_button.clicked.connect(self.open_file_dialog)
+        layout.addWidget(self.picker)
+        self.load_button = QPushButton("Load")
+        self.load_button.setObjectName("primaryButton")
+        self.load_button.setAccessibleName("Load the selected model")
+        self.load_button.clicked.connect(self._load_clicked)
+        self.unload_button = QPushButton("Unload")
+        self.unload_button.setAccessibleName("Unload the model")
+        self.unload_button.clicked.connect(self.unloadRequested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.load_button, 1)
+        buttons.addWidget(self.unload_button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Model load progress")
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        layout.addWidget(self.progress)
+        self.status = QLabel("No model loaded")
+        self.status.setObjectName("mutedLabel")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.ctx = SliderField(FieldSpec("n_ctx", "Context size", 256, 1 << 20, 256, 0,
+                                         stops=ctx_stops(131072), tooltip=CTX_HELP, suffix=" tok"))
+        self.gpu = SliderField(FieldSpec("n_gpu_layers", "GPU layers", -1, 1000, 1, 0,
+                                         slider_high=64, tooltip=GPU_HELP))
+        self.gpu.spin.setSpecialValueText("all")
+        self.gpu_note = QLabel("")
+        self.gpu_note.setObjectName("mutedLabel")
+        self.gpu_note.setWordWrap(True)
+        self.apply_button = QPushButton("Apply (reloads the model)")
+        self.apply_button.setAccessibleName("Apply context size and GPU layers")
+        self.apply_button.clicked.connect(self._apply_clicked)
+        for widget in (self.ctx, self.gpu, self.gpu_note, self.apply_button):
+            layout.addWidget(widget)
+        self.estimator = GpuLayersEstimator(self.gpu, self.gpu_note, self.ctx)
+        self.ctx.valueChanged.connect(self._settings_changed)
+        self.gpu.valueChanged.connect(self._settings_changed)
+        self._update_buttons()
+
+    # -- model list --------------------------------------------------------------------------
+    def set_models(self, recent: list[str], current: str = "", starter: bool = True) -> None:
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        for path in recent:
+            if path != STARTER:
+                self.picker.addItem(Path(path).name, path)
+                self.picker.setItemData(self.picker.count() - 1, path,
+                                        Qt.ItemDataRole.ToolTipRole)
+        if starter:
+            self.picker.addItem(STARTER_LABEL, STARTER)
+        index = self.picker.findData(current) if current else 0
+        self.picker.setCurrentIndex(max(index, 0))
+        self.picker.blockSignals(False)
+        self._choice_changed()
+
+    def choice(self) -> str:
+        return self.picker.currentData() or ""
+
+    def select(self, choice: str) -> None:
+        index = self.picker.findData(choice)
+        if index < 0:
+            self.picker.insertItem(0, model_label(choice), choice)
+            index = 0
+        self.picker.setCurrentIndex(index)
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.select(path)
+            self._load_clicked()
+
+    # -- settings ----------------------------------------------------------------------------
+    def set_model_settings(self, n_ctx: int, n_gpu_layers: int, n_threads: int = 0) -> None:
+        self._n_threads = n_threads
+        self.ctx.set_value(n_ctx)
+        self.gpu.set_value(n_gpu_layers)
+        self._settings_changed()
+
+    def spec(self, choice: str | None = None) -> LoadSpec:
+        return LoadSpec(choice or self.choice(), n_ctx=int(self.ctx.value()),
+                        n_gpu_layers=int(self.gpu.value()), n_threads=self._n_threads)
+
+    # -- engine state ------------------------------------------------------------------------
+    def set_loading(self, loading: bool) -> None:
+        self._loading = loading
+        self.progress.setVisible(loading)
+        self.progress.setValue(0)
+        if loading:
+            self.status.setText(f"Loading {model_label(self.choice())}…")
+        self._update_buttons()
+
+    def set_progress(self, fraction: float) -> None:
+        self.progress.setValue(round(fraction * 100))
+
+    def set_loaded(self, loaded: LoadedModel | None, message: str = "") -> None:
+        self._loaded = loaded
+        self.set_loading(False)
+        if loaded is not None:
+            self.status.setText(f"Loaded {loaded.config.path.name} · {loaded.backend} · "
+                                f"context {loaded.n_ctx} · {loaded.load_seconds:.1f} s")
+            self.estimator.set_model(loaded.config.path, loaded.gpu_offload, loaded.n_ctx_train)
+        else:
+            self.status.setText(message or "No model loaded")
+            self.estimator.show_file(self.selected_file())
+        self._update_buttons()
+
+    def set_memory(self, free_vram: int | None) -> None:
+        self.estimator.set_free_vram(free_vram)
+
+    def set_build(self, report: BuildReport) -> None:
+        """What this llama.cpp build can do, known before any model is loaded (a loaded model
+        says it itself)."""
+        if self._loaded is None:
+            self.estimator.set_offload(report.offloads)
+            if report.offloads:
+                self.estimator.set_free_vram(report.free_vram)
+
+    def selected_file(self) -> Path | None:
+        """The GGUF the picker points at, when it is on disk (the starter once assembled)."""
+        choice = self.choice()
+        if not choice:
+            return None
+        path = starter_file(self._models_dir) if choice == STARTER else Path(choice)
+        return path if path is not None and path.is_file() else None
+
+    def _load_clicked(self) -> None:
+        if self._loading:
+            self.cancelRequested.emit()
+        elif self.choice():
+            self.loadRequested.emit(self.spec())
+
+    def _apply_clicked(self) -> None:
+        if self._loaded is not None:
+            self.loadRequested.emit(self.spec(str(self._loaded.config.path)))
+
+    def _choice_changed(self) -> None:
+        loaded = self._loaded
+        path = self.selected_file()
+        if loaded is not None and (path is None or path == loaded.config.path):
+            self.estimator.set_model(loaded.config.path, loaded.gpu_offload, loaded.n_ctx_train)
+        else:
+            self.estimator.show_file(path)
+        self._update_buttons()
+
+    def _settings_changed(self) -> None:
+        self.estimator.refresh()
+        self._update_buttons()
+
+    def pending_changes(self) -> bool:
+        loaded = self._loaded
+        if loaded is None:
+            return False
+        return (int(self.ctx.value()) != loaded.config.n_ctx
+                or int(self.gpu.value()) != loaded.config.n_gpu_layers)
+
+    def _update_buttons(self) -> None:
+        self.load_button.setText("Cancel" if self._loading else "Load")
+        self.load_button.setEnabled(self._loading or bool(self.choice()))
+        self.unload_button.setEnabled(self._loaded is not None and not self._loading)
+        self.apply_button.setEnabled(self.pending_changes() and not self._loading)
+        self.picker.setEnabled(not self._loading)
+        self.open_button.setEnabled(not self._loading)
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("sectionHeading")
+    return label

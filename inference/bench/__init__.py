@@ -1,0 +1,3 @@
+"""Benchmarks measured the way llama.cpp's own tools measure: throughput, a real chat turn, memory.
+Imports engine, host, llama, common.
+"""

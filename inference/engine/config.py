@@ -1,0 +1,80 @@
+"""ModelConfig: what to load and how, validated before any native code sees it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from inference.common.errors import InvalidSettingError
+from inference.memory.fit import KV_TYPES
+
+MAX_CTX = 1 << 20
+KV_CACHE_TYPES: tuple[str, ...] = tuple(KV_TYPES)   # what llama.cpp accepts, as in its CLI
+
+
+def default_threads() -> int:
+    """Physical cores, as llama.cpp's tools default to (at least 1)."""
+    try:
+        import psutil
+
+        cores = psutil.cpu_count(logical=False)
+    except Exception:  # psutil may not know on some platforms
+        cores = None
+    return max(1, cores or os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: Path
+    n_ctx: int = 4096
+    n_gpu_layers: int = 0          # -1 = all layers
+    n_threads: int = 0             # 0 = physical cores
+    n_batch: int = 2048
+    n_ubatch: int = 512
+    flash_attn: str = "auto"       # "auto" | "on" | "off"
+    cache_type_k: str = "f16"      # KV cache element types (see KV_CACHE_TYPES)
+    cache_type_v: str = "f16"      # a quantized V cache needs flash attention
+    seed: int = -1
+    use_mmap: bool = True
+    insist: bool = False           # load even when the memory estimate says it will not fit
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path).expanduser())
+        _check_int("context size", self.n_ctx, 16, MAX_CTX)
+        _check_int("GPU layers", self.n_gpu_layers, -1, 100_000)
+        _check_int("threads", self.n_threads, 0, 1024)
+        _check_int("batch size", self.n_batch, 1, 1 << 16)
+        _check_int("micro-batch size", self.n_ubatch, 1, 1 << 16)
+        if self.flash_attn not in ("auto", "on", "off"):
+            raise InvalidSettingError(
+                f"flash attention must be auto, on or off, got {self.flash_attn!r}")
+        for label, name in (("K", self.cache_type_k), ("V", self.cache_type_v)):
+            if name not in KV_CACHE_TYPES:
+                raise InvalidSettingError(
+                    f"{label} cache type must be one of {', '.join(KV_CACHE_TYPES)}, "
+                    f"got {name!r}")
+
+    @property
+    def threads(self) -> int:
+        return self.n_threads or default_threads()
+
+    def with_changes(self, **changes: Any) -> ModelConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+    def needs_reload(self, other: ModelConfig) -> bool:
+        """Whether going from self to other needs the model (or context) loaded again."""
+        return self != other
+
+
+def _check_int(label: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidSettingError(f"{label} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidSettingError(f"{label} must be between {low} and {high}, got {value}")

@@ -1,0 +1,52 @@
+"""What a generation yields: token pieces while it streams, then one Finished event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from inference.engine.metrics import GenerationStats
+
+
+class FinishReason(str, Enum):
+    STOP = "stop"                  # end-of-generation token or a stop string
+    LENGTH = "length"              # max tokens reached
+    CANCELLED = "cancelled"        # the user stopped it: a normal ending
+    CONTEXT_FULL = "context_full"  # the KV cache is full
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str                      # always whole UTF-8 characters
+    index: int                     # 0-based output token index of the last token in `text`
+    stats: GenerationStats | None = None   # a live snapshot, attached a few times a second
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: FinishReason
+    text: str
+    stats: GenerationStats
+    prompt: str = ""
+    template: str = ""
+    dropped_turns: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "finish_reason": self.reason.value,
+            "template": self.template,
+            "dropped_turns": self.dropped_turns,
+            "warnings": list(self.warnings),
+            "stats": self.stats.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    fraction: float                # 0 … 1
+
+
+GenerationEvent = TokenEvent | Finished

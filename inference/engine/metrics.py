@@ -1,0 +1,115 @@
+"""GenerationStats and the clock that measures them, exactly as docs/ARCHITECTURE.md § Figures
+defines them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Tooltips / docs: one definition per figure, shown wherever the figure is.
+DEFINITIONS: dict[str, str] = {
+    "ttft_s": "Time to first token: from the moment the engine starts on the request until the "
+              "first token's text is ready (tokenizing + prefill + first sample).",
+    "tpot_s": "Time per output token: (last token − first token) ÷ (output tokens − 1).",
+    "gen_tps": "Generation speed: 1 ÷ TPOT, tokens per second after the first.",
+    "prefill_tps": "Prefill speed: prompt tokens evaluated ÷ (first token − start); tokens "
+                   "reused from the cache are not counted.",
+    "prompt_tokens": "Tokens in the prompt, including those reused from the cache.",
+    "cached_tokens": "Prompt tokens reused from the previous request's KV cache (not recomputed).",
+    "output_tokens": "Tokens the model generated for this reply.",
+    "itl_p50_s": "Median inter-token latency (time between consecutive tokens).",
+    "itl_p95_s": "95th percentile inter-token latency.",
+    "context_used": "Tokens in the KV cache ÷ context size (n_ctx).",
+}
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    ttft_s: float | None = None
+    prefill_tps: float | None = None
+    tpot_s: float | None = None
+    gen_tps: float | None = None
+    itl_p50_s: float | None = None
+    itl_p95_s: float | None = None
+    total_s: float = 0.0
+    n_ctx: int = 0
+    context_tokens: int = 0          # tokens in the KV cache when the reply ended
+
+    @property
+    def context_used(self) -> float:
+        return self.context_tokens / self.n_ctx if self.n_ctx else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationStats:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def summary(self) -> str:
+        """One line for the CLI and the message footer."""
+        parts = [f"prompt {self.prompt_tokens} tok"]
+        if self.cached_tokens:
+            parts[-1] += f" ({self.cached_tokens} cached)"
+        parts.append(f"output {self.output_tokens} tok")
+        if self.ttft_s is not None:
+            parts.append(f"TTFT {self.ttft_s * 1000:.0f} ms")
+        if self.tpot_s is not None:
+            parts.append(f"TPOT {self.tpot_s * 1000:.1f} ms")
+        if self.gen_tps is not None:
+            parts.append(f"{self.gen_tps:.1f} tok/s")
+        if self.prefill_tps is not None:
+            parts.append(f"prefill {self.prefill_tps:.0f} tok/s")
+        return " · ".join(parts)
+
+
+@dataclass
+class StatsClock:
+    """Collects timestamps during one generation and turns them into GenerationStats."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    n_ctx: int = 0
+    t0: float = field(default_factory=time.perf_counter)
+    token_times: list[float] = field(default_factory=list)
+
+    def token(self) -> float:
+        now = time.perf_counter()
+        self.token_times.append(now)
+        return now
+
+    def snapshot(self, context_tokens: int = 0) -> GenerationStats:
+        times = self.token_times
+        n = len(times)
+        prefill = self.prompt_tokens - self.cached_tokens
+        ttft = times[0] - self.t0 if n else None
+        tpot = (times[-1] - times[0]) / (n - 1) if n > 1 else None
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        return GenerationStats(
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached_tokens,
+            output_tokens=n,
+            ttft_s=ttft,
+            prefill_tps=(prefill / ttft) if ttft and prefill > 0 else None,
+            tpot_s=tpot,
+            gen_tps=(1.0 / tpot) if tpot else None,
+            itl_p50_s=statistics.median(gaps) if gaps else None,
+            itl_p95_s=_percentile(gaps, 95) if gaps else None,
+            total_s=(times[-1] if n else time.perf_counter()) - self.t0,
+            n_ctx=self.n_ctx,
+            context_tokens=context_tokens,
+        )
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)

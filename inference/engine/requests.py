@@ -1,0 +1,61 @@
+"""What a caller asks the engine to generate: mode, messages or text, and sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from inference.common.errors import PromptError
+from inference.engine.sampling import SamplingParams
+
+
+class Mode(str, Enum):
+    CHAT = "chat"          # multi-turn with history, through the chat template
+    TEXT = "text"          # raw completion: continue `text` with no template
+    INSTRUCT = "instruct"  # optional system prompt + one instruction, no history
+
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise PromptError(f"unknown message role {self.role!r} (expected one of {ROLES})")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    mode: Mode = Mode.CHAT
+    messages: tuple[Message, ...] = ()   # chat: the conversation so far, ending with the user
+    text: str = ""                       # text: the document to continue; instruct: the instruction
+    system: str = ""                     # chat / instruct: the system prompt
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode(self.mode))
+        object.__setattr__(self, "messages", tuple(self.messages))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            "text": self.text,
+            "system": self.system,
+            "sampling": self.sampling.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        return cls(
+            mode=Mode(data.get("mode", "chat")),
+            messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages", ())),
+            text=data.get("text", ""),
+            system=data.get("system", ""),
+            sampling=SamplingParams.from_dict(data.get("sampling", {})),
+        )

@@ -1,0 +1,3 @@
+"""The model library: every GGUF Parley knows, where they live, importing and deleting, the starter
+model. Imports gguf, memory, common.
+"""

@@ -1,0 +1,118 @@
+"""A scripted stand-in for the engine (EngineAPI) for fast, model-free GUI tests.
+
+`tests/gui/test_fake_engine.py` checks it against `EngineAPI`, so it cannot drift from the real
+engine. The flows that matter also run on the real engine and starter model
+(tests/gui/test_model.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from inference.common.cancel import CancelToken
+from inference.common.errors import ModelLoadError, PromptTooLongError
+from inference.engine.api import LoadedModel, RenderedPrompt
+from inference.engine.config import ModelConfig
+from inference.engine.events import Finished, FinishReason, GenerationEvent, TokenEvent
+from inference.engine.metrics import StatsClock
+from inference.engine.requests import GenerationRequest, Mode
+
+
+@dataclass
+class FakeEngine:
+    """EngineAPI with scripted replies: `words` streamed one per `delay` seconds."""
+
+    words: list[str] = field(default_factory=lambda: ["Hello", " there", ",", " friend", "."])
+    delay: float = 0.01
+    fail_load: str = ""
+    gpu_offload: bool = False             # what LoadedModel says about the build
+    fail_generate: str = ""
+    requests: list[GenerationRequest] = field(default_factory=list)
+    configs: list[ModelConfig] = field(default_factory=list)
+    closed: bool = False
+    _loaded: LoadedModel | None = None
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
+
+    def load(self, config: ModelConfig, progress=None, cancel: CancelToken | None = None
+             ) -> LoadedModel:
+        self.configs.append(config)
+        for i in range(5):
+            if progress:
+                progress((i + 1) / 5)
+        if self.fail_load:
+            raise ModelLoadError(self.fail_load)
+        self._loaded = LoadedModel(
+            config=config, info=_INFO | {"path": str(config.path),
+                                         "file_name": config.path.name},
+            n_ctx=config.n_ctx, n_ctx_train=32768, template="gemma (gguf)",
+            gpu_offload=self.gpu_offload, backend="CUDA" if self.gpu_offload else "CPU",
+            load_seconds=0.01)
+        return self._loaded
+
+    def unload(self) -> None:
+        self._loaded = None
+
+    def render(self, request: GenerationRequest) -> RenderedPrompt:
+        if self.fail_generate == "too long":
+            raise PromptTooLongError("The prompt is 5000 tokens; the context holds 1024.")
+        return RenderedPrompt(_render(request), "none (raw text)" if request.mode is Mode.TEXT
+                              else "gemma (gguf)", 12, 0, request.sampling.max_tokens)
+
+    def generate(self, request: GenerationRequest, cancel: CancelToken | None = None
+                 ) -> Iterator[GenerationEvent]:
+        self.requests.append(request)
+        cancel = cancel or CancelToken()
+        rendered = self.render(request)
+        clock = StatsClock(prompt_tokens=12, n_ctx=self._loaded.n_ctx if self._loaded else 0)
+        text = ""
+        reason = FinishReason.STOP
+        for i, word in enumerate(self.words[: request.sampling.max_tokens]):
+            if cancel.cancelled:
+                reason = FinishReason.CANCELLED
+                break
+            time.sleep(self.delay)
+            clock.token()
+            text += word
+            yield TokenEvent(word, i)
+        else:
+            if len(self.words) > request.sampling.max_tokens:
+                reason = FinishReason.LENGTH
+        yield Finished(reason, text, clock.snapshot(12 + len(clock.token_times)),
+                       rendered.text, rendered.template)
+
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        return list(range(len(text.split())))
+
+    def close(self) -> None:
+        self.closed = True
+        self._loaded = None
+
+
+def _render(request: GenerationRequest) -> str:
+    if request.mode is Mode.TEXT:
+        return request.text
+    parts = [f"<system>{request.system}" if request.system else ""]
+    if request.mode is Mode.INSTRUCT:
+        parts.append(f"<user>{request.text}")
+    else:
+        parts += [f"<{m.role}>{m.content}" for m in request.messages]
+    return "".join(parts) + "<assistant>"
+
+
+_INFO = {
+    "architecture": "gemma3", "name": "Fake 270M", "size_label": "270M",
+    "parameters": 268_098_176, "quant": "Q4_K_M", "bits_per_weight": 7.55,
+    "file_size": 253_113_024, "context_length": 32768, "layers": 18, "experts": 0,
+    "experts_used": None, "is_moe": False, "chat_template": True, "vocab_size": 262144,
+    "embedding_length": 640, "heads": 4, "kv_heads": 1,
+}
