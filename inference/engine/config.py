@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.common.errors import InvalidSettingError
-from inference.memory.fit import KV_TYPES
+from inference.memory.model_shape import KV_TYPES
 
 MAX_CTX = 1 << 20
 KV_CACHE_TYPES: tuple[str, ...] = tuple(KV_TYPES)   # what llama.cpp accepts, as in its CLI

@@ -23,6 +23,31 @@ from inference.common.errors import (
     UnsupportedVersionError,
 )
 from inference.gguf.byte_reader import BoundedReader
+from inference.gguf.describe import content_hint, quote_name
+from inference.gguf.header_values import (
+    DEFAULT_ALIGNMENT,
+    GGUF_MAGIC,
+    KEPT_ARRAY_ITEMS,
+    KEPT_STRING_BYTES,
+    MAX_ARRAY_ITEMS,
+    MAX_DIMS,
+    MAX_KV_COUNT,
+    MAX_TENSOR_COUNT,
+    MAX_TENSOR_NAME,
+    MIN_KV_BYTES,
+    MIN_TENSOR_INFO_BYTES,
+    SCALAR_STRUCTS,
+    SUPPORTED_VERSIONS,
+    TYPE_ARRAY,
+    TYPE_BOOL,
+    TYPE_FLOAT32,
+    TYPE_STRING,
+    VALUE_TYPES,
+    ArrayValue,
+    RawHeader,
+    TensorInfo,
+    show_value,
+)
 
 __all__ = [
     "ArrayValue",
@@ -32,75 +57,6 @@ __all__ = [
     "quote_name",
     "show_value",
 ]
-
-GGUF_MAGIC = b"GGUF"
-SUPPORTED_VERSIONS = (2, 3)
-DEFAULT_ALIGNMENT = 32
-MAX_DIMS = 4                       # GGML_MAX_DIMS
-MAX_TENSOR_NAME = 63               # GGML_MAX_NAME - 1
-MAX_ARRAY_ITEMS = 1 << 30          # llama.cpp's GGUF_MAX_ARRAY_ELEMENTS
-MAX_KV_COUNT = 1_000_000           # real models have tens; anything near this is corrupt
-MAX_TENSOR_COUNT = 1_000_000       # the largest real files hold a few thousand
-KEPT_STRING_BYTES = 16 << 20       # longer metadata strings are summarised, not kept
-KEPT_ARRAY_ITEMS = 65_536          # numeric arrays up to this length keep their values
-
-# GGUF value type id -> (name, struct format or None for strings/arrays, minimum encoded size)
-_VALUE_TYPES: dict[int, tuple[str, str | None, int]] = {
-    0: ("uint8", "B", 1),
-    1: ("int8", "b", 1),
-    2: ("uint16", "H", 2),
-    3: ("int16", "h", 2),
-    4: ("uint32", "I", 4),
-    5: ("int32", "i", 4),
-    6: ("float32", "f", 4),
-    7: ("bool", "b", 1),
-    8: ("string", None, 8),
-    9: ("array", None, 12),
-    10: ("uint64", "Q", 8),
-    11: ("int64", "q", 8),
-    12: ("float64", "d", 8),
-}
-_SCALAR_STRUCTS = {t: struct.Struct("<" + fmt) for t, (_, fmt, _) in _VALUE_TYPES.items() if fmt}
-_TYPE_BOOL, _TYPE_STRING, _TYPE_ARRAY, _TYPE_FLOAT32 = 7, 8, 9, 6
-_MIN_KV_BYTES = 8 + 1 + 4 + 1          # key length, 1-byte key, type, 1-byte value
-_MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
-
-
-@dataclass(frozen=True)
-class ArrayValue:
-    """An array value: element type, length, and the values when small and numeric."""
-
-    item_type: int
-    count: int
-    values: tuple[Any, ...] | None
-
-    def summary(self) -> str:
-        return f"[array of {self.count} {_VALUE_TYPES[self.item_type][0]}]"
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One tensor's validated header entry (re-exported by `gguf_file`, in `GGUFInfo.tensors`);
-    `offset` is the absolute file offset of its data."""
-
-    name: str
-    ggml_type: int
-    type_name: str
-    shape: tuple[int, ...]
-    n_elements: int
-    n_bytes: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class RawHeader:
-    """A header as read: metadata values are raw (arrays as `ArrayValue`), tensors placed."""
-
-    version: int
-    kv: dict[str, Any]
-    tensors: tuple[TensorInfo, ...]
-    data_offset: int
-    alignment: int
 
 
 @dataclass(frozen=True)
@@ -130,10 +86,10 @@ class _HeaderParser:
         n_kv = r.u64("the header")
         self._check_limit(n_tensors, MAX_TENSOR_COUNT, "tensors")
         self._check_limit(n_kv, MAX_KV_COUNT, "metadata entries")
-        self._check_fits(n_kv, _MIN_KV_BYTES, "metadata entries")
+        self._check_fits(n_kv, MIN_KV_BYTES, "metadata entries")
         kv = self._read_kv(n_kv)
         alignment = self._alignment(kv)
-        self._check_fits(n_tensors, _MIN_TENSOR_INFO_BYTES, "tensors")
+        self._check_fits(n_tensors, MIN_TENSOR_INFO_BYTES, "tensors")
         infos = [self._read_tensor_info(i) for i in range(n_tensors)]
         header_end = r.offset
         data_offset = _align(header_end, alignment) if n_tensors else header_end
@@ -154,7 +110,7 @@ class _HeaderParser:
             )
         magic = r.read(4, "the header")
         if magic != GGUF_MAGIC:
-            hint = _content_hint(magic + r.read(min(r.remaining, 28), "the header"))
+            hint = content_hint(magic + r.read(min(r.remaining, 28), "the header"))
             raise NotGGUFError(
                 f"{self.path} is not a GGUF file (starts with bytes {repr(magic)[1:]}, "
                 f"expected 'GGUF'){hint}"
@@ -215,7 +171,7 @@ class _HeaderParser:
 
     def _value_type(self, key: str, what: str) -> int:
         value_type = self.r.u32(what)
-        if value_type not in _VALUE_TYPES:
+        if value_type not in VALUE_TYPES:
             raise MetadataError(
                 f"{self.path}: metadata key {quote_name(key)} has unknown value type {value_type}"
             )
@@ -224,14 +180,14 @@ class _HeaderParser:
     def _value(self, key: str) -> Any:
         what = f"metadata key {quote_name(key)}"
         value_type = self._value_type(key, what)
-        if value_type == _TYPE_ARRAY:
+        if value_type == TYPE_ARRAY:
             return self._array(key, what)
-        if value_type == _TYPE_STRING:
+        if value_type == TYPE_STRING:
             return self._string(what)
-        value = self.r.unpack(_SCALAR_STRUCTS[value_type], what)[0]
-        if value_type == _TYPE_BOOL:
+        value = self.r.unpack(SCALAR_STRUCTS[value_type], what)[0]
+        if value_type == TYPE_BOOL:
             return value != 0
-        if value_type == _TYPE_FLOAT32:
+        if value_type == TYPE_FLOAT32:
             return float(str(np.float32(value)))  # shortest form: 1e-06, not 9.99999997e-07
         return value
 
@@ -244,13 +200,13 @@ class _HeaderParser:
 
     def _array(self, key: str, what: str) -> ArrayValue:
         item_type = self._value_type(key, what)
-        if item_type == _TYPE_ARRAY:
+        if item_type == TYPE_ARRAY:
             raise MetadataError(
                 f"{self.path}: metadata key {quote_name(key)} is an array of arrays, which GGUF "
                 "does not allow"
             )
         count = self.r.u64(what)
-        name, fmt, item_size = _VALUE_TYPES[item_type]
+        name, fmt, item_size = VALUE_TYPES[item_type]
         if count > MAX_ARRAY_ITEMS:
             raise MetadataError(
                 f"{self.path}: metadata key {quote_name(key)} claims an array of {count:,} {name} "
@@ -265,7 +221,7 @@ class _HeaderParser:
             self.r.skip(count * item_size, what)
             return ArrayValue(item_type, count, None)
         values = struct.unpack(f"<{count}{fmt}", self.r.read(count * item_size, what))
-        if item_type == _TYPE_BOOL:
+        if item_type == TYPE_BOOL:
             values = tuple(v != 0 for v in values)
         return ArrayValue(item_type, count, values)
 
@@ -395,32 +351,4 @@ def _type_sizes(ggml_type: int) -> tuple[str, int, int] | None:
 def _align(n: int, alignment: int) -> int:
     return n + (-n % alignment)
 
-
-def _content_hint(head: bytes) -> str:
-    """A hint at what a non-GGUF file really is, from its first bytes."""
-    if head.startswith(b"version https://git-lfs"):
-        return " — it is a Git LFS pointer, not the model itself"
-    stripped = head.lstrip().lower()
-    if stripped.startswith((b"<!doctype html", b"<html", b"<?xml", b"<")):
-        return " — it looks like a web page (a failed or redirected download?)"
-    if stripped.startswith((b"{", b"[")):
-        return " — it looks like a JSON file"
-    if head.startswith(b"PK\x03\x04"):
-        return " — it is a ZIP archive"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return " — it looks like a safetensors file; Parley needs GGUF"
-    if head[:4] in (b"lmgg", b"fmgg", b"tjgg"):
-        return " — it is an old GGML-format model; convert it to GGUF"
-    return ""
-
-
-def quote_name(name: str) -> str:
-    """A key or tensor name quoted for a message, with control characters made visible."""
-    return f"'{name}'" if name.isprintable() and "'" not in name else repr(name)
-
-
-def show_value(value: Any) -> str:
-    if isinstance(value, ArrayValue):
-        return value.summary()
-    return repr(value)
 
