@@ -1,3 +1,3 @@
 """What the app keeps: the SQLite conversation store, migrations, export, preferences and drafts.
-No Qt widgets; imports inference.common only.
+No Qt widgets; imports inference only (no other app room).
 """

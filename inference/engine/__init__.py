@@ -1,3 +1,3 @@
-"""The engine: EngineAPI, the in-process Engine, requests, events, sampling, prompts, chat
-templates and metrics. Imports common, llama, gguf, memory.
+"""The engine: EngineAPI, the in-process Engine, requests, events, prompts, chat templates,
+sampling values and metrics. Imports common, llama, gguf, memory, library and perplexity.
 """

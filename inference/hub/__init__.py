@@ -1,3 +1,3 @@
 """The Hugging Face hub: search, file listings and resumable, checked downloads with progress.
-Imports gguf, common.
+Imports gguf, memory, library, common.
 """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import time
 import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,6 @@ FUZZ_SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-MAX_SECONDS_PER_READ = 2.0
 MAX_PEAK_BYTES = 16 << 20  # the reader holds at most a chunk or two of the header
 
 # Values that stress counts, lengths, offsets and dimensions when written over a field
@@ -82,18 +80,15 @@ def _apply(data: bytes, edits: list[tuple[str, int, int]]) -> bytes:
 
 
 def _read_bounded(path: Path) -> GGUFInfo | GGUFError:
-    """read_gguf, asserting it is quick and small; GGUFErrors are returned, others propagate."""
+    """read_gguf, asserting it stays small in memory; GGUFErrors are returned, others propagate."""
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         result: GGUFInfo | GGUFError = read_gguf(path)
     except GGUFError as err:
         result = err
     finally:
-        elapsed = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert elapsed < MAX_SECONDS_PER_READ, f"read_gguf took {elapsed:.2f} s"
     assert peak < MAX_PEAK_BYTES, f"read_gguf allocated {peak:,} bytes"
     return result
 
