@@ -26,8 +26,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import llama_cpp
-
 from inference.bench.chat import ChatBench, run_chat_turns
 from inference.bench.memory import (
     MemoryReport,
@@ -153,7 +151,7 @@ def time_prompt(ctx: NativeContext, tokens: list[int], n_batch: int) -> float:
         code = ctx.decode(tokens[begin:begin + n_batch], begin, logits="last")
         if code != 0:
             raise ModelLoadError(f"prompt batch failed at position {begin} (code {code})")
-    llama_cpp.llama_synchronize(ctx.ptr)
+    ctx.synchronize()
     return (time.perf_counter_ns() - start) / 1e9
 
 
@@ -164,7 +162,7 @@ def time_generation(ctx: NativeContext, tokens: list[int]) -> float:
         code = ctx.decode([token], pos)
         if code != 0:
             raise ModelLoadError(f"generation decode failed at position {pos} (code {code})")
-        llama_cpp.llama_synchronize(ctx.ptr)
+        ctx.synchronize()
     return (time.perf_counter_ns() - start) / 1e9
 
 

@@ -8,7 +8,7 @@ file counts no more precise than its source) unless the caller picks one — mea
 its 99th percentile and maximum, "same top token" % and mean Δp of the correct token (%),
 computed exactly as `llama-perplexity --kl-divergence` does (`kld`).
 
-Files are checked first (same architecture, same vocabulary: `compare_checks`). The reference
+Files are checked first (same architecture, same vocabulary: `compare.checks`). The reference
 runs first and streams its quantized log-probs to a temporary file; each file, the reference
 itself included (its row is measured: KLD ≈ 0, same top 100 %), is scored against that file
 chunk by chunk, so no two models' logits are ever held at once. With

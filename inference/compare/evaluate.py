@@ -127,7 +127,7 @@ def measure_file(job: FileJob, emit: Emit, cancel: CancelToken | None = None) ->
 
 
 def measure_in_child(job: FileJob, emit: Emit) -> FileMeasurement:
-    """`child_job` target (a child is stopped by killing it, so it needs no cancel token)."""
+    """`host.jobs` target (a child is stopped by killing it, so it needs no cancel token)."""
     return measure_file(job, emit)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import llama_cpp
-
 from inference.common.errors import (
     ModelLoadError,
     NotEnoughMemoryError,
@@ -13,6 +11,7 @@ from inference.common.errors import (
 from inference.engine.config import ModelConfig
 from inference.gguf.file import GGUFInfo
 from inference.library.entry import FitSettings
+from inference.llama.native import bindings_version, gpu_offload_supported
 from inference.memory.fit import MemoryEstimate, estimate, human_bytes, max_gpu_layers_that_fit
 
 WARN_FRACTION = 0.85
@@ -27,7 +26,7 @@ def check_memory(info: GGUFInfo, config: ModelConfig, available: int | None = No
     `available`, `free_vram` and `gpu_offload` are measured when not given.
     """
     if gpu_offload is None:
-        gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
+        gpu_offload = gpu_offload_supported()
     n_gpu = config.n_gpu_layers if gpu_offload else 0
     if available is None or (free_vram is None and n_gpu != 0):
         measured = FitSettings.detect(config.n_ctx, n_gpu)
@@ -94,4 +93,4 @@ def explain_load_failure(info: GGUFInfo, error: ModelLoadError, log: list[str]) 
 
 def unsupported_message(architecture: str) -> str:
     return (f"architecture '{architecture}' is not supported by this build "
-            f"(llama.cpp in llama-cpp-python {llama_cpp.__version__}); a newer Parley may run it")
+            f"(llama.cpp in llama-cpp-python {bindings_version()}); a newer Parley may run it")

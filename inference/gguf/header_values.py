@@ -53,7 +53,7 @@ class ArrayValue:
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """One tensor's validated header entry (re-exported by `gguf_file`, in `GGUFInfo.tensors`);
+    """One tensor's validated header entry (re-exported by `gguf.file`, in `GGUFInfo.tensors`);
     `offset` is the absolute file offset of its data."""
 
     name: str

@@ -1,7 +1,7 @@
 """The model library: every GGUF file Parley knows, with its header facts and memory fit.
 
 Files come from Parley's models folder, folders the user adds (kept in `library.json` in the
-config folder) and other apps' stores found on their own (`library_sources`). Nothing is loaded:
+config folder) and other apps' stores found on their own (`library.sources`). Nothing is loaded:
 each entry is built from the file's header (cached by `header_cache`) and `fit.assess_fit`.
 A split model (`name-00001-of-00003.gguf` …) is one entry, its first part; a file that cannot
 be read is an entry with its error, never a failed listing.

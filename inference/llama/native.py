@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ.setdefault("GGML_NO_BACKTRACE", "1")  # an abort should print one line, not gdb output
 
 import llama_cpp  # noqa: E402
+import numpy as np  # noqa: E402
 
 from inference.common.cancel import CancelToken  # noqa: E402
 from inference.common.errors import Cancelled, ModelLoadError  # noqa: E402
@@ -23,6 +24,7 @@ from inference.llama.native_log import NATIVE_LOG  # noqa: E402
 
 FLASH_ATTN = {"auto": -1, "off": 0, "on": 1}
 GGML_TYPE_BF16 = 30    # ggml.h; llama-cpp-python 0.3.36 does not export this one
+NativeBatch = llama_cpp.llama_batch   # a context's token batch (token, pos, seq_id, logits …)
 
 
 def ggml_type_id(name: str) -> int:
@@ -59,12 +61,22 @@ class BuildInfo:
                 "backend": self.backend}
 
 
+def bindings_version() -> str:
+    """The llama-cpp-python version, e.g. "0.3.36"."""
+    return llama_cpp.__version__
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU."""
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
 def build_info() -> BuildInfo:
     ensure_backend()
     return BuildInfo(
-        llama_cpp_python=llama_cpp.__version__,
+        llama_cpp_python=bindings_version(),
         system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
-        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+        gpu_offload=gpu_offload_supported(),
         backends=_backend_names(),
     )
 
@@ -240,12 +252,30 @@ class NativeContext:
             b.logits[n - 1] = True
         return llama_cpp.llama_decode(self.ptr, b)
 
-    def batch(self) -> llama_cpp.llama_batch:
+    def batch(self) -> NativeBatch:
         """The context's own batch buffer (n_batch tokens) for callers that fill it directly."""
         return self._batch
 
+    def decode_batch(self) -> int:
+        """Evaluate the context's own batch as the caller filled it (llama_decode's code)."""
+        return llama_cpp.llama_decode(self.ptr, self._batch)
+
+    def synchronize(self) -> None:
+        """Wait until every scheduled computation has finished."""
+        llama_cpp.llama_synchronize(self.ptr)
+
     def logits_ptr(self, i: int = -1) -> ctypes.Array:
         return llama_cpp.llama_get_logits_ith(self.ptr, i)
+
+    def logits_rows(self, first: int, n_rows: int) -> np.ndarray | None:
+        """A float32 (n_rows, n_vocab) view, not a copy, of llama.cpp's output rows first …
+        first+n_rows−1, valid until the next decode; None when there are no logits."""
+        ptr = llama_cpp.llama_get_logits_ith(self.ptr, first)
+        if not ptr:
+            return None
+        n_vocab = self.model.n_vocab
+        buf = (ctypes.c_float * (n_rows * n_vocab)).from_address(ctypes.addressof(ptr.contents))
+        return np.frombuffer(buf, dtype=np.float32).reshape(n_rows, n_vocab)
 
     def keep_prefix(self, n_tokens: int, *, seq_id: int = 0) -> bool:
         """Drop cached positions ≥ n_tokens; False if the cache cannot do that."""

@@ -4,25 +4,23 @@ A `Window` is one independent evaluation (a llama.cpp chunk, or a full-text slid
 the tokens to run from position 0 of an empty sequence, the first position whose logits are
 scored, and the tokens those positions must predict. Up to n_seq windows share a batch, each as
 its own sequence id, exactly like llama.cpp's `perplexity()`. An optional `on_rows` callback also
-receives every batch's scored logit rows (what KL divergence needs, see `compare_eval`).
+receives every batch's scored logit rows (what KL divergence needs, see `compare.evaluate`).
 """
 
 from __future__ import annotations
 
 import codecs
-import ctypes
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import llama_cpp
 import numpy as np
 
 from inference.common.cancel import CancelToken
 from inference.common.errors import Cancelled, ParleyError
-from inference.llama.native import NativeContext, NativeModel
+from inference.llama.native import NativeBatch, NativeContext, NativeModel
 from inference.perplexity.scoring import RowNormalizers, row_normalizers, target_nll, top_details
 
 TOP_K = 5
@@ -114,7 +112,7 @@ def evaluate_windows(ctx: NativeContext, windows: Sequence[Window], *, n_seq: in
         for p0 in range(0, max(len(w.tokens) for w in group), piece):
             _check(cancel)
             spans = _fill(ctx.batch(), group, p0, piece)
-            code = llama_cpp.llama_decode(ctx.ptr, ctx.batch())
+            code = ctx.decode_batch()
             if code == 2 or (cancel is not None and cancel.cancelled):
                 raise Cancelled("perplexity cancelled")
             if code != 0:
@@ -138,7 +136,7 @@ def _check(cancel: CancelToken | None) -> None:
         raise Cancelled("perplexity cancelled")
 
 
-def _fill(batch: llama_cpp.llama_batch, group: Sequence[Window], p0: int,
+def _fill(batch: NativeBatch, group: Sequence[Window], p0: int,
           piece: int) -> list[tuple[Window, int, int, int]]:
     """Put positions p0 … p0+piece−1 of every window into the batch, each window its own seq.
 
@@ -172,13 +170,9 @@ def _score(ctx: NativeContext, window: Window, first_row: int, pos_lo: int, pos_
     t_hi = min(pos_hi - window.score_from, len(window.targets))
     if t_hi <= t_lo:
         return
-    n_vocab = ctx.model.n_vocab
-    ptr = llama_cpp.llama_get_logits_ith(ctx.ptr, first_row)
-    if not ptr:
+    logits = ctx.logits_rows(first_row, t_hi - t_lo)
+    if logits is None:
         raise ParleyError("llama.cpp returned no logits for the evaluated text")
-    buf = (ctypes.c_float * ((t_hi - t_lo) * n_vocab)).from_address(
-        ctypes.addressof(ptr.contents))
-    logits = np.frombuffer(buf, dtype=np.float32).reshape(t_hi - t_lo, n_vocab)
     targets = window.targets[t_lo:t_hi].astype(np.int64)
     norm = row_normalizers(logits)
     if on_rows is not None:

@@ -1,27 +1,25 @@
 """The child-process side of `quantize`: run `llama_model_quantize`, report tensors from its log.
 
-Runs in a spawned process (see `child_job`); it installs its own llama.cpp log callback, so the
-parent's log capture is untouched. The lines go on to the `parley.llama_cpp` logger (per-tensor
-lines at DEBUG), which `child_job` routes like the parent's: Parley's log file, stderr with -v.
+Runs in a spawned process (see `host.jobs`); `inference.llama.quantize` installs its own llama.cpp
+log callback there, so the parent's log capture is untouched. The lines go on to the
+`parley.llama_cpp` logger (per-tensor lines at DEBUG), which `host.jobs` routes like the parent's:
+Parley's log file, stderr with -v.
 """
 
 from __future__ import annotations
 
 import collections
-import ctypes
 import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import llama_cpp
-
 from inference.common.errors import ParleyError
+from inference.llama.quantize import quantize_model
 
 REQUANTIZED_KEY = "parley.requantized_from"
 _TENSOR_LINE = re.compile(r"^\[\s*(\d+)/\s*(\d+)\]\s+(\S+)")
 _FAILED = "failed to quantize: "
-_SILENT = llama_cpp.llama_log_callback(lambda _level, _text, _user: None)
 LOG = logging.getLogger("parley.llama_cpp")
 _LEVELS = {3: logging.WARNING, 4: logging.ERROR}        # ggml's WARN, ERROR; the rest INFO
 
@@ -38,8 +36,8 @@ class _LogReader:
         self.partial = ""
         self.tail: collections.deque[str] = collections.deque(maxlen=60)
 
-    def feed(self, level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-        self.partial += text.decode("utf-8", "replace") if text else ""
+    def feed(self, level: int, text: str) -> None:
+        self.partial += text
         while "\n" in self.partial:
             line, self.partial = self.partial.split("\n", 1)
             line = line.rstrip()
@@ -65,22 +63,7 @@ def quantize_in_child(source: str, output: str, ftype: int, allow_requantize: bo
                       n_threads: int, overrides: Sequence[tuple[str, str]],
                       emit: Callable[[Any], None]) -> None:
     reader = _LogReader(emit)
-    callback = llama_cpp.llama_log_callback(reader.feed)
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-    llama_cpp.llama_backend_init()
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.allow_requantize = allow_requantize
-    params.nthread = n_threads
-    kv = (llama_cpp.llama_model_kv_override * (len(overrides) + 1))()   # last one: key "" ends
-    for slot, (key, value) in zip(kv, overrides, strict=False):
-        slot.tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_STR
-        slot.key = key.encode("utf-8")[:127]
-        slot.value.val_str = value.encode("utf-8")[:127]
-    if overrides:
-        params.kv_overrides = kv
-    code = llama_cpp.llama_model_quantize(source.encode("utf-8"), output.encode("utf-8"),
-                                          ctypes.byref(params))
-    llama_cpp.llama_log_set(_SILENT, ctypes.c_void_p(0))
+    code = quantize_model(source, output, ftype=ftype, allow_requantize=allow_requantize,
+                          n_threads=n_threads, overrides=overrides, log=reader.feed)
     if code != 0:
         raise QuantizeFailed(reader.reason())

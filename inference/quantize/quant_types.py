@@ -15,9 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import llama_cpp
-
 from inference.common.errors import InvalidSettingError
+from inference.llama.quantize import ftype_id
 
 FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
 
@@ -25,7 +24,7 @@ FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
 @dataclass(frozen=True)
 class QuantType:
     name: str             # llama.cpp's name, e.g. "Q4_K_M"
-    ftype: int            # LLAMA_FTYPE_* value
+    ftype: int            # LLAMA_FTYPE_* value (inference.llama.quantize.ftype_id)
     approx_bpw: float
     needs_imatrix: bool = False
 
@@ -35,8 +34,7 @@ class QuantType:
 
 
 def _t(name: str, bpw: float, imatrix: bool = False) -> QuantType:
-    prefix = "LLAMA_FTYPE_ALL_" if name == "F32" else "LLAMA_FTYPE_MOSTLY_"
-    return QuantType(name, int(getattr(llama_cpp, prefix + name)), bpw, imatrix)
+    return QuantType(name, ftype_id(name), bpw, imatrix)
 
 
 _ALL = (

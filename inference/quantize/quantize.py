@@ -1,7 +1,7 @@
 """Quantized variants of a GGUF, made by llama.cpp's own `llama_model_quantize`.
 
 `llama_model_quantize` has neither a progress callback nor an abort, so each file is made in a
-spawned child process (`child_job`): the child reads llama.cpp's log ("[ 12/ 236] blk.0.attn_k…"
+spawned child process (`host.jobs`): the child reads llama.cpp's log ("[ 12/ 236] blk.0.attn_k…"
 once per tensor) and reports progress from it; cancelling kills the child and removes the
 partial file. The output is written as `<name>.partial` and renamed only when complete.
 

@@ -6,19 +6,23 @@ from dataclasses import replace
 
 import pytest
 
-from inference.engine.sampler import SamplerChain, exact_prefilter
 from inference.engine.sampling import REPEAT_LAST_N, SamplingParams
 from inference.llama.native import NativeContext, NativeModel
+from inference.llama.sampler import SamplerChain, exact_prefilter
 
 DEFAULT = SamplingParams(seed=7)
+N = REPEAT_LAST_N
 
 
 def test_prefilter_only_where_it_is_exact():
-    assert exact_prefilter(DEFAULT) == DEFAULT.top_k + REPEAT_LAST_N
-    assert exact_prefilter(replace(DEFAULT, temperature=0.0)) == 1 + REPEAT_LAST_N
-    assert exact_prefilter(replace(DEFAULT, top_k=0)) == 0          # top-p alone: whole vocab
-    assert exact_prefilter(replace(DEFAULT, repeat_penalty=1.0)) == 0
-    assert exact_prefilter(replace(DEFAULT, repeat_penalty=0.8)) == 0  # raises logits
+    assert exact_prefilter(DEFAULT, N) == DEFAULT.top_k + N
+    assert exact_prefilter(replace(DEFAULT, temperature=0.0), N) == 1 + N
+    assert exact_prefilter(replace(DEFAULT, top_k=0), N) == 0          # top-p alone: whole vocab
+    assert exact_prefilter(replace(DEFAULT, repeat_penalty=1.0), N) == 0
+    assert exact_prefilter(replace(DEFAULT, repeat_penalty=0.8), N) == 0  # raises logits
+    assert exact_prefilter(DEFAULT, 16) == DEFAULT.top_k + 16       # the chain's window
+    with pytest.raises(ValueError):
+        SamplerChain(None, DEFAULT, repeat_last_n=0)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +42,9 @@ def native(starter_model_path):
 ], ids=["default", "greedy", "strong-penalty"])
 def test_prefiltered_chain_samples_exactly_what_llama_cpp_order_samples(native, params):
     model, ctx = native
-    fast = SamplerChain(model, params)
-    plain = SamplerChain(model, params, prefilter=False)
-    unpenalised = SamplerChain(model, replace(params, repeat_penalty=1.0))
+    fast = SamplerChain(model, params, repeat_last_n=N)
+    plain = SamplerChain(model, params, repeat_last_n=N, prefilter=False)
+    unpenalised = SamplerChain(model, replace(params, repeat_penalty=1.0), repeat_last_n=N)
     assert fast.seed == plain.seed == 7
     prompt = model.tokenize("The the the the lighthouse keeper said the sea the sea the")
     ctx.clear()

@@ -29,13 +29,13 @@ sys.path.insert(0, str(ROOT))
 import llama_cpp  # noqa: E402
 
 from inference.engine import engine as engine_mod  # noqa: E402
-from inference.engine import metrics, sampler, streaming  # noqa: E402
+from inference.engine import metrics, streaming  # noqa: E402
 from inference.engine.config import ModelConfig  # noqa: E402
-from inference.engine.events import Finished  # noqa: E402
+from inference.engine.events import Finished, TokenEvent  # noqa: E402
 from inference.engine.requests import GenerationRequest, Message  # noqa: E402
 from inference.engine.sampling import SamplingParams  # noqa: E402
 from inference.library.starter import resolve_model  # noqa: E402
-from inference.llama import native  # noqa: E402
+from inference.llama import native, sampler  # noqa: E402
 
 TOTALS: dict[str, float] = defaultdict(float)
 COUNTS: dict[str, int] = defaultdict(int)
@@ -100,7 +100,7 @@ def main() -> int:
                     tokens += event.stats.output_tokens - 1
                 if not args.json:
                     print(f"turn {turn}: {event.stats.summary()}", flush=True)
-            else:
+            elif isinstance(event, TokenEvent):
                 first = first or now
                 last = now
     eng.close()

@@ -16,7 +16,6 @@ from inference.cli import main
 from inference.common.cancel import CancelToken
 from inference.common.errors import Cancelled, InvalidSettingError, ParleyError
 from inference.llama.native import NativeContext, NativeModel
-from inference.perplexity import run as perplexity_run
 from inference.perplexity.measure import (
     EmptyTextError,
     TextTooShortError,
@@ -215,18 +214,18 @@ def test_cancel_before_and_during_a_batch(model: NativeModel, sample: str,
     # stops it inside that batch — llama_decode returns 2 and no batch ever completes
     cancel = CancelToken()
     codes: list[int] = []
-    real_decode = perplexity_run.llama_cpp.llama_decode
+    real_decode = NativeContext.decode_batch
 
-    def decode_then_cancel(ctx, batch):  # type: ignore[no-untyped-def]
+    def decode_then_cancel(ctx: NativeContext) -> int:
         timer = threading.Timer(0.2, cancel.cancel)
         timer.start()
         try:
-            codes.append(real_decode(ctx, batch))
+            codes.append(real_decode(ctx))
         finally:
             timer.cancel()
         return codes[-1]
 
-    monkeypatch.setattr(perplexity_run.llama_cpp, "llama_decode", decode_then_cancel)
+    monkeypatch.setattr(NativeContext, "decode_batch", decode_then_cancel)
     progress: list[tuple[int, int, float | None]] = []
     with pytest.raises(Cancelled):
         compute_perplexity(model, sample, n_ctx=256, n_batch=1024, n_threads=THREADS,
