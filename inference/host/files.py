@@ -1,7 +1,8 @@
-"""The files EngineHost keeps: each child's log, and the crash-loop guard's state.
+"""The files the child processes leave: each child's log, and EngineHost's crash-loop guard.
 
-- `logs/engine-<pid>.log`: the child's llama.cpp log plus its stderr (where native aborts and
-  faulthandler write). After the child ends it is appended to Parley's main log and removed.
+- `logs/<kind>-<pid>.log` (kind "engine" for EngineHost's child, "job" for a one-shot job): the
+  child's log (llama.cpp's too) plus its stderr (where native aborts and faulthandler write).
+  After the child ends it is appended to Parley's main log and removed.
 - `data/engine-state.json`: `{"loading": path}` while a load runs; a crash during the load
   leaves it behind, so the next start knows not to auto-load that model.
 """
@@ -19,10 +20,11 @@ from inference.common.paths import parley_paths
 log = logging.getLogger(__name__)
 STATE_FILE = "engine-state.json"
 TAIL_LINES = 30
+CHILD_KINDS = ("engine", "job")
 
 
-def child_log_path(log_dir: Path, pid: int) -> Path:
-    return log_dir / f"engine-{pid}.log"
+def child_log_path(log_dir: Path, pid: int, kind: str = "engine") -> Path:
+    return log_dir / f"{kind}-{pid}.log"
 
 
 def log_tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
@@ -36,7 +38,7 @@ def log_tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
-def merge_log(path: Path, pid: int | None, outcome: str) -> None:
+def merge_log(path: Path, pid: int | None, outcome: str, kind: str = "engine") -> None:
     """Append a finished child's log to Parley's main log file, then remove it."""
     try:
         text = path.read_text("utf-8", errors="replace")
@@ -48,8 +50,8 @@ def merge_log(path: Path, pid: int | None, outcome: str) -> None:
     try:
         main.parent.mkdir(parents=True, exist_ok=True)
         with main.open("a", encoding="utf-8") as out:
-            out.write(f"---- engine process {pid} ({outcome}) ----\n{text}"
-                      f"---- end of engine process {pid} ----\n")
+            out.write(f"---- {kind} process {pid} ({outcome}) ----\n{text}"
+                      f"---- end of {kind} process {pid} ----\n")
         path.unlink(missing_ok=True)
     except OSError:
         log.warning("could not append %s to %s", path, main, exc_info=True)
@@ -59,13 +61,14 @@ def merge_left_over_logs(log_dir: Path) -> None:
     """Merge the logs of children whose parent ended before it could (a crash, a kill)."""
     import psutil
 
-    for path in log_dir.glob("engine-*.log"):
-        try:
-            pid = int(path.stem.split("-", 1)[1])
-        except ValueError:
-            continue
-        if not psutil.pid_exists(pid):
-            merge_log(path, pid, "left over from an earlier run")
+    for kind in CHILD_KINDS:
+        for path in log_dir.glob(f"{kind}-*.log"):
+            try:
+                pid = int(path.stem.split("-", 1)[1])
+            except ValueError:
+                continue
+            if not psutil.pid_exists(pid):
+                merge_log(path, pid, "left over from an earlier run", kind)
 
 
 # -- the crash-loop guard ----------------------------------------------------------------------

@@ -5,9 +5,10 @@ some GPU out-of-memory paths, the OOM killer). With the engine in a child, the a
 call raises `EngineCrashedError` (exit signal + the last lines of the child's log), the tokens
 already streamed are the partial reply, and the next `load` starts a fresh child.
 
-The child is started with multiprocessing's "spawn" context (inference/host/child.py). A frozen
-(PyInstaller) app must call `multiprocessing.freeze_support()` first thing in its entry point, so
-the executable, started again as the child, becomes the engine instead of a second app.
+The child is started, set up and watched like every child (inference/host/process.py, "spawn";
+its main is inference/host/child.py). A frozen (PyInstaller) app must call
+`multiprocessing.freeze_support()` first thing in its entry point, so the executable, started
+again as the child, becomes the engine instead of a second app.
 
 Wire format: inference/host/protocol.py. The child's log (llama.cpp's log plus its stderr, where
 native aborts write) is `logs/engine-<pid>.log`; when the child ends it is appended to Parley's
@@ -18,18 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
-import select
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from inference.common.cancel import CancelToken
 from inference.common.errors import EngineCrashedError, NoModelLoadedError
-from inference.common.paths import parley_paths
 from inference.engine.api import LoadedModel, ProgressCallback, RenderedPrompt
 from inference.engine.config import ModelConfig
 from inference.engine.events import GenerationEvent, TokenEvent
@@ -37,43 +34,38 @@ from inference.engine.requests import GenerationRequest
 from inference.host import child as host_child
 from inference.host import files
 from inference.host import protocol as hp
+from inference.host.bootstrap import ChildLogging
+from inference.host.exits import ChildExit
+from inference.host.process import (
+    JOIN_S,
+    ChildGone,
+    ChildProcess,
+    DeadlinePassed,
+    spawn_context,
+)
 
 log = logging.getLogger(__name__)
-POLL_S = 0.05          # how often a waiting parent looks at the caller's CancelToken
-JOIN_S = 5.0           # patience for a polite exit, then terminate, then kill
+STOP_S = 30.0          # how long an abandoned generation may take to see its cancel
 
 
 @dataclass
 class _Child:
-    process: BaseProcess
-    conn: Connection
+    proc: ChildProcess
     cancel: hp.SharedCancel
-    log_path: Path
     busy: str = ""     # the request in flight ("" when the child waits for the next one)
-    _poller: Any = field(default=None, init=False, repr=False)   # select.poll, made on first use
-
-    def readable(self, timeout_s: float) -> bool:
-        """Whether a message is waiting (within `timeout_s`). On POSIX one `select.poll`
-        object, kept for the child's life: `Connection.poll` builds a selector on every call,
-        which is most of what receiving a streamed token costs this process."""
-        if self._poller is None:
-            if not hasattr(select, "poll"):             # Windows pipes: the Connection's own
-                return self.conn.poll(timeout_s)
-            self._poller = select.poll()
-            self._poller.register(self.conn.fileno(), select.POLLIN)
-        return bool(self._poller.poll(timeout_s * 1000))
 
 
 class EngineHost:
     """Implements `EngineAPI` with the engine in a child process. Use from one thread at a time."""
 
-    def __init__(self, verbose: bool | None = None) -> None:
+    def __init__(self, verbose: bool | None = None, job_modules: Sequence[str] = ()) -> None:
         """`verbose`: also echo the engine's log to stderr; by default, when Parley's logger is
-        at DEBUG (`parley -v`)."""
+        at DEBUG (`parley -v`). `job_modules`: modules the engine process imports for more jobs
+        (each defines `JOBS`, as inference/host/child.py does; tests/support/debug_jobs.py)."""
         if verbose is None:
             verbose = logging.getLogger("parley").isEnabledFor(logging.DEBUG)
         self._verbose = verbose
-        self._mp = multiprocessing.get_context("spawn")
+        self._job_modules = tuple(job_modules)
         self._child: _Child | None = None
         self._loaded: LoadedModel | None = None
 
@@ -85,7 +77,7 @@ class EngineHost:
     def pid(self) -> int | None:
         """The engine process's id while one runs."""
         child = self._child
-        return child.process.pid if child is not None else None
+        return child.proc.pid if child is not None else None
 
     # -- the crash-loop guard ---------------------------------------------------------------
     @staticmethod
@@ -102,7 +94,7 @@ class EngineHost:
              cancel: CancelToken | None = None) -> LoadedModel:
         self._loaded = None
         child = self._ensure_child()
-        files.record_loading(config.path, child.process.pid)
+        files.record_loading(config.path, child.proc.pid)
         try:
             loaded = self._request(child, (hp.LOAD, config.to_dict()),
                                    f"loading {config.path.name}", cancel, progress)
@@ -129,18 +121,24 @@ class EngineHost:
 
     def generate(self, request: GenerationRequest,
                  cancel: CancelToken | None = None) -> Iterator[GenerationEvent]:
+        """Engine.generate in the engine process: every event it yields, in order."""
         child = self._require()
         during = "generating"
         self._send(child, (hp.GENERATE, request.to_dict()), during)
+        relay = _relay(cancel, child.cancel)
         try:
             while True:
-                reply = self._receive(child, during, cancel)
-                if reply[0] == hp.TOKEN:
+                reply = self._receive(child, during, relay)
+                tag = reply[0]
+                if tag == hp.TOKEN:
                     yield TokenEvent(reply[1], reply[2], reply[3] if len(reply) > 3 else None)
                     continue
+                if tag == hp.EVENT:
+                    yield reply[1]
+                    continue
                 child.busy = ""
-                if reply[0] == hp.ERROR:
-                    raise hp.decode_error(reply[1], reply[2])
+                if tag == hp.ERROR:
+                    raise reply[1]
                 yield reply[1]     # the Finished
                 return
         finally:
@@ -149,8 +147,9 @@ class EngineHost:
 
     def call(self, name: str, *args: Any, progress: Callable[[Any], None] | None = None,
              cancel: CancelToken | None = None) -> Any:
-        """Run the job `name` (host_child.JOBS) in the engine process; `progress` gets what the
-        job emits. Raises what the job raises (ParleyError subclasses, Cancelled)."""
+        """Run the job `name` (host_child.JOBS, or one from `job_modules`) in the engine
+        process; `progress` gets what the job emits. Raises what the job raises (ParleyError
+        subclasses, Cancelled)."""
         return self._request(self._ensure_child(), (hp.JOB, name, args), f"running {name}",
                              cancel, progress)
 
@@ -165,16 +164,10 @@ class EngineHost:
         child, self._child, self._loaded = self._child, None, None
         if child is None:
             return
-        proc = child.process
         child.cancel.cancel()
-        with contextlib.suppress(OSError):
-            child.conn.send((hp.CLOSE,))
-        proc.join(JOIN_S)
-        for stop in (proc.terminate, proc.kill):
-            if proc.is_alive():
-                stop()
-                proc.join(JOIN_S)
-        self._finish(child, hp.describe_exit(proc.exitcode))
+        with contextlib.suppress(ChildGone):
+            child.proc.send((hp.CLOSE,))
+        child.proc.stop(JOIN_S)
 
     def __enter__(self) -> EngineHost:
         return self
@@ -190,37 +183,30 @@ class EngineHost:
 
     def _ensure_child(self) -> _Child:
         child = self._child
-        if child is not None and child.process.is_alive() and not child.busy:
+        if child is not None and child.proc.alive and not child.busy:
             return child
         if child is not None:
             self.close()           # died while idle, or out of step after an interruption
-        logs = parley_paths().logs
-        files.merge_left_over_logs(logs)
-        parent_conn, child_conn = self._mp.Pipe(duplex=True)
-        flag = hp.SharedCancel.new_flag(self._mp)
-        proc = self._mp.Process(target=host_child.main, name="parley-engine", daemon=True,
-                                args=(child_conn, flag, str(logs), self._verbose))
-        proc.start()
-        child_conn.close()         # only the child holds its end: its death reads as EOF here
-        assert proc.pid is not None
-        self._child = _Child(proc, parent_conn, hp.SharedCancel(flag),
-                             files.child_log_path(logs, proc.pid))
-        log.info("engine process %d started", proc.pid)
+        flag = hp.SharedCancel.new_flag(spawn_context())
+        proc = ChildProcess.start(host_child.main, flag, self._job_modules, name="parley-engine",
+                                  logs=ChildLogging.of_parent("engine", self._verbose))
+        self._child = _Child(proc, hp.SharedCancel(flag))
         return self._child
 
     def _request(self, child: _Child, message: tuple[Any, ...], during: str,
                  cancel: CancelToken | None = None,
                  progress: Callable[[Any], None] | None = None) -> Any:
         self._send(child, message, during)
+        relay = _relay(cancel, child.cancel)
         try:
             while True:
-                reply = self._receive(child, during, cancel)
-                if reply[0] in (hp.PROGRESS, hp.EVENT):
+                reply = self._receive(child, during, relay)
+                if reply[0] == hp.EVENT:
                     _notify(progress, reply[1])
                     continue
                 child.busy = ""
                 if reply[0] == hp.ERROR:
-                    raise hp.decode_error(reply[1], reply[2])
+                    raise reply[1]
                 return reply[1]
         finally:
             if child.busy and self._child is child:   # interrupted here: out of step
@@ -230,58 +216,58 @@ class EngineHost:
         child.cancel.reset()
         child.busy = message[0]
         try:
-            child.conn.send(message)
-        except OSError:
+            child.proc.send(message)
+        except ChildGone:
             raise self._crashed(child, during) from None
 
-    def _receive(self, child: _Child, during: str, cancel: CancelToken | None) -> tuple[Any, ...]:
-        conn = child.conn
-        while True:
-            if cancel is not None and cancel.cancelled and not child.cancel.cancelled:
-                child.cancel.cancel()
-            try:
-                if child.readable(POLL_S):
-                    return conn.recv()
-            except (EOFError, OSError):
-                raise self._crashed(child, during) from None
-            if not child.process.is_alive() and not child.readable(0):
-                raise self._crashed(child, during)
+    def _receive(self, child: _Child, during: str, on_wait: Callable[[], None] | None,
+                 deadline: float | None = None) -> tuple[Any, ...]:
+        try:
+            return child.proc.receive(on_wait, deadline)
+        except ChildGone:
+            raise self._crashed(child, during) from None
 
     def _abandon(self, child: _Child) -> None:
         """The caller stopped reading a generation: cancel it and read up to its end."""
         child.cancel.cancel()
+        deadline = time.monotonic() + STOP_S
         try:
             while child.busy:
-                if self._receive(child, "stopping", None)[0] in (hp.RESULT, hp.ERROR):
+                if self._receive(child, "stopping", None, deadline)[0] in (hp.RESULT, hp.ERROR):
                     child.busy = ""
         except EngineCrashedError as err:
             log.warning("%s", err)
+        except DeadlinePassed:
+            log.warning("the engine did not stop within %g s of a cancel", STOP_S)
         finally:
             if child.busy and self._child is child:   # interrupted while draining
                 self.close()
 
     def _crashed(self, child: _Child, during: str) -> EngineCrashedError:
-        proc = child.process
-        proc.join(JOIN_S)
-        if proc.is_alive():        # its pipe closed but it lives on: make sure it is gone
-            proc.kill()
-            proc.join(JOIN_S)
-        code = proc.exitcode
-        how = hp.describe_exit(code)
-        tail = files.log_tail(child.log_path)
         loading = child.busy == hp.LOAD
-        log.error("engine process %s stopped (%s) while %s", proc.pid, how, during)
-        self._finish(child, how)
-        return EngineCrashedError(hp.crash_message(how, during, loading),
-                                  exit_signal=hp.exit_signal(code), log_tail=tail)
-
-    def _finish(self, child: _Child, outcome: str) -> None:
         if self._child is child:
             self._child, self._loaded = None, None
-        child.conn.close()
-        files.merge_log(child.log_path, child.process.pid, outcome)
-        with contextlib.suppress(ValueError):
-            child.process.close()
+        log.error("engine process %s stopped while %s", child.proc.pid, during)
+        return child.proc.crashed(lambda ended: _crash_message(ended, during, loading))
+
+
+def _relay(cancel: CancelToken | None, flag: hp.SharedCancel) -> Callable[[], None] | None:
+    """What a wait runs between polls: the caller's cancel reaches the child's shared flag."""
+    if cancel is None:
+        return None
+
+    def relay() -> None:
+        if cancel.cancelled and not flag.cancelled:
+            flag.cancel()
+
+    return relay
+
+
+def _crash_message(ended: ChildExit, during: str, loading: bool) -> str:
+    advice = ("Parley is fine; try a smaller context, fewer GPU layers, or another model."
+              if loading else
+              "Your conversation is safe; load the model again to continue.")
+    return f"The engine stopped unexpectedly ({ended}) while {during}. {advice}"
 
 
 def _notify(callback: Callable[[Any], None] | None, value: Any) -> None:

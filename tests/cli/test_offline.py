@@ -21,6 +21,7 @@ from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SamplingParams
 from inference.host.child import AUDIT_ENV, NetworkAudit
 from inference.host.host import EngineHost
+from tests.support.debug_jobs import DEBUG_JOBS
 
 pytestmark = pytest.mark.model
 
@@ -68,7 +69,7 @@ def test_whole_session_offline(no_network: NetworkAudit, monkeypatch: pytest.Mon
         GenerationRequest(Mode.TEXT, text="The capital of France is", sampling=greedy),
         GenerationRequest(Mode.INSTRUCT, text="List two fruits.", sampling=greedy),
     ]
-    with EngineHost() as host:
+    with EngineHost(job_modules=[DEBUG_JOBS]) as host:
         host.load(ModelConfig(starter_model_path, n_ctx=512, n_threads=1))
         for request in requests:
             events = list(host.generate(request))

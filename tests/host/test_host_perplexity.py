@@ -11,8 +11,6 @@ from inference.common.errors import Cancelled
 from inference.engine.config import ModelConfig
 from inference.host.host import EngineHost
 
-pytestmark = pytest.mark.model
-
 SAMPLE = Path(__file__).parents[2] / "resources" / "samples" / "perplexity_sample.txt"
 
 

@@ -1,0 +1,152 @@
+"""The parent's side of every child process: start it, wait on its pipe, end it, name its death.
+
+One `ChildProcess` per child, for EngineHost's engine (host.py) and for each one-shot job
+(jobs.py). It is spawned with multiprocessing's "spawn" context into `bootstrap.child_entry`,
+which sets the child up the same way for both. `receive` is the one wait on the pipe: it polls
+in steps of POLL_S (so the caller can look at its CancelToken), stops at an optional deadline,
+and raises `ChildGone` when the child ended without answering; `crashed` then makes the
+EngineCrashedError (how it ended, exits.ChildExit, and the last lines of its log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import select
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from inference.common.errors import EngineCrashedError
+from inference.host import files
+from inference.host.bootstrap import ChildLogging, child_entry
+from inference.host.exits import ChildExit
+
+log = logging.getLogger(__name__)
+POLL_S = 0.05          # how often a waiting parent runs `on_wait` (looks at the caller's cancel)
+JOIN_S = 5.0           # patience for a polite exit, then terminate, then kill
+
+
+class ChildGone(Exception):
+    """The child ended, or its pipe broke, before it sent what the parent waits for."""
+
+
+class DeadlinePassed(Exception):
+    """Nothing came from the child before the deadline given to `receive`."""
+
+
+def spawn_context() -> BaseContext:
+    """The multiprocessing context every child is started with (and its shared memory made)."""
+    return multiprocessing.get_context("spawn")
+
+
+@dataclass
+class ChildProcess:
+    process: BaseProcess
+    conn: Connection
+    logs: ChildLogging
+    pid: int
+    _poller: Any = field(default=None, init=False, repr=False)   # select.poll, made on first use
+
+    @classmethod
+    def start(cls, main: Callable[..., None], *args: Any, name: str, logs: ChildLogging,
+              duplex: bool = True) -> ChildProcess:
+        """Spawn `main(conn, *args)` (a module-level function) behind `bootstrap.child_entry`;
+        `duplex=False` gives a pipe the child only writes to."""
+        context = spawn_context()
+        files.merge_left_over_logs(Path(logs.log_dir))
+        mine, theirs = context.Pipe(duplex=duplex)
+        process = context.Process(target=child_entry, name=name, daemon=True,
+                                  args=(main, theirs, logs, args))
+        process.start()
+        theirs.close()         # only the child holds its end: its death reads as EOF here
+        assert process.pid is not None
+        log.info("%s process %d started", logs.kind, process.pid)
+        return cls(process, mine, logs, process.pid)
+
+    @property
+    def log_path(self) -> Path:
+        return self.logs.path(self.pid)
+
+    @property
+    def alive(self) -> bool:
+        return not self.conn.closed and self.process.is_alive()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            raise ChildGone() from None
+
+    def readable(self, timeout_s: float) -> bool:
+        """Whether a message is waiting (within `timeout_s`). On POSIX one `select.poll`
+        object, kept for the child's life: `Connection.poll` builds a selector on every call,
+        which is most of what receiving a streamed token costs this process."""
+        if self._poller is None:
+            if not hasattr(select, "poll"):             # Windows pipes: the Connection's own
+                return self.conn.poll(timeout_s)
+            self._poller = select.poll()
+            self._poller.register(self.conn.fileno(), select.POLLIN)
+        return bool(self._poller.poll(timeout_s * 1000))
+
+    def receive(self, on_wait: Callable[[], None] | None = None,
+                deadline: float | None = None) -> Any:
+        """The next message. `on_wait` runs before each wait of up to POLL_S (it may raise, e.g.
+        Cancelled); `deadline` (time.monotonic()) raises DeadlinePassed when nothing came by
+        then; ChildGone when the child ended without sending one."""
+        conn = self.conn
+        while True:
+            if on_wait is not None:
+                on_wait()
+            wait = POLL_S if deadline is None else max(0.0, min(POLL_S,
+                                                                deadline - time.monotonic()))
+            try:
+                if self.readable(wait):
+                    return conn.recv()
+                if not self.process.is_alive() and not self.readable(0):
+                    raise ChildGone()
+            except (EOFError, OSError):
+                raise ChildGone() from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlinePassed()
+
+    def stop(self, patience_s: float = JOIN_S) -> ChildExit:
+        """End the child: `patience_s` to exit by itself, then terminate, then kill. Its log is
+        appended to Parley's; stopping it again does nothing more."""
+        ended = self._end(patience_s)
+        self._release(ended)
+        return ended
+
+    def crashed(self, message: Callable[[ChildExit], str]) -> EngineCrashedError:
+        """The error for a child that ended unasked: `message(how it ended)`, its exit signal
+        and the last lines of its log (where native aborts write)."""
+        ended = self._end(JOIN_S)            # it may still be writing its last words
+        tail = files.log_tail(self.log_path)
+        log.error("%s process %d stopped (%s)", self.logs.kind, self.pid, ended)
+        self._release(ended)
+        return EngineCrashedError(message(ended), exit_signal=ended.signal_name, log_tail=tail)
+
+    def _end(self, patience_s: float) -> ChildExit:
+        proc = self.process
+        if self.conn.closed:                  # released already
+            return ChildExit(None)
+        proc.join(patience_s)
+        for stop in (proc.terminate, proc.kill):
+            if proc.is_alive():
+                stop()
+                proc.join(JOIN_S)
+        return ChildExit(proc.exitcode)
+
+    def _release(self, ended: ChildExit) -> None:
+        if self.conn.closed:
+            return
+        self.conn.close()
+        files.merge_log(self.log_path, self.pid, ended.describe(), self.logs.kind)
+        with contextlib.suppress(ValueError):
+            self.process.close()
