@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.tasks import Tasks
+from app.engine.jobs import JobPool
 from app.library import ALL, ENTRY_ROLE, LibraryFilter, LibraryTableModel
 from app.shell.widgets import fill_combo, library_table, row_of
 from inference.common.errors import ParleyError
@@ -47,7 +47,7 @@ class LibraryPicker(QDialog):
         self.resize(900, 440)
         self.library = library
         self.wanted_architecture = architecture or ALL
-        self.tasks = Tasks(max_threads=1, parent=self)
+        self.tasks = JobPool(1, self)
         self.model = LibraryTableModel(self)
         self.proxy = LibraryFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -82,7 +82,7 @@ class LibraryPicker(QDialog):
         self.finished.connect(lambda _r: self.tasks.shutdown())
         self.listing: LibraryListing | None = None
         self.tasks.start(lambda t: self.library.scan(None, cancel=t.token),
-                         finished=self._listed, failed=self._failed)
+                         returned=self._listed, errored=self._failed)
 
     @property
     def listed(self) -> bool:

@@ -21,6 +21,7 @@ from app.compare.results import ResultsPanel
 from app.compare.setup import AUTO_REFERENCE, AUTO_REFERENCE_TIP, SAMPLES_DIR, SetupTab
 from app.compare.worker import CompareBackend, CompareRunner, LadderJob
 from app.shell.formatting import eta_text
+from app.shell.theme import Palette
 from inference.compare.comparison import CompareProgress, CompareSettings
 from inference.compare.history import CompareHistory
 from inference.compare.prompt import PromptSettings
@@ -68,7 +69,7 @@ class ComparePage(QWidget):
         self.history.errorOccurred.connect(self.errorOccurred)
         self.tabs.addTab(self.history, "Past comparisons")
         QVBoxLayout(self).addWidget(self.tabs)
-        w = self.runner.worker
+        w = self.runner
         w.progressed.connect(self._on_progress)
         w.compared.connect(self._on_compared)
         w.laddered.connect(self._on_laddered)
@@ -188,6 +189,9 @@ class ComparePage(QWidget):
 
     def open_library_picker(self) -> LibraryPicker:
         return self.setup.open_library_picker()
+
+    def set_palette(self, palette: Palette) -> None:
+        """The page's colours come from the window's style sheet alone."""
 
     def shutdown(self) -> None:
         """Cancel running work and stop the worker thread (call when the window closes)."""

@@ -1,4 +1,4 @@
-"""The comparison's figures as a sortable table model (text from `compare_export`'s columns)."""
+"""The comparison's figures as a sortable table model (text from `compare.export`'s columns)."""
 
 from __future__ import annotations
 

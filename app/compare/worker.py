@@ -1,10 +1,10 @@
-"""The quant workbench's own worker: comparisons, ladders and same-prompt runs off the GUI thread.
+"""The quant workbench's own background work: comparisons, ladders and same-prompt runs.
 
-`CompareWorker` lives on its own QThread (separate from the chat engine's worker); requests come
-in as queued `*Requested` signals, results go back as queued signals. The heavy work itself runs
-in child processes (`inference.compare.comparison`, `inference.quantize.quantize`), so Cancel is
-immediate: the GUI
-sets the request's CancelToken, the worker's wait loop notices and kills the child.
+`CompareRunner` runs each as a job (app.engine.jobs) on a thread of its own (separate from the
+chat engine's) and re-emits what comes back as its signals, on the GUI thread. The heavy work
+itself runs in child processes (`inference.compare.comparison`, `inference.quantize.quantize`),
+so Cancel is immediate: the GUI sets the job's CancelToken, the wait loop notices and kills the
+child.
 
 What runs is pluggable (`CompareBackend`), so GUI tests can drive the page without a model.
 """
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, SignalInstance
 
+from app.engine.jobs import JobContext, JobPool, Work, failure_message
 from inference.common.cancel import CancelToken
-from inference.common.errors import Cancelled, ParleyError
 from inference.compare.comparison import CompareResult, CompareSettings, compare_files
 from inference.compare.prompt import PromptPiece, PromptReply, PromptSettings, run_same_prompt
 from inference.quantize.quantize import QuantizeResult, quantize_ladder
@@ -82,10 +82,35 @@ class InferenceBackend:
         return run_same_prompt(job.paths, job.settings, on_piece=on_piece, cancel=cancel)
 
 
-class CompareWorker(QObject):
-    compareRequested = Signal(object, object)     # CompareJob, CancelToken
-    ladderRequested = Signal(object, object)      # LadderJob, CancelToken
-    promptRequested = Signal(object, object)      # PromptJob, CancelToken
+def _same_prompt(backend: CompareBackend, job: PromptJob,
+                 ctx: JobContext) -> tuple[PromptReply, ...]:
+    """The replies; the streamed pieces go out coalesced, one file's at a time, at most every
+    PIECE_EVERY_S."""
+    pending: list[PromptPiece] = []
+    last = [0.0]
+
+    def flush() -> None:
+        if pending:
+            first = pending[0]
+            ctx.report(PromptPiece(first.index, first.file, "".join(p.text for p in pending)))
+            pending.clear()
+        last[0] = time.monotonic()
+
+    def on_piece(piece: PromptPiece) -> None:
+        if pending and pending[0].index != piece.index:
+            flush()
+        pending.append(piece)
+        if time.monotonic() - last[0] >= PIECE_EVERY_S:
+            flush()
+
+    try:
+        return backend.same_prompt(job, on_piece, ctx.token)
+    finally:
+        flush()
+
+
+class CompareRunner(QObject):
+    """Runs the page's work, one job at a time; what comes back arrives as these signals."""
 
     progressed = Signal(object)                   # CompareProgress | QuantizeProgress
     compared = Signal(object)                     # CompareResult
@@ -95,110 +120,56 @@ class CompareWorker(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, backend: CompareBackend) -> None:
-        super().__init__()
-        self.backend = backend
-        queued = Qt.ConnectionType.QueuedConnection
-        self.compareRequested.connect(self.on_compare, queued)
-        self.ladderRequested.connect(self.on_ladder, queued)
-        self.promptRequested.connect(self.on_prompt, queued)
-
-    @Slot(object, object)
-    def on_compare(self, job: CompareJob, cancel: CancelToken) -> None:
-        self._run(lambda: self.backend.compare(job, self.progressed.emit, cancel),
-                  self.compared)
-
-    @Slot(object, object)
-    def on_ladder(self, job: LadderJob, cancel: CancelToken) -> None:
-        self._run(lambda: self.backend.ladder(job, self.progressed.emit, cancel), self.laddered)
-
-    @Slot(object, object)
-    def on_prompt(self, job: PromptJob, cancel: CancelToken) -> None:
-        pending: list[PromptPiece] = []
-        last = [0.0]
-
-        def flush() -> None:
-            if pending:
-                first = pending[0]
-                self.pieceReceived.emit(PromptPiece(first.index, first.file,
-                                                    "".join(p.text for p in pending)))
-                pending.clear()
-            last[0] = time.monotonic()
-
-        def on_piece(piece: PromptPiece) -> None:
-            if pending and pending[0].index != piece.index:
-                flush()
-            pending.append(piece)
-            if time.monotonic() - last[0] >= PIECE_EVERY_S:
-                flush()
-
-        def job_then_flush() -> tuple[PromptReply, ...]:
-            try:
-                return self.backend.same_prompt(job, on_piece, cancel)
-            finally:
-                flush()
-
-        self._run(job_then_flush, self.replied)
-
-    def _run(self, work: Callable[[], Any], done: Any) -> None:
-        try:
-            result = work()
-        except Cancelled:
-            self.cancelled.emit()
-        except ParleyError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker thread
-            self.failed.emit(f"Unexpected error: {type(exc).__name__}: {exc}")
-        else:
-            done.emit(result)
-
-
-class CompareRunner(QObject):
-    """Owns the worker's thread; the page talks to the worker through it."""
-
     def __init__(self, backend: CompareBackend | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("parley-compare")
-        self.worker = CompareWorker(backend or InferenceBackend())
-        self.worker.moveToThread(self.thread)
-        self.thread.start()
+        self.backend: CompareBackend = backend or InferenceBackend()
+        self.jobs = JobPool(1, self, name="parley-compare")
         self.cancel_token: CancelToken | None = None
-        for signal in (self.worker.compared, self.worker.laddered, self.worker.replied,
-                       self.worker.failed, self.worker.cancelled):
-            signal.connect(self._ended)
 
     @property
     def busy(self) -> bool:
         return self.cancel_token is not None
 
-    def submit(self, signal: Any, job: object) -> CancelToken:
-        token = CancelToken()
-        self.cancel_token = token
-        signal.emit(job, token)
-        return token
-
     def compare(self, paths: Sequence[Path], text: str, reference: Path | None,
                 settings: CompareSettings) -> CancelToken:
-        return self.submit(self.worker.compareRequested,
-                           CompareJob(tuple(paths), text, reference, settings))
+        job, backend = CompareJob(tuple(paths), text, reference, settings), self.backend
+        return self._submit(lambda ctx: backend.compare(job, ctx.report, ctx.token),
+                            self.compared, self.progressed)
 
     def ladder(self, job: LadderJob) -> CancelToken:
-        return self.submit(self.worker.ladderRequested, job)
+        backend = self.backend
+        return self._submit(lambda ctx: backend.ladder(job, ctx.report, ctx.token),
+                            self.laddered, self.progressed)
 
     def same_prompt(self, paths: Sequence[Path], settings: PromptSettings) -> CancelToken:
-        return self.submit(self.worker.promptRequested, PromptJob(tuple(paths), settings))
+        job, backend = PromptJob(tuple(paths), settings), self.backend
+        return self._submit(lambda ctx: _same_prompt(backend, job, ctx), self.replied,
+                            self.pieceReceived)
 
     def cancel(self) -> None:
         if self.cancel_token is not None:
             self.cancel_token.cancel()
 
-    def _ended(self, *_args: object) -> None:
+    def shutdown(self) -> None:
+        """Cancel what runs and wait for it (call before the page goes away)."""
+        self.jobs.shutdown(-1)
         self.cancel_token = None
 
-    def shutdown(self) -> None:
-        """Cancel what runs and wait for the thread (call before the page goes away)."""
-        self.cancel()
-        self.thread.quit()
-        self.thread.wait()
+    def _submit(self, work: Work, done: SignalInstance, progress: SignalInstance) -> CancelToken:
+        def returned(result: object) -> None:
+            self.cancel_token = None               # not busy by the time the page hears it
+            done.emit(result)
+
+        job = self.jobs.start(work, yielded=progress.emit, returned=returned,
+                              errored=self._failed, aborted=self._cancelled)
+        self.cancel_token = job.token
+        return job.token
+
+    def _failed(self, error: BaseException) -> None:
+        self.cancel_token = None
+        self.failed.emit(failure_message(error, f"Unexpected error: {type(error).__name__}"))
+
+    def _cancelled(self) -> None:
+        self.cancel_token = None
+        self.cancelled.emit()

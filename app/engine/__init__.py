@@ -1,3 +1,3 @@
-"""The GUI's side of the engine: EngineClient, the worker thread, background tasks, stream pacing,
-build probe. Imports inference and app.data only.
+"""The GUI's side of the engine: EngineClient, the engine's worker, background jobs (the GUI's one
+background mechanism), stream pacing, build probe. Imports inference and app.data only.
 """

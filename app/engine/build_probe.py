@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from app.engine.build_read import BuildReader, BuildReport
-from app.engine.tasks import Task, Tasks
+from app.engine.jobs import JobPool
 
 
 class BuildProbe(QObject):
@@ -16,7 +16,7 @@ class BuildProbe(QObject):
     def __init__(self, reader: BuildReader, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._reader = reader
-        self._tasks = Tasks(max_threads=1, parent=self)
+        self._jobs = JobPool(1, self)
         self._report: BuildReport | None = None
         self._error = ""
         self._started = False
@@ -34,10 +34,9 @@ class BuildProbe(QObject):
         if self._started:
             return
         self._started = True
-        self._tasks.start(self._read, finished=self._done, failed=self._failed)
-
-    def _read(self, task: Task) -> BuildReport:
-        return self._reader(task.token)
+        reader = self._reader
+        self._jobs.start(lambda ctx: reader(ctx.token), returned=self._done,
+                         errored=self._failed)
 
     def _done(self, report: BuildReport) -> None:
         self._report = report
@@ -48,4 +47,4 @@ class BuildProbe(QObject):
         self.failed.emit(self._error)
 
     def shutdown(self) -> None:
-        self._tasks.shutdown()
+        self._jobs.shutdown()

@@ -1,31 +1,48 @@
-"""EngineClient: the GUI thread's handle on the EngineWorker (never blocks on it).
+"""EngineClient: the GUI thread's handle on the engine (never blocks on it).
 
-It owns the worker's QThread, connects every request and result explicitly queued, remembers
-what is in flight, and routes one generation's results to the handlers of whoever started it.
+Every request is a job (app.engine.jobs) whose body is an EngineWorker method, run on the
+engine's one long-lived thread; the client remembers what is in flight, keeps the `ClientState`,
+and routes one generation's results to the handlers of whoever started it. A job that hits an
+EngineCrashedError ends the same way whatever it was: the state becomes CRASHED.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
+from app.engine.jobs import Job, JobThread, Work, failure_message
 from app.engine.perplexity_job import PerplexityHandlers, PerplexityOptions
 from app.engine.worker import EngineFactory, EngineWorker, LoadSpec, ModelResolver, default_resolver
 from inference.common.cancel import CancelToken
+from inference.common.errors import EngineCrashedError
 from inference.engine.api import LoadedModel, RenderedPrompt
 from inference.engine.events import Finished
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
 
-Q = Qt.ConnectionType.QueuedConnection
-
 
 def _ignore(*_: Any) -> None:
     return None
+
+
+class ClientState(str, Enum):
+    """What the engine is doing, as the GUI sees it."""
+
+    IDLE = "idle"                  # a model is loaded, nothing runs
+    LOADING = "loading"
+    GENERATING = "generating"
+    MEASURING = "measuring"        # perplexity
+    UNLOADED = "unloaded"
+    CRASHED = "crashed"            # the engine process died; a load starts a new one
+
+    @property
+    def busy(self) -> bool:
+        return self in (ClientState.LOADING, ClientState.GENERATING, ClientState.MEASURING)
 
 
 @dataclass
@@ -41,7 +58,7 @@ class GenerationHandlers:
 
 
 class EngineClient(QObject):
-    stateChanged = Signal(str)  # idle | loading | generating | measuring | unloaded | crashed
+    stateChanged = Signal(object)       # ClientState
     loadProgress = Signal(float)
     perplexityProgress = Signal(int, int, object)  # tokens done, total, ETA s (or None)
     modelLoaded = Signal(object)        # LoadedModel
@@ -55,51 +72,20 @@ class EngineClient(QObject):
     def __init__(self, factory: EngineFactory, resolver: ModelResolver = default_resolver,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread = QThread()
-        self._thread.setObjectName("EngineWorker")
+        self._jobs = JobThread("EngineWorker", self)
         self._worker = EngineWorker(factory, resolver)
-        self._worker.moveToThread(self._thread)
-        self._state = "unloaded"
+        self._state = ClientState.UNLOADED
         self._loaded: LoadedModel | None = None
         self._spec: LoadSpec | None = None
         self._pid = 0
         self._cancel = CancelToken()
         self._handlers = GenerationHandlers()
         self._ppl = PerplexityHandlers()
-        self._tags = itertools.count(1)
-        self._render_callbacks: dict[int, Callable[[Any], None]] = {}   # render and count
         self._closed = False
-        w = self._worker
-        w.loadRequested.connect(w.on_load, Q)
-        w.unloadRequested.connect(w.on_unload, Q)
-        w.generateRequested.connect(w.on_generate, Q)
-        w.renderRequested.connect(w.on_render, Q)
-        w.perplexityRequested.connect(w.on_perplexity, Q)
-        w.countRequested.connect(w.on_count, Q)
-        w.shutdownRequested.connect(w.on_shutdown, Q)
-        w.loadProgress.connect(self.loadProgress, Q)
-        w.loaded.connect(self._on_loaded, Q)
-        w.loadCancelled.connect(self._on_load_cancelled, Q)
-        w.unloaded.connect(self._on_unloaded, Q)
-        w.promptRendered.connect(self._on_prompt_rendered, Q)
-        w.tokensReceived.connect(self._on_tokens, Q)
-        w.statsUpdated.connect(self._on_stats, Q)
-        w.finished.connect(self._on_finished, Q)
-        w.failed.connect(self._on_failed, Q)
-        w.crashed.connect(self._on_crashed, Q)
-        w.rendered.connect(self._on_rendered, Q)
-        w.renderFailed.connect(self._on_render_failed, Q)
-        w.counted.connect(self._on_rendered, Q)
-        w.countFailed.connect(self._on_render_failed, Q)
-        w.perplexityProgress.connect(self.perplexityProgress, Q)
-        w.perplexityFinished.connect(self._on_ppl_finished, Q)
-        w.perplexityCancelled.connect(self._on_ppl_cancelled, Q)
-        w.perplexityFailed.connect(self._on_ppl_failed, Q)
-        self._thread.start()
 
     # -- state -------------------------------------------------------------------------------
     @property
-    def state(self) -> str:
+    def state(self) -> ClientState:
         return self._state
 
     @property
@@ -116,69 +102,80 @@ class EngineClient(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._state in ("loading", "generating", "measuring")
+        return self._state.busy
 
     @property
     def generating(self) -> bool:
-        return self._state == "generating"
+        return self._state == ClientState.GENERATING
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: ClientState) -> None:
         if state != self._state:
-            self._state = state
-            self.stateChanged.emit(state)
+            self._state = ClientState(state)
+            self.stateChanged.emit(self._state)
+
+    def _at_rest(self) -> None:
+        self._set_state(ClientState.IDLE if self._loaded else ClientState.UNLOADED)
 
     # -- requests ----------------------------------------------------------------------------
     def load(self, spec: LoadSpec) -> bool:
         if self.busy or self._closed:
             return False
         self._spec = spec
-        self._cancel = CancelToken()
-        self._set_state("loading")
-        self._worker.loadRequested.emit(spec, self._cancel)
+        self._set_state(ClientState.LOADING)
+        w = self._worker                        # the jobs hold the worker, never the client
+        self._start(lambda ctx: w.load(spec, ctx.token, ctx.report),
+                    returned=self._on_loaded, errored=self._on_load_failed,
+                    yielded=self.loadProgress.emit, aborted=self._at_rest)
         return True
 
     def unload(self) -> bool:
         if self.busy or self._closed:
             return False
-        self._worker.unloadRequested.emit()
+        w = self._worker
+        self._start(lambda _ctx: w.unload(), returned=self._on_unloaded,
+                    errored=self._on_crashed)
         return True
 
     def generate(self, request: GenerationRequest, handlers: GenerationHandlers) -> bool:
-        if self._state != "idle" or self._closed:
+        if self._state != ClientState.IDLE or self._closed:
             return False
         self._handlers = handlers
-        self._cancel = CancelToken()
-        self._set_state("generating")
-        self._worker.generateRequested.emit(request, self._cancel)
+        self._set_state(ClientState.GENERATING)
+        w = self._worker
+        self._start(lambda ctx: w.generate(request, ctx.token),
+                    yielded=self._on_update, returned=self._on_finished,
+                    errored=self._on_generation_failed)
         return True
 
     def perplexity(self, text: str, options: PerplexityOptions,
                    handlers: PerplexityHandlers) -> bool:
         """Measure perplexity of `text` with the loaded model; False when busy or unloaded."""
-        if self._state != "idle" or self._closed:
+        if self._state != ClientState.IDLE or self._closed:
             return False
         self._ppl = handlers
-        self._cancel = CancelToken()
-        self._set_state("measuring")
-        self._worker.perplexityRequested.emit(text, options, self._cancel)
+        self._set_state(ClientState.MEASURING)
+        w = self._worker
+        self._start(lambda ctx: w.perplexity(text, options, ctx.token, ctx.report),
+                    yielded=lambda step: self.perplexityProgress.emit(*step),
+                    returned=lambda result: self._ppl_ended().on_finished(result),
+                    aborted=lambda: self._ppl_ended().on_cancelled(),
+                    errored=self._on_ppl_failed)
         return True
 
     def count_tokens(self, text: str, callback: Callable[[int | str], None]) -> None:
         """Tokenize `text` on the worker; `callback` gets the token count or an error message."""
-        tag = next(self._tags)
-        self._render_callbacks[tag] = callback
-        self._worker.countRequested.emit(text, tag)
-
-    def stop(self) -> None:
-        """Stop the running load, generation or perplexity; thread-safe, takes effect soon."""
-        self._cancel.cancel()
+        w = self._worker
+        self._ask(lambda _ctx: w.count(text), callback)
 
     def render(self, request: GenerationRequest,
                callback: Callable[[RenderedPrompt | str], None]) -> None:
         """Ask for the exact prompt; `callback` gets a RenderedPrompt or an error message."""
-        tag = next(self._tags)
-        self._render_callbacks[tag] = callback
-        self._worker.renderRequested.emit(request, tag)
+        w = self._worker
+        self._ask(lambda _ctx: w.render(request), callback)
+
+    def stop(self) -> None:
+        """Stop the running load, generation or perplexity; thread-safe, takes effect soon."""
+        self._cancel.cancel()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop what runs, close the engine on its thread and wait for the thread to end."""
@@ -186,113 +183,91 @@ class EngineClient(QObject):
             return
         self._closed = True
         self._cancel.cancel()
-        self._worker.shutdownRequested.emit()
-        if not self._thread.wait(timeout_ms):
-            self._thread.quit()
-            self._thread.wait(2000)
-        # deliver (and so drop: we are closed) the worker's last queued results now, so none
-        # is left in the event queue when the interpreter shuts down
-        QCoreApplication.sendPostedEvents(self)
+        w = self._worker
+        self._jobs.start(lambda _ctx: w.close())
+        self._jobs.shutdown(timeout_ms)       # what the jobs report from now on is dropped
 
-    # -- results (GUI thread) ----------------------------------------------------------------
-    def _on_loaded(self, info: LoadedModel, pid: int) -> None:
+    # -- internals (GUI thread) --------------------------------------------------------------
+    def _start(self, work: Work, **callbacks: Any) -> None:
+        """Run a job that may be stopped (a load, a generation, a measurement)."""
+        job: Job = self._jobs.start(work, **callbacks)
+        self._cancel = job.token
+
+    def _ask(self, work: Work, callback: Callable[[Any], None]) -> None:
+        """A quick question (render, count): `callback` gets the answer or the error's text."""
         if self._closed:
             return
-        self._loaded = info
-        self._pid = pid
-        self._set_state("idle")
-        self.modelLoaded.emit(info)
 
-    def _on_load_cancelled(self) -> None:
-        if self._closed:
-            return
-        self._set_state("idle" if self._loaded else "unloaded")
+        def failed(error: BaseException) -> None:
+            if isinstance(error, EngineCrashedError):
+                self._on_crashed(error)
+            callback(str(error))
 
-    def _on_unloaded(self) -> None:
-        if self._closed:
+        self._jobs.start(work, returned=callback, errored=failed)
+
+    def _on_loaded(self, result: tuple[LoadedModel, int]) -> None:
+        self._loaded, self._pid = result
+        self._set_state(ClientState.IDLE)
+        self.modelLoaded.emit(self._loaded)
+
+    def _on_load_failed(self, error: BaseException) -> None:
+        if isinstance(error, EngineCrashedError):
+            self._on_crashed(error)
             return
         self._loaded = None
-        self._set_state("unloaded")
+        self._set_state(ClientState.UNLOADED)
+        self.loadFailed.emit(failure_message(error, "Could not load the model"))
+
+    def _on_unloaded(self, _result: None) -> None:
+        self._loaded = None
+        self._set_state(ClientState.UNLOADED)
         self.modelUnloaded.emit()
 
-    def _on_prompt_rendered(self, rendered: RenderedPrompt) -> None:
-        if self._closed:
-            return
-        self._handlers.on_rendered(rendered)
-        self.generationStarted.emit(rendered)
-
-    def _on_tokens(self, text: str) -> None:
-        if self._closed:
-            return
-        self._handlers.on_tokens(text)
-
-    def _on_stats(self, stats: GenerationStats) -> None:
-        if self._closed:
-            return
-        self._handlers.on_stats(stats)
-        self.liveStats.emit(stats)
+    def _on_update(self, update: RenderedPrompt | str | GenerationStats) -> None:
+        if isinstance(update, RenderedPrompt):
+            self._handlers.on_rendered(update)
+            self.generationStarted.emit(update)
+        elif isinstance(update, GenerationStats):
+            self._handlers.on_stats(update)
+            self.liveStats.emit(update)
+        else:
+            self._handlers.on_tokens(update)
 
     def _on_finished(self, finished: Finished) -> None:
-        if self._closed:
-            return
         handlers, self._handlers = self._handlers, GenerationHandlers()
-        self._set_state("idle" if self._loaded else "unloaded")
+        self._at_rest()
         handlers.on_finished(finished)
         self.generationFinished.emit(finished)
 
-    def _on_failed(self, message: str) -> None:
-        if self._closed:
-            return
-        if self._state == "loading":
-            self._loaded = None
-            self._set_state("unloaded")
-            self.loadFailed.emit(message)
+    def _on_generation_failed(self, error: BaseException) -> None:
+        if isinstance(error, EngineCrashedError):
+            self._on_crashed(error)
             return
         handlers, self._handlers = self._handlers, GenerationHandlers()
-        self._set_state("idle" if self._loaded else "unloaded")
-        handlers.on_failed(message)
+        self._at_rest()
+        handlers.on_failed(failure_message(error, "Generation failed"))
 
-    def _on_ppl_finished(self, result: Any) -> None:
-        self._ppl_ended().on_finished(result)
-
-    def _on_ppl_cancelled(self) -> None:
-        self._ppl_ended().on_cancelled()
-
-    def _on_ppl_failed(self, message: str) -> None:
-        self._ppl_ended().on_failed(message)
+    def _on_ppl_failed(self, error: BaseException) -> None:
+        if isinstance(error, EngineCrashedError):
+            self._on_crashed(error)            # tells the measurement's handlers too
+            return
+        self._ppl_ended().on_failed(failure_message(error, "Perplexity failed"))
 
     def _ppl_ended(self) -> PerplexityHandlers:
-        """The finished run's handlers (no-op ones once closed); the client is idle again."""
+        """The finished run's handlers; the client is idle again."""
         handlers, self._ppl = self._ppl, PerplexityHandlers()
-        if self._closed:
-            return PerplexityHandlers()
-        self._set_state("idle" if self._loaded else "unloaded")
+        self._at_rest()
         return handlers
 
-    def _on_crashed(self, message: str) -> None:
-        if self._closed:
-            return
+    def _on_crashed(self, error: BaseException) -> None:
+        message = str(error)
         handlers, self._handlers = self._handlers, GenerationHandlers()
-        ppl = self._ppl if self._state == "measuring" else PerplexityHandlers()
+        ppl = self._ppl if self._state == ClientState.MEASURING else PerplexityHandlers()
         self._ppl = PerplexityHandlers()
-        was_generating = self._state == "generating"
+        was_generating = self._state == ClientState.GENERATING
         self._loaded = None
-        self._set_state("crashed")
+        self._set_state(ClientState.CRASHED)
         ppl.on_failed(message)                 # does nothing unless perplexity was running
         if was_generating:
             handlers.on_crashed(message)
         self.engineCrashed.emit(message)
-
-    def _on_rendered(self, tag: int, rendered: RenderedPrompt) -> None:
-        if self._closed:
-            return
-        callback = self._render_callbacks.pop(tag, None)
-        if callback:
-            callback(rendered)
-
-    def _on_render_failed(self, tag: int, message: str) -> None:
-        if self._closed:
-            return
-        callback = self._render_callbacks.pop(tag, None)
-        if callback:
-            callback(message)

@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.tasks import Tasks
+from app.engine.jobs import JobPool
 from app.hub.download_list import DownloadList
+from app.shell.theme import Palette
 from inference.common.paths import parley_paths
 from inference.hub.downloads import pending_downloads
 from inference.hub.queue import DownloadItem, DownloadQueue, DownloadState
@@ -79,7 +80,7 @@ class HubPage(QWidget):
         self.setObjectName("hubPage")
         self.models_dir = models_dir or parley_paths().ensure().models
         self._fit_settings = fit_settings
-        self.tasks = Tasks(parent=self)
+        self.tasks = JobPool(parent=self)
         self.models: list[HubModel] = []
         self.files: list[HubFile] = []
         self._bridge = _QueueBridge(self)
@@ -146,14 +147,14 @@ class HubPage(QWidget):
         self.search_box.setText(text)
         self.status.setText(f"Searching for {text!r}…")
         self.search_button.setEnabled(False)
-        self.tasks.start(lambda _t: search_models(text), finished=self._show_models,
-                         failed=self._hub_failed)
+        self.tasks.start(lambda _t: search_models(text), returned=self._show_models,
+                         errored=self._hub_failed)
 
     def open_repo(self, repo_id: str) -> None:
         self.status.setText(f"Listing {repo_id}…")
         self.file_table.setRowCount(0)
-        self.tasks.start(lambda _t: list_gguf_files(repo_id), finished=self._show_files,
-                         failed=self._hub_failed)
+        self.tasks.start(lambda _t: list_gguf_files(repo_id), returned=self._show_files,
+                         errored=self._hub_failed)
 
     def set_fit_settings(self, fit_settings: Callable[[], FitSettings]) -> None:
         """Judge fit for other settings (the model panel's context and GPU layers) from now on,
@@ -243,6 +244,9 @@ class HubPage(QWidget):
 
     def _update_buttons(self) -> None:
         self.download_button.setEnabled(self.selected_file() is not None)
+
+    def set_palette(self, palette: Palette) -> None:
+        """The page's colours come from the window's style sheet alone."""
 
     def shutdown(self) -> None:
         """Pause running downloads (their .part files stay) and stop background work."""

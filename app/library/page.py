@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.tasks import Tasks
+from app.engine.jobs import JobPool
 from app.library.model import (
     ALL,
     ENTRY_ROLE,
@@ -34,6 +34,7 @@ from app.library.model import (
     listing_summary,
     quant_base,
 )
+from app.shell.theme import Palette
 from app.shell.widgets import fill_combo, fill_folders_menu, library_table, row_of
 from inference.common.errors import ParleyError
 from inference.library.library import FitSettings, Library, LibraryEntry, LibraryListing, with_fit
@@ -61,7 +62,7 @@ class LibraryPage(QWidget):
         self._confirm = confirm or self._ask
         self._reveal = reveal or (lambda folder: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(folder))))
-        self.tasks = Tasks(parent=self)
+        self.tasks = JobPool(parent=self)
         self._scanning = False
         self._rescan = False
         self.last_listing: LibraryListing | None = None
@@ -125,15 +126,15 @@ class LibraryPage(QWidget):
         self.tasks.start(
             lambda t: self.library.scan(settings, cancel=t.token,
                                         progress=lambda d, n: t.report((d, n))),
-            finished=self._listed, failed=self._scan_failed,
-            progress=lambda p: self.status.setText(f"Reading model headers… {p[0]} of {p[1]}"),
-            cancelled=self._scan_done)
+            returned=self._listed, errored=self._scan_failed,
+            yielded=lambda p: self.status.setText(f"Reading model headers… {p[0]} of {p[1]}"),
+            aborted=self._scan_done)
 
     def set_fit_settings(self, fit_settings: Callable[[], FitSettings]) -> None:
         """Judge fit for other settings (context, GPU layers); no file is read again."""
         self._fit_settings = fit_settings
         entries, settings = self.model.entries(), fit_settings()
-        self.tasks.start(lambda _t: with_fit(entries, settings), finished=self._show)
+        self.tasks.start(lambda _t: with_fit(entries, settings), returned=self._show)
 
     def entries(self) -> list[LibraryEntry]:
         return self.model.entries()
@@ -239,12 +240,15 @@ class LibraryPage(QWidget):
                     problems.append(str(exc))
             return problems
 
-        self.tasks.start(job, finished=self._imported)
+        self.tasks.start(job, returned=self._imported)
 
     def _imported(self, problems: list[str]) -> None:
         for problem in problems:
             self.errorOccurred.emit(problem)
         self.refresh()
+
+    def set_palette(self, palette: Palette) -> None:
+        """The page's colours come from the window's style sheet alone."""
 
     def shutdown(self) -> None:
         """Stop background work; call before the window closes."""

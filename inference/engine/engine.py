@@ -15,17 +15,24 @@ from inference.common.errors import (
 )
 from inference.engine.api import LoadedModel, ProgressCallback, RenderedPrompt
 from inference.engine.config import ModelConfig
-from inference.engine.events import Finished, FinishReason, GenerationEvent, TokenEvent
+from inference.engine.events import (
+    Finished,
+    FinishReason,
+    GenerationEvent,
+    PromptRendered,
+    TokenEvent,
+)
 from inference.engine.load_checks import check_memory, explain_load_failure
 from inference.engine.metrics import StatsClock
 from inference.engine.prompts import BuiltPrompt, TemplateChoice, build_prompt
 from inference.engine.requests import GenerationRequest
-from inference.engine.sampler import SamplerChain
+from inference.engine.sampling import REPEAT_LAST_N
 from inference.engine.streaming import TextStream
 from inference.engine.template_check import template_for
 from inference.gguf.file import GGUFInfo, read_gguf
 from inference.llama.native import NativeContext, NativeModel, build_info
 from inference.llama.native_log import NATIVE_LOG
+from inference.llama.sampler import SamplerChain
 from inference.perplexity.measure import PerplexityResult, compute_perplexity
 from inference.perplexity.measure import ProgressCallback as PerplexityProgress
 
@@ -106,9 +113,7 @@ class Engine:
         return self._require().model.tokenize(text, add_special=add_bos)
 
     def render(self, request: GenerationRequest) -> RenderedPrompt:
-        built = self._build(request)
-        return RenderedPrompt(built.text, built.template, len(built.tokens),
-                              built.dropped_turns, built.max_tokens)
+        return _rendered(self._build(request))
 
     def _build(self, request: GenerationRequest) -> BuiltPrompt:
         s = self._require()
@@ -138,12 +143,13 @@ class Engine:
         # docs/ARCHITECTURE.md § Figures: TTFT counts rendering + tokenizing
         started = time.perf_counter()
         built = self._build(request)
+        yield PromptRendered(_rendered(built))
         tokens = built.tokens
         reuse = self._reuse_prefix(s, tokens)
         clock = StatsClock(prompt_tokens=len(tokens), cached_tokens=reuse, n_ctx=s.ctx.n_ctx,
                            t0=started)
         stream = TextStream(request.sampling.stop)
-        sampler = SamplerChain(s.model, request.sampling)
+        sampler = SamplerChain(s.model, request.sampling, repeat_last_n=REPEAT_LAST_N)
         s.ctx.set_abort(cancel)
         try:
             sampler.accept_prompt(tokens)
@@ -239,3 +245,7 @@ class Engine:
             raise NoModelLoadedError()
         return self._session
 
+
+def _rendered(built: BuiltPrompt) -> RenderedPrompt:
+    return RenderedPrompt(built.text, built.template, len(built.tokens), built.dropped_turns,
+                          built.max_tokens)

@@ -1,12 +1,16 @@
-"""What a generation yields: token pieces while it streams, then one Finished event."""
+"""What a generation yields: the rendered prompt first, token pieces while it streams, then one
+Finished event."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inference.engine.metrics import GenerationStats
+
+if TYPE_CHECKING:
+    from inference.engine.api import RenderedPrompt
 
 
 class FinishReason(str, Enum):
@@ -14,6 +18,13 @@ class FinishReason(str, Enum):
     LENGTH = "length"              # max tokens reached
     CANCELLED = "cancelled"        # the user stopped it: a normal ending
     CONTEXT_FULL = "context_full"  # the KV cache is full
+
+
+@dataclass(frozen=True)
+class PromptRendered:
+    """A generation's first event: the prompt as rendered and tokenized, before it is run."""
+
+    prompt: RenderedPrompt
 
 
 @dataclass(frozen=True)
@@ -49,4 +60,4 @@ class LoadProgress:
     fraction: float                # 0 … 1
 
 
-GenerationEvent = TokenEvent | Finished
+GenerationEvent = PromptRendered | TokenEvent | Finished

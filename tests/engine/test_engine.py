@@ -11,7 +11,7 @@ from inference.common.errors import ModelLoadError, NoModelLoadedError, PromptTo
 from inference.engine import engine as engine_module
 from inference.engine.config import ModelConfig
 from inference.engine.engine import Engine
-from inference.engine.events import Finished, FinishReason, TokenEvent
+from inference.engine.events import Finished, FinishReason, PromptRendered, TokenEvent
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SamplingParams
 
@@ -28,7 +28,7 @@ def run(engine, request: GenerationRequest, cancel: CancelToken | None = None,
             tokens.append(event)
             if cancel_after is not None and len(tokens) == cancel_after:
                 cancel.cancel()
-        else:
+        elif isinstance(event, Finished):
             return tokens, event
     raise AssertionError("no Finished event")
 
@@ -151,6 +151,23 @@ def test_long_chat_drops_old_turns_and_says_so(engine):
     assert rendered.prompt_tokens + 8 <= 1024
     _, done = run(engine, request)
     assert done.dropped_turns == rendered.dropped_turns
+
+
+def test_the_first_event_is_the_prompt_rendered_once(engine, monkeypatch):
+    request = chat("Name three colours.")
+    expected = engine.render(request)
+    builds = []
+    real_build = engine_module.build_prompt
+
+    def counted_build(*args, **kwargs):
+        builds.append(1)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "build_prompt", counted_build)
+    events = list(engine.generate(request))
+    assert events[0] == PromptRendered(expected) and len(builds) == 1
+    assert all(isinstance(e, TokenEvent) for e in events[1:-1])
+    assert isinstance(events[-1], Finished) and events[-1].prompt == expected.text
 
 
 def test_max_tokens_is_capped_to_what_the_context_has_left(engine):

@@ -356,8 +356,8 @@ def test_real_comparison_through_the_page(qtbot, tmp_path_factory, starter_model
         page.text.setPlainText(sample_text())
         page.ctx.setValue(N_CTX)
         page.measure_speed.setChecked(False)
-        recorder = _Recorder(page, seen)                 # queued after the page's own slot
-        page.runner.worker.progressed.connect(recorder.on_progress)
+        recorder = _Recorder(page, seen)                 # called after the page's own slot
+        page.runner.progressed.connect(recorder.on_progress)
         with qtbot.waitSignal(page.resultReady, timeout=600_000) as blocker:
             page.start_compare()
         result: CompareResult = blocker.args[0]

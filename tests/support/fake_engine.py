@@ -7,18 +7,27 @@ engine. The flows that matter also run on the real engine and starter model
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from inference.common.cancel import CancelToken
-from inference.common.errors import ModelLoadError, PromptTooLongError
+from inference.common.errors import Cancelled, ModelLoadError, PromptTooLongError
 from inference.engine.api import LoadedModel, RenderedPrompt
 from inference.engine.config import ModelConfig
-from inference.engine.events import Finished, FinishReason, GenerationEvent, TokenEvent
+from inference.engine.events import (
+    Finished,
+    FinishReason,
+    GenerationEvent,
+    PromptRendered,
+    TokenEvent,
+)
 from inference.engine.metrics import StatsClock
 from inference.engine.requests import GenerationRequest, Mode
+from inference.perplexity.measure import PerplexityResult
 
 
 @dataclass
@@ -30,6 +39,7 @@ class FakeEngine:
     fail_load: str = ""
     gpu_offload: bool = False             # what LoadedModel says about the build
     fail_generate: str = ""
+    ppl: float = 20.0                     # what perplexity() reports
     requests: list[GenerationRequest] = field(default_factory=list)
     configs: list[ModelConfig] = field(default_factory=list)
     closed: bool = False
@@ -73,6 +83,7 @@ class FakeEngine:
         self.requests.append(request)
         cancel = cancel or CancelToken()
         rendered = self.render(request)
+        yield PromptRendered(rendered)
         clock = StatsClock(prompt_tokens=12, n_ctx=self._loaded.n_ctx if self._loaded else 0)
         text = ""
         reason = FinishReason.STOP
@@ -92,6 +103,21 @@ class FakeEngine:
 
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
         return list(range(len(text.split())))
+
+    def perplexity(self, text: str, *, progress: Callable[[int, int, float | None], None]
+                   | None = None, cancel: CancelToken | None = None,
+                   **options: Any) -> PerplexityResult:
+        """A scripted result: every word after the first scored at PPL `ppl`."""
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        tokens = len(self.tokenize(text))
+        if progress:
+            progress(tokens, tokens, None)
+        return PerplexityResult(
+            ppl=self.ppl, ppl_se=float("nan"), nll_mean=math.log(self.ppl), method="full",
+            n_ctx=int(options.get("n_ctx", 512)), tokens_total=tokens,
+            tokens_scored=max(tokens - 1, 0), chunks=1, seconds=0.0, tokens_per_second=0.0,
+            chunk_ppl=(self.ppl,))
 
     def close(self) -> None:
         self.closed = True
