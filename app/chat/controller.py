@@ -1,44 +1,38 @@
 """ChatController: chat-mode logic gluing Store + TranscriptModel + EngineClient (no widgets).
 
-send / stop / regenerate / edit-and-resend; the streaming reply is written to SQLite at least
-every second and finalised with its stats and finish reason. When a request fails before any
-text arrived, the user's text goes back to the composer, so nothing typed is ever lost.
+send / stop / regenerate / edit-and-resend; the streaming reply is written to SQLite as it
+grows and finalised with its stats and finish reason (a ReplyRecorder does both). When a request
+fails before any text arrived, the user's text goes back to the composer, so nothing typed is
+ever lost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
-from app.chat.request_builder import RunSettings, chat_request
+from app.chat.reply_recorder import RecordedReply, ReplyRecorder
+from app.chat.request_builder import RunSettings, chat_history, chat_request
 from app.chat.transcript import TranscriptModel
 from app.data.store import Store
 from app.engine.client import EngineClient, GenerationHandlers
 from inference.engine.events import Finished
-from inference.engine.metrics import GenerationStats
-
-SAVE_INTERVAL_MS = 500
 
 
 @dataclass
 class _Reply:
     """One streaming assistant reply, possibly detached from the transcript on screen."""
 
-    conv_id: int
-    msg_id: int
+    record: RecordedReply
     row: int
     restore_text: str | None = None       # the user's text to give back if it fails at once
-    user_msg_id: int | None = None
     attached: bool = True
-    parts: list[str] = field(default_factory=list)
-    dirty: bool = False
-    stats: GenerationStats | None = None
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return self.record.text
 
 
 class ChatController(QObject):
@@ -58,9 +52,7 @@ class ChatController(QObject):
         self._settings = settings
         self._conv_id = 0
         self._reply: _Reply | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(SAVE_INTERVAL_MS)
-        self._timer.timeout.connect(self._save_partial)
+        self.recorder = ReplyRecorder(store, self)
 
     # -- queries -----------------------------------------------------------------------------
     @property
@@ -143,13 +135,10 @@ class ChatController(QObject):
         """Window closing: save the partial reply now, as stopped, and stop generating."""
         reply = self._reply
         if reply is not None:
-            stats = reply.stats.to_dict() if reply.stats else None
-            self.store.update_message(reply.msg_id, reply.text, complete=True, stats=stats,
-                                      finish_reason="cancelled")
+            self.recorder.finish(reply.record, "cancelled")
             reply.attached = False
             self._reply = None
             self.client.stop()
-        self._timer.stop()
 
     # -- internals ---------------------------------------------------------------------------
     def _ready(self) -> bool:
@@ -161,8 +150,8 @@ class ChatController(QObject):
         return True
 
     def history(self) -> list[tuple[str, str]]:
-        t = self.transcript
-        return [(t.message_at(r).role, t.message_at(r).content) for r in range(t.rowCount())]
+        """The conversation on screen so far, as the store has it."""
+        return chat_history(self.store.messages(self._conv_id)) if self._conv_id else []
 
     def _start_reply(self, settings: RunSettings, restore_text: str | None = None,
                      user_msg_id: int | None = None) -> None:
@@ -172,42 +161,35 @@ class ChatController(QObject):
                                      complete=False)
         row = self.transcript.append_message("assistant", "", msg.id, streaming=True,
                                              mode="chat")
-        reply = _Reply(self._conv_id, msg.id, row, restore_text, user_msg_id)
+        record = self.recorder.start(self._conv_id, msg.id, user_msg_id or 0)
+        reply = _Reply(record, row, restore_text)
         handlers = GenerationHandlers(
             on_tokens=lambda text: self._on_tokens(reply, text),
             on_finished=lambda fin: self._on_finished(reply, fin),
             on_failed=lambda message: self._on_failed(reply, message, crashed=False),
             on_crashed=lambda message: self._on_failed(reply, message, crashed=True),
-            on_stats=lambda stats: setattr(reply, "stats", stats))
+            on_stats=lambda stats: setattr(record, "stats", stats))
         self._reply = reply
         if not self.client.generate(request, handlers):
             self._on_failed(reply, "The engine is busy; try again in a moment.", crashed=False)
             return
-        self._timer.start()
         self.busyChanged.emit(True)
 
     def _on_tokens(self, reply: _Reply, text: str) -> None:
-        reply.parts.append(text)
-        reply.dirty = True
+        self.recorder.add(reply.record, text)
         if reply.attached:
             self.transcript.append_text(reply.row, text)
 
-    def _save_partial(self) -> None:
-        reply = self._reply
-        if reply is not None and reply.dirty:
-            self.store.update_message(reply.msg_id, reply.text, complete=False,
-                                      durable=False)
-            reply.dirty = False
-
     def _on_finished(self, reply: _Reply, fin: Finished) -> None:
-        text = fin.text or reply.text
+        streamed = reply.text
+        self.recorder.finish(reply.record, fin.reason.value, fin.stats, fin.text)
+        text = reply.text
         stats = fin.stats.to_dict()
-        self.store.update_message(reply.msg_id, text, complete=True, stats=stats,
-                                  finish_reason=fin.reason.value)
         if reply.attached:
-            if text != reply.text:           # the engine trimmed a stop string, say
+            if text != streamed:             # the engine trimmed a stop string, say
                 self.transcript.remove_from(reply.row)
-                self.transcript.append_message("assistant", text, reply.msg_id, streaming=True)
+                self.transcript.append_message("assistant", text, reply.record.msg_id,
+                                               streaming=True)
             self.transcript.finish(reply.row, stats, fin.reason.value)
             if fin.dropped_turns:
                 self.notice.emit(f"The {fin.dropped_turns} oldest turn(s) did not fit in the "
@@ -217,15 +199,11 @@ class ChatController(QObject):
         self._end(reply)
 
     def _on_failed(self, reply: _Reply, message: str, *, crashed: bool) -> None:
-        if reply.text:
-            stats = reply.stats.to_dict() if reply.stats else None
-            self.store.update_message(reply.msg_id, reply.text, complete=True, stats=stats,
-                                      finish_reason="error")
+        if self.recorder.fail(reply.record):
+            stats = reply.record.stats
             if reply.attached:
-                self.transcript.finish(reply.row, stats, "error")
+                self.transcript.finish(reply.row, stats.to_dict() if stats else None, "error")
         else:
-            first = reply.user_msg_id if reply.restore_text is not None else reply.msg_id
-            self.store.delete_messages_from(reply.conv_id, first or reply.msg_id)
             if reply.attached:
                 row = reply.row - 1 if reply.restore_text is not None else reply.row
                 self.transcript.remove_from(row)
@@ -239,7 +217,6 @@ class ChatController(QObject):
     def _end(self, reply: _Reply) -> None:
         if self._reply is reply:
             self._reply = None
-            self._timer.stop()
             self.busyChanged.emit(False)
 
     def _detach(self) -> None:

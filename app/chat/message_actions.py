@@ -3,43 +3,69 @@ stop. They come from the delegate's links and chips, the keyboard and the contex
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
 
 if TYPE_CHECKING:
-    from app.shell.window import MainWindow
+    from app.chat.composer import Composer
+    from app.chat.controller import ChatController
+    from app.chat.render.view import ChatView
+    from app.chat.transcript import TranscriptModel
+
+
+class MessageAction(StrEnum):
+    """An action on one message of the transcript (the view's signals carry its value)."""
+
+    COPY = "copy"
+    COPY_CODE = "copy_code"
+    EDIT = "edit"
+    REGENERATE = "regenerate"
+    STOP = "stop"
+
+
+class Notices(Protocol):
+    """Where short notes go (the window's banner)."""
+
+    def show_message(self, text: str, kind: str = "error", *, timeout_ms: int = 0) -> None: ...
 
 
 class MessageActions(QObject):
-    def __init__(self, w: MainWindow, parent: QObject | None = None) -> None:
+    def __init__(self, view: ChatView, transcript: TranscriptModel, controller: ChatController,
+                 composer: Composer, notices: Notices, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.w = w
-        w.chat_view.actionTriggered.connect(self.trigger)
-        w.chat_view.codeCopied.connect(lambda text: self.copy(text, "Code copied"))
+        self.view = view
+        self.transcript = transcript
+        self.controller = controller
+        self.composer = composer
+        self.notices = notices
+        view.actionTriggered.connect(self.trigger)
+        view.codeCopied.connect(lambda text: self.copy(text, "Code copied"))
 
-    def trigger(self, action: str, row: int) -> None:
-        w = self.w
-        if not 0 <= row < w.transcript.rowCount():
+    def trigger(self, name: str, row: int) -> None:
+        if not 0 <= row < self.transcript.rowCount():
             return
-        message = w.transcript.message_at(row)
-        if action == "copy":
+        action = MessageAction(name)
+        message = self.transcript.message_at(row)
+        if action is MessageAction.COPY:
             self.copy(message.content, "Message copied")
-        elif action == "copy_code":
-            blocks = w.chat_view.code_blocks(row)
+        elif action is MessageAction.COPY_CODE:
+            blocks = self.view.code_blocks(row)
             if blocks:
                 self.copy("\n\n".join(blocks), "Code copied")
             else:
-                w.banner.show_message("This message has no code block.", "info",
-                                      timeout_ms=2500)
-        elif action == "edit" and message.role == "user" and not w.controller.busy:
-            w.composer.begin_edit(row, message.content)
-        elif action == "regenerate":
-            w.controller.regenerate()
-        elif action == "stop":
-            w.controller.stop()
+                self.notices.show_message("This message has no code block.", "info",
+                                          timeout_ms=2500)
+        elif action is MessageAction.EDIT and message.role == "user" \
+                and not self.controller.busy:
+            self.composer.begin_edit(row, message.content)
+        elif action is MessageAction.REGENERATE:
+            self.controller.regenerate()
+        elif action is MessageAction.STOP:
+            self.controller.stop()
 
     def copy(self, text: str, note: str) -> None:
         QGuiApplication.clipboard().setText(text)
-        self.w.banner.show_message(note, "info", timeout_ms=1500)
+        self.notices.show_message(note, "info", timeout_ms=1500)

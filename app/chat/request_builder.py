@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from app.data.store import StoredMessage
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SamplingParams
 
@@ -16,6 +17,12 @@ class RunSettings:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     system_prompt: str = ""
     model: str = ""
+
+
+def chat_history(messages: Iterable[StoredMessage]) -> list[tuple[str, str]]:
+    """A conversation's stored messages (oldest first) as the (role, content) turns a chat
+    request is built from."""
+    return [(m.role, m.content) for m in messages]
 
 
 def chat_request(history: Iterable[tuple[str, str]], settings: RunSettings) -> GenerationRequest:

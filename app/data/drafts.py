@@ -9,16 +9,14 @@ nothing typed is lost to a crash or a closed window.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer
 
 from app.data.prefs import read_json, write_json_atomic
-
-if TYPE_CHECKING:
-    from app.shell.window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -71,32 +69,37 @@ class DraftStore:
         return True
 
 
-class DraftKeeper(QObject):
-    """Watches a window's editors; saves their drafts (debounced) and restores them."""
+class DraftEditors(Protocol):
+    """The editors whose unsent words are kept (the chat room's composer and mode pages)."""
 
-    def __init__(self, w: MainWindow, store: DraftStore) -> None:
-        super().__init__(w)
-        self.w = w
+    def drafts(self) -> Drafts:
+        """What they hold now."""
+        ...
+
+    def restore_drafts(self, drafts: Drafts) -> None:
+        """Put saved drafts back into them."""
+        ...
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Call `changed` after every edit."""
+        ...
+
+
+class DraftKeeper(QObject):
+    """Watches the editors; saves their drafts (debounced) and restores them."""
+
+    def __init__(self, editors: DraftEditors, store: DraftStore,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.editors = editors
         self.store = store
         self._saved = Drafts()
         self.timer = QTimer(self, singleShot=True, interval=SAVE_MS)
         self.timer.timeout.connect(self.save)
-        for editor in (w.composer.input, w.text_page.editor, w.instruct_page.instruction,
-                       w.instruct_page.system):
-            editor.textChanged.connect(self.timer.start)
+        editors.watch(self.timer.start)
 
     def current(self) -> Drafts:
-        w = self.w
-        row = w.composer.editing_row
-        edit_of = (w.transcript.message_at(row).message_id
-                   if 0 <= row < w.transcript.rowCount() else 0)
-        system = w.instruct_page.system
-        return Drafts(chat=w.composer.text(), chat_edit_of=edit_of,
-                      text=w.text_page.editor.toPlainText(),
-                      text_conversation=w.text_run.conv_id,
-                      instruction=w.instruct_page.instruction.toPlainText(),
-                      instruct_system=(system.toPlainText() if system.document().isModified()
-                                       else None))
+        return self.editors.drafts()
 
     def save(self) -> None:
         drafts = self.current()
@@ -110,38 +113,6 @@ class DraftKeeper(QObject):
 
     def restore(self) -> None:
         """Put the saved drafts back into the editors (after the last conversation opened)."""
-        drafts = self.store.load()
-        self._restore_chat(drafts)
-        self._restore_text(drafts)
-        page = self.w.instruct_page
-        if drafts.instruction:
-            page.instruction.setPlainText(drafts.instruction)
-        if drafts.instruct_system is not None:
-            page.system.setPlainText(drafts.instruct_system)
-            page.system.document().setModified(True)
+        self.editors.restore_drafts(self.store.load())
         self.timer.stop()
         self._saved = self.current()
-
-    def _restore_chat(self, drafts: Drafts) -> None:
-        composer = self.w.composer
-        if not drafts.chat:
-            return
-        row = (self.w.transcript.row_of_message(drafts.chat_edit_of)
-               if drafts.chat_edit_of else -1)
-        if row >= 0 and self.w.transcript.message_at(row).role == "user":
-            composer.begin_edit(row, drafts.chat)
-        else:
-            composer.set_text(drafts.chat)
-
-    def _restore_text(self, drafts: Drafts) -> None:
-        if not drafts.text and not drafts.text_conversation:
-            return
-        conv_id = drafts.text_conversation
-        if conv_id:
-            try:
-                if self.w.ctx.store.get_conversation(conv_id).mode != "text":
-                    conv_id = 0
-            except LookupError:
-                conv_id = 0               # deleted since: keep the words as a new document
-        if conv_id or drafts.text:
-            self.w.text_page.load_conversation(conv_id, drafts.text)

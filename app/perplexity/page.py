@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.client import EngineClient
+from app.engine.client import ClientState, EngineClient
 from app.engine.perplexity_job import PerplexityHandlers, PerplexityOptions
 from app.perplexity.heat_colors import HeatLegend
 from app.perplexity.heatmap_view import MAX_TOKENS, HeatmapView
@@ -169,7 +169,7 @@ class PerplexityPage(QWidget):
         loaded = self.client.loaded
         problem = (EMPTY_MESSAGE if not text.strip() else NO_MODEL if loaded is None
                    else "The engine is busy (loading a model or writing a reply); try again "
-                   "when it has finished." if self.client.state != "idle" else "")
+                   "when it has finished." if self.client.state != ClientState.IDLE else "")
         if problem or loaded is None:
             self.show_message(problem, error=True)
             return False
@@ -187,7 +187,7 @@ class PerplexityPage(QWidget):
         return True
 
     def cancel(self) -> None:
-        if self._run is not None and self.client.state == "measuring":
+        if self._run is not None and self.client.state == ClientState.MEASURING:
             self.client.stop()
             self.eta.setText("cancelling…")
 

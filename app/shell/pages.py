@@ -2,24 +2,46 @@
 Perplexity · Compare. Pages other than Chat are built the first time they are shown (a library
 scan, a download queue and a compare thread cost nothing until someone asks for them); each page
 is wired here: its errors go to the window's banner, Library's Load goes through the window's
-model flow, a finished download refreshes the Library, and closing shuts every page down."""
+model flow, a finished download refreshes the Library, and closing shuts every page down. Every
+page is a `Page`: it reports errors, follows the palette and shuts down."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast, runtime_checkable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.data.store import StoreError
+from app.engine.client import ClientState
+from app.settings.model_panel import ModelPanel
+from app.shell.banner import Banner
+from app.shell.context import AppContext
 from app.shell.theme import Palette
 from inference.library.library import FitSettings
 
-if TYPE_CHECKING:
-    from app.shell.window import MainWindow
+
+@runtime_checkable
+class Page(Protocol):
+    """What the window asks of each of its pages (each is also a QWidget)."""
+
+    errorOccurred: SignalInstance       # Signal(str): a message for the window's banner
+
+    def set_palette(self, palette: Palette) -> None: ...
+
+    def shutdown(self) -> None:
+        """Stop the page's background work (the window is closing)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -127,52 +149,68 @@ class PageSwitcher(QObject):
 
     pageChanged = Signal(str)
 
-    def __init__(self, w: MainWindow) -> None:
-        super().__init__(w)
-        self.w = w
-        self.pages: dict[str, QWidget] = {"chat": w.splitter}
+    def __init__(self, chat: Page, stack: QStackedWidget, nav: PageNav, ctx: AppContext,
+                 model_panel: ModelPanel, banner: Banner, load_model: Callable[[str], None],
+                 palette: Palette, window: QWidget) -> None:
+        """`chat`: the Chat page, already in `stack`; `load_model` loads a file the way the
+        window does; `window` holds the Alt+1…5 shortcuts."""
+        super().__init__(window)
+        self.stack = stack
+        self.nav = nav
+        self.ctx = ctx
+        self.model_panel = model_panel
+        self.banner = banner
+        self._load_model = load_model
+        self.pages: dict[str, Page] = {}
         self.current = "chat"
-        self._palette: Palette = w.theme.palette
-        self._factories: dict[str, Callable[[], QWidget]] = {
+        self._palette = palette
+        self._factories: dict[str, Callable[[], Page]] = {
             "library": self._library, "hub": self._hub, "perplexity": self._perplexity,
             "compare": self._compare}
-        w.nav.pageChosen.connect(self.show)
+        self._add("chat", chat)
+        nav.pageChosen.connect(self.show)
         self._fit_timer = QTimer(self, singleShot=True, interval=FIT_DEBOUNCE_MS)
         self._fit_timer.timeout.connect(self._refit)
-        w.model_panel.ctx.valueChanged.connect(self._fit_settings_changed)
-        w.model_panel.gpu.valueChanged.connect(self._fit_settings_changed)
+        model_panel.ctx.valueChanged.connect(self._fit_settings_changed)
+        model_panel.gpu.valueChanged.connect(self._fit_settings_changed)
         for i, name in enumerate(NAMES):
-            QShortcut(QKeySequence(f"Alt+{i + 1}"), w, lambda n=name: self.show(n, focus=True))
-        client = w.ctx.client
+            QShortcut(QKeySequence(f"Alt+{i + 1}"), window,
+                      lambda n=name: self.show(n, focus=True))
+        client = ctx.client
         for signal in (client.stateChanged, client.modelLoaded, client.modelUnloaded,
                        client.loadFailed, client.engineCrashed):
             signal.connect(self._update_status)
-        client.loadProgress.connect(lambda f: w.nav.set_status(f"Loading the model… {f:.0%}"))
-        w.nav.set_current("chat")
+        client.loadProgress.connect(lambda f: nav.set_status(f"Loading the model… {f:.0%}"))
+        nav.set_current("chat")
         self._update_status()
 
     # -- pages -------------------------------------------------------------------------------
-    def page(self, name: str) -> QWidget:
+    def page(self, name: str) -> Page:
         """The page called `name`, built (and wired) the first time it is asked for."""
         if name not in self.pages:
             page = self._factories[name]()
-            self.pages[name] = page
-            self.w.page_stack.addWidget(page)
-            if hasattr(page, "errorOccurred"):
-                page.errorOccurred.connect(self.w.wiring.error)
-            self._style(page)
+            self.stack.addWidget(_widget(page))
+            self._add(name, page)
         return self.pages[name]
+
+    def _add(self, name: str, page: Page) -> None:
+        self.pages[name] = page
+        page.errorOccurred.connect(self.error)
+        self._style(name, page)
 
     def show(self, name: str, focus: bool = False) -> None:
         page = self.page(name)
-        self.w.page_stack.setCurrentWidget(page)
-        self.w.nav.set_current(name)
+        self.stack.setCurrentWidget(_widget(page))
+        self.nav.set_current(name)
         self.current = name
         if focus:
-            self.w.nav.buttons[name].setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.nav.buttons[name].setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.pageChanged.emit(name)
 
-    def _library(self) -> QWidget:
+    def error(self, message: str) -> None:
+        self.banner.show_message(message, "error")
+
+    def _library(self) -> Page:
         from app.library.page import LibraryPage
 
         page = LibraryPage(fit_settings=self.fit_settings)
@@ -183,7 +221,7 @@ class PageSwitcher(QObject):
     def fit_settings(self) -> FitSettings:
         """What the Library and the Hub judge fit for: the model panel's context size and GPU
         layers (read on the GUI thread)."""
-        mp = self.w.model_panel
+        mp = self.model_panel
         return FitSettings.detect(int(mp.ctx.value()), int(mp.gpu.value()))
 
     def _fit_settings_changed(self, _value: float = 0.0) -> None:
@@ -196,70 +234,74 @@ class PageSwitcher(QObject):
             if page is not None:
                 page.set_fit_settings(self.fit_settings)  # type: ignore[attr-defined]
 
-    def _hub(self) -> QWidget:
+    def _hub(self) -> Page:
         from app.hub.page import HubPage
 
-        page = HubPage(self.w.ctx.models_dir, fit_settings=self.fit_settings)
+        page = HubPage(self.ctx.models_dir, fit_settings=self.fit_settings)
         page.downloaded.connect(self._downloaded)
         return page
 
-    def _perplexity(self) -> QWidget:
+    def _perplexity(self) -> Page:
         from app.perplexity.page import PerplexityPage
         from app.perplexity.store import PplStore
 
         try:
-            store: Any = PplStore(self.w.ctx.store.path)
+            store: Any = PplStore(self.ctx.store.path)
         except StoreError as err:
             store = None
-            self.w.wiring.error(f"Past perplexity runs are not available: {err}")
-        return PerplexityPage(self.w.ctx.client, store)
+            self.error(f"Past perplexity runs are not available: {err}")
+        return PerplexityPage(self.ctx.client, store)
 
-    def _compare(self) -> QWidget:
+    def _compare(self) -> Page:
         from app.compare.page import ComparePage
 
         return ComparePage()
 
     # -- wiring ------------------------------------------------------------------------------
     def _load_from_library(self, path: str) -> None:
-        self.w.wiring.load_choice(path)
+        self._load_model(path)
 
     def _downloaded(self, path: str) -> None:
         library = self.pages.get("library")
         if library is not None:
             library.refresh()  # type: ignore[attr-defined]
-        self.w.banner.show_message(f"Downloaded {path}; it is in the Library now.", "info",
+        self.banner.show_message(f"Downloaded {path}; it is in the Library now.", "info",
                                    timeout_ms=8000)
 
     def _update_status(self, *_args: object) -> None:
-        client = self.w.ctx.client
+        client = self.ctx.client
         loaded = client.loaded
         state = client.state
-        if state == "loading":
-            self.w.nav.set_status("Loading the model…")
-        elif state == "crashed":
-            self.w.nav.set_status("The engine stopped", "Reload the model from the Chat page")
+        if state == ClientState.LOADING:
+            self.nav.set_status("Loading the model…")
+        elif state == ClientState.CRASHED:
+            self.nav.set_status("The engine stopped", "Reload the model from the Chat page")
         elif loaded is None:
-            self.w.nav.set_status("No model loaded")
+            self.nav.set_status("No model loaded")
         else:
-            doing = {"generating": " writing", "measuring": " measuring"}.get(state, "")
-            self.w.nav.set_status(f"Model{doing or ' loaded'}:\n{loaded.config.path.stem}",
+            doing = {ClientState.GENERATING: " writing",
+                     ClientState.MEASURING: " measuring"}.get(state, "")
+            self.nav.set_status(f"Model{doing or ' loaded'}:\n{loaded.config.path.stem}",
                                   f"Loaded: {loaded.config.path}")
 
     def set_palette(self, palette: Palette) -> None:
         self._palette = palette
-        self.w.nav.set_palette(palette)
-        for page in self.pages.values():
-            self._style(page)
+        self.nav.set_palette(palette)
+        for name, page in self.pages.items():
+            self._style(name, page)
 
-    def _style(self, page: QWidget) -> None:
-        if page is self.w.splitter:
-            return
-        page.setStyleSheet(PAGE_STYLE.format(**self._palette.__dict__))
-        if hasattr(page, "set_palette"):
-            page.set_palette(self._palette)
+    def _style(self, name: str, page: Page) -> None:
+        if name != "chat":                 # the Chat page follows the window's style sheet
+            _widget(page).setStyleSheet(PAGE_STYLE.format(**self._palette.__dict__))
+        page.set_palette(self._palette)
 
     def shutdown(self) -> None:
-        """Stop every built page's background work (downloads pause, runs are cancelled)."""
-        for name, page in list(self.pages.items()):
-            if name != "chat" and hasattr(page, "shutdown"):
-                page.shutdown()
+        """Stop every built page's background work (replies are kept, downloads pause, runs
+        are cancelled)."""
+        for page in list(self.pages.values()):
+            page.shutdown()
+
+
+def _widget(page: Page) -> QWidget:
+    """A page as the widget it also is."""
+    return cast(QWidget, page)

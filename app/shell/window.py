@@ -1,16 +1,17 @@
 """MainWindow: page rail | pages. The Chat page is sidebar | mode pages (welcome, chat, text,
-instruct) | settings, info, metrics; Library, Hub, Perplexity and Compare are in pages.py."""
+instruct) | settings, info, metrics; Library, Hub, Perplexity and Compare are in pages.py.
+
+The window is built in one order: the chat's parts, the widgets, then the helpers, each given
+only the objects it uses: wiring, pages, preferences, drafts, the build probe, the theme.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -19,17 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.chat.composer import Composer
-from app.chat.controller import ChatController
-from app.chat.instruct_mode import InstructModePage
-from app.chat.mode_run import ModeRun
-from app.chat.render.view import ChatView
+from app.chat.draft_editors import ChatDraftEditors
+from app.chat.page import ChatPage
+from app.chat.parts import ChatParts
 from app.chat.request_builder import RunSettings, chat_request
-from app.chat.sidebar import Sidebar
-from app.chat.text_mode import TextModePage
-from app.chat.transcript import TranscriptModel
 from app.data.drafts import DraftKeeper
 from app.engine.build_probe import BuildProbe
+from app.engine.client import ClientState
 from app.settings.metrics_panel import MetricsPanel
 from app.settings.model_info import ModelInfoPanel
 from app.settings.model_panel import ModelPanel
@@ -37,19 +34,13 @@ from app.settings.settings_panel import SettingsPanel
 from app.shell.about import AboutDialog
 from app.shell.banner import Banner
 from app.shell.context import AppContext
+from app.shell.mode_bar import MODES, ModeBar
 from app.shell.pages import PageNav, PageSwitcher
 from app.shell.theme import Palette, ThemeManager
 from app.shell.welcome import WelcomePage
 from app.shell.window_prefs import restore_window_prefs, save_window_prefs
-from app.shell.wiring import WindowWiring
+from app.shell.wiring import ModeScreens, SidePanels, WindowWiring
 from inference.engine.requests import GenerationRequest, Mode
-
-MODES = (Mode.CHAT, Mode.TEXT, Mode.INSTRUCT)
-MODE_HELP = {
-    Mode.CHAT: "Chat: a multi-turn conversation through the model's chat template.",
-    Mode.TEXT: "Text: the model continues your text in place; no template, no system prompt.",
-    Mode.INSTRUCT: "Instruct: system prompt + one instruction → one response, no history.",
-}
 
 
 class MainWindow(QMainWindow):
@@ -60,20 +51,30 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Parley")
         self.setObjectName("mainWindow")
         self.resize(1360, 860)
-        self.transcript = TranscriptModel(self)
-        self.controller = ChatController(ctx.store, self.transcript, ctx.client,
-                                         self.run_settings, self)
-        self.text_run = ModeRun(ctx.store, ctx.client, Mode.TEXT.value, self)
-        self.instruct_run = ModeRun(ctx.store, ctx.client, Mode.INSTRUCT.value, self)
         self._closed = False
         self.about: AboutDialog | None = None
-        self.build_probe = BuildProbe(ctx.build_reader, self)
+        chat = self.chat = ChatParts.create(ctx.store, ctx.client, self.run_settings, self)
+        self.transcript, self.controller = chat.transcript, chat.controller
+        self.text_run, self.instruct_run = chat.text_run, chat.instruct_run
+        self.sidebar, self.chat_view, self.composer = chat.sidebar, chat.view, chat.composer
+        self.text_page, self.instruct_page = chat.text_page, chat.instruct_page
         self._build()
-        self.wiring = WindowWiring(self)
-        self.switcher = PageSwitcher(self)
-        restore_window_prefs(self)
-        self.drafts = DraftKeeper(self, ctx.drafts)
+        panels = self.side_panels = SidePanels(self.model_panel, self.settings_panel,
+                                               self.model_info, self.metrics)
+        screens = ModeScreens(self.mode_bar, self.pages, self.welcome, self.chat_page)
+        self.wiring = WindowWiring(ctx, theme, chat, panels, screens, self.banner,
+                                   preview=self.preview_request, save_prefs=self.save_prefs,
+                                   parent=self)
+        self.switcher = PageSwitcher(self.splitter, self.page_stack, self.nav, ctx,
+                                     self.model_panel, self.banner, self.wiring.load_choice,
+                                     theme.palette, self)
+        restore_window_prefs(ctx, theme.choice, panels, screens, self.instruct_page, self,
+                             self.splitter, self.wiring.open_conversation)
+        self.drafts = DraftKeeper(ChatDraftEditors(self.composer, self.transcript,
+                                                   self.text_page, self.instruct_page,
+                                                   ctx.store), ctx.drafts, self)
         self.drafts.restore()
+        self.build_probe = BuildProbe(ctx.build_reader, self)
         self.build_probe.ready.connect(self.model_panel.set_build)
         self.build_probe.start()
         theme.themeChanged.connect(self.apply_palette)
@@ -82,12 +83,8 @@ class MainWindow(QMainWindow):
 
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:
-        self.sidebar = Sidebar(self.ctx.store)
         self.banner = Banner()
         self.welcome = WelcomePage(self.ctx.models_dir)
-        self.chat_view = ChatView()
-        self.chat_view.setModel(self.transcript)
-        self.composer = Composer()
         chat_page = QWidget()
         chat_page.setObjectName("chatPage")
         chat_layout = QVBoxLayout(chat_page)
@@ -96,8 +93,6 @@ class MainWindow(QMainWindow):
         chat_layout.addWidget(self.chat_view, 1)
         chat_layout.addWidget(self.composer)
         self.chat_page = chat_page
-        self.text_page = TextModePage(self.text_run, self.run_settings)
-        self.instruct_page = InstructModePage(self.instruct_run, self.run_settings)
         self.pages = QStackedWidget()
         for page in (self.welcome, self.chat_page, self.text_page, self.instruct_page):
             self.pages.addWidget(page)
@@ -106,7 +101,14 @@ class MainWindow(QMainWindow):
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
         center_layout.setSpacing(0)
-        center_layout.addWidget(self._top_bar())
+        self.mode_bar = ModeBar()
+        self.mode_buttons = self.mode_bar.buttons
+        self.template_label = self.mode_bar.template_label
+        self.mode_bar.modeChosen.connect(self.set_mode)
+        self.mode_bar.promptRequested.connect(self.show_prompt)
+        for i, mode in enumerate(MODES):
+            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda m=mode: self.set_mode(m))
+        center_layout.addWidget(self.mode_bar)
         center_layout.addWidget(self.pages, 1)
         self.model_panel = ModelPanel(self.ctx.models_dir)
         self.settings_panel = SettingsPanel(self.ctx.prefs_store)
@@ -135,16 +137,7 @@ class MainWindow(QMainWindow):
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
         right.setChildrenCollapsible(False)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(center)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([240, 740, 380])
-        self.splitter.setChildrenCollapsible(False)
-        self.sidebar.setMinimumWidth(190)
-        right.setMinimumWidth(320)
+        self.splitter = ChatPage(self.chat, center, right)
         self.right_splitter = right
         self.nav = PageNav()
         self.page_stack = QStackedWidget()
@@ -166,49 +159,17 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Esc"), self, self.escape)
         QShortcut(QKeySequence("Ctrl+N"), self, self.sidebar.newRequested.emit)
         QShortcut(QKeySequence("Ctrl+F"), self, self.sidebar.search.setFocus)
-        QShortcut(QKeySequence("Ctrl+P"), self, self.wiring_show_prompt)
+        QShortcut(QKeySequence("Ctrl+P"), self, self.show_prompt)
         QShortcut(QKeySequence("F1"), self, self.show_about)
         self.nav.aboutRequested.connect(self.show_about)
-
-    def _top_bar(self) -> QWidget:
-        bar = QWidget()
-        bar.setObjectName("topBar")
-        row = QHBoxLayout(bar)
-        row.setContentsMargins(16, 8, 12, 8)
-        row.setSpacing(4)
-        self.mode_group = QButtonGroup(self)
-        self.mode_buttons: dict[Mode, QPushButton] = {}
-        for i, mode in enumerate(MODES):
-            button = QPushButton(mode.value.capitalize())
-            button.setObjectName("modeButton")
-            button.setCheckable(True)
-            button.setAccessibleName(f"{mode.value.capitalize()} mode")
-            button.setToolTip(f"{MODE_HELP[mode]} (Ctrl+{i + 1})")
-            self.mode_group.addButton(button, i)
-            self.mode_buttons[mode] = button
-            row.addWidget(button)
-            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self,
-                      lambda m=mode: self.set_mode(m))
-        self.mode_group.idClicked.connect(lambda i: self.set_mode(MODES[i]))
-        row.addSpacing(14)
-        self.template_label = QLabel("")
-        self.template_label.setObjectName("templateLabel")
-        self.template_label.setAccessibleName("Prompt template in use")
-        row.addWidget(self.template_label, 1)
-        self.prompt_button = QPushButton("Show prompt")
-        self.prompt_button.setAccessibleName("Show the exact rendered prompt")
-        self.prompt_button.setToolTip("See the exact text the model will be given (Ctrl+P)")
-        self.prompt_button.clicked.connect(self.wiring_show_prompt)
-        row.addWidget(self.prompt_button)
-        return bar
 
     # -- state -------------------------------------------------------------------------------
     @property
     def mode(self) -> Mode:
-        return MODES[max(self.mode_group.checkedId(), 0)]
+        return self.mode_bar.mode
 
     def set_mode(self, mode: Mode) -> None:
-        self.mode_buttons[mode].setChecked(True)
+        self.mode_bar.show_mode(mode)
         self.ctx.prefs.mode = mode.value
         self.wiring.update_page()
 
@@ -229,7 +190,7 @@ class MainWindow(QMainWindow):
             history.append(("user", self.composer.text()))
         return chat_request(history, self.run_settings()) if history else None
 
-    def wiring_show_prompt(self) -> None:
+    def show_prompt(self) -> None:
         self.wiring.show_prompt()
 
     def escape(self) -> None:
@@ -240,7 +201,7 @@ class MainWindow(QMainWindow):
         elif self.text_run.busy or self.instruct_run.busy:
             self.text_run.stop()
             self.instruct_run.stop()
-        elif self.ctx.client.state in ("loading", "measuring"):
+        elif self.ctx.client.state in (ClientState.LOADING, ClientState.MEASURING):
             self.ctx.client.stop()
         elif self.composer.editing_row >= 0:
             self.composer.clear()
@@ -262,15 +223,12 @@ class MainWindow(QMainWindow):
         self.about.activateWindow()
 
     def apply_palette(self, palette: Palette) -> None:
-        self.chat_view.set_palette(palette)
         self.metrics.set_palette(palette)
-        self.sidebar.set_palette(palette)
-        self.text_page.set_palette(palette)
-        self.switcher.set_palette(palette)
+        self.switcher.set_palette(palette)          # every page, the Chat page too
 
     # -- preferences -------------------------------------------------------------------------
     def save_prefs(self) -> None:
-        save_window_prefs(self)
+        save_window_prefs(self.ctx, self.side_panels, self.mode, self, self.splitter)
 
     # -- closing -----------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -280,11 +238,8 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.drafts.flush()
         self.build_probe.shutdown()
-        self.controller.shutdown()
-        self.text_run.shutdown()
-        self.instruct_run.shutdown()
+        self.switcher.shutdown()                    # the Chat page keeps its partial replies
         self.metrics.set_probe(None)
-        self.switcher.shutdown()
         self.save_prefs()
         self.theme.themeChanged.disconnect(self.apply_palette)
         self.ctx.client.shutdown()

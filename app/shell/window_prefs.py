@@ -6,51 +6,56 @@ and splitter layout, and the last conversation (reopened in its mode).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray
+from PySide6.QtWidgets import QSplitter, QWidget
 
+from app.chat.instruct_mode import InstructModePage
+from app.shell.context import AppContext
+from app.shell.wiring import ModeScreens, SidePanels
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
 
-if TYPE_CHECKING:
-    from app.shell.window import MainWindow
 
-
-def restore_window_prefs(w: MainWindow) -> None:
+def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
+                         screens: ModeScreens, instruct: InstructModePage, window: QWidget,
+                         splitter: QSplitter,
+                         open_conversation: Callable[[int, str], None]) -> None:
     """Put the saved settings, layout and last conversation back into a new window."""
-    prefs = w.ctx.prefs
-    w.settings_panel.set_sampling(SamplingParams.from_dict(prefs.sampling))
-    w.settings_panel.set_system_prompt(prefs.system_prompt)
-    w.settings_panel.set_theme(w.theme.choice)
-    w.instruct_page.set_default_system(prefs.system_prompt)
+    prefs = ctx.prefs
+    panels.settings.set_sampling(SamplingParams.from_dict(prefs.sampling))
+    panels.settings.set_system_prompt(prefs.system_prompt)
+    panels.settings.set_theme(theme_choice)
+    instruct.set_default_system(prefs.system_prompt)
     ms = prefs.model_settings
-    w.model_panel.set_model_settings(ms.get("n_ctx", 4096), ms.get("n_gpu_layers", 0),
-                                     ms.get("n_threads", 0))
-    w.model_panel.set_models(prefs.recent_models, prefs.last_model)
-    w.welcome.set_recent(prefs.recent_models)
-    w.mode_buttons[Mode(prefs.mode)].setChecked(True)
+    panels.model.set_model_settings(ms.get("n_ctx", 4096), ms.get("n_gpu_layers", 0),
+                                    ms.get("n_threads", 0))
+    panels.model.set_models(prefs.recent_models, prefs.last_model)
+    screens.welcome.set_recent(prefs.recent_models)
+    screens.bar.show_mode(Mode(prefs.mode))
     if prefs.window_geometry:
-        w.restoreGeometry(QByteArray.fromBase64(prefs.window_geometry.encode()))
+        window.restoreGeometry(QByteArray.fromBase64(prefs.window_geometry.encode()))
     if prefs.splitter_state:
-        w.splitter.restoreState(QByteArray.fromBase64(prefs.splitter_state.encode()))
+        splitter.restoreState(QByteArray.fromBase64(prefs.splitter_state.encode()))
     last = prefs.last_conversation_id
     if last:
         try:
-            conv_mode = w.ctx.store.get_conversation(last).mode
+            conv_mode = ctx.store.get_conversation(last).mode
         except LookupError:
             conv_mode = ""              # deleted since: start fresh
         if conv_mode:
-            w.wiring.open_conversation(last, conv_mode)
-            w.mode_buttons[Mode(prefs.mode)].setChecked(True)
+            open_conversation(last, conv_mode)
+            screens.bar.show_mode(Mode(prefs.mode))
 
 
-def save_window_prefs(w: MainWindow) -> None:
+def save_window_prefs(ctx: AppContext, panels: SidePanels, mode: Mode, window: QWidget,
+                      splitter: QSplitter) -> None:
     """Save the window's settings, mode and layout to the preferences file."""
-    prefs = w.ctx.prefs
-    prefs.sampling = w.settings_panel.sampling().to_dict()
-    prefs.system_prompt = w.settings_panel.system_prompt_text()
-    prefs.mode = w.mode.value
-    prefs.window_geometry = bytes(w.saveGeometry().toBase64().data()).decode()
-    prefs.splitter_state = bytes(w.splitter.saveState().toBase64().data()).decode()
-    w.ctx.prefs_store.save(prefs)
+    prefs = ctx.prefs
+    prefs.sampling = panels.settings.sampling().to_dict()
+    prefs.system_prompt = panels.settings.system_prompt_text()
+    prefs.mode = mode.value
+    prefs.window_geometry = bytes(window.saveGeometry().toBase64().data()).decode()
+    prefs.splitter_state = bytes(splitter.saveState().toBase64().data()).decode()
+    ctx.prefs_store.save(prefs)

@@ -163,3 +163,17 @@ def test_escape_cancels_a_measurement_state(window: MainWindow) -> None:
     window.escape()
     assert window.ctx.client._cancel.cancelled
     window.ctx.client._set_state("unloaded")
+
+
+def test_every_page_implements_the_page_protocol(window: MainWindow) -> None:
+    from app.chat.page import ChatPage
+    from app.shell.pages import Page
+
+    for cls in (ChatPage, *KINDS.values()):                  # each page class, built or not
+        assert all(hasattr(cls, m) for m in ("errorOccurred", "set_palette", "shutdown")), cls
+    pages = {name: window.switcher.page(name) for name in NAMES}
+    assert isinstance(pages["chat"], ChatPage) and pages["chat"] is window.splitter
+    for name, page in pages.items():
+        assert isinstance(page, Page), name
+        page.errorOccurred.emit(f"{name} went wrong")          # reaches the banner
+        assert window.banner.text() == f"{name} went wrong"

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.chat.footer import footer_height, footer_text
+from app.chat.message_actions import MessageAction
 from app.chat.render.markdown import RenderCache, RenderedMessage, render_markdown
 from app.chat.render.pixmaps import DocumentPixmaps, paint_document
 from app.chat.transcript import Role, TranscriptMessage
@@ -48,7 +49,7 @@ class Geometry:
     bubble: QRectF
     text: QRectF
     footer: QRectF
-    actions: list[tuple[str, QRectF]]
+    actions: list[tuple[MessageAction, QRectF]]
 
 
 class MessageDelegate(QStyledItemDelegate):
@@ -145,14 +146,14 @@ class MessageDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _actions_for(msg: TranscriptMessage,
-                     index: QModelIndex | QPersistentModelIndex) -> list[str]:
+                     index: QModelIndex | QPersistentModelIndex) -> list[MessageAction]:
         if msg.streaming:
-            return ["stop"]
-        actions = ["copy"]
+            return [MessageAction.STOP]
+        actions = [MessageAction.COPY]
         if msg.role == "user":
-            actions.append("edit")
+            actions.append(MessageAction.EDIT)
         elif msg.role == "assistant" and index.row() == index.model().rowCount() - 1:
-            actions.append("regenerate")
+            actions.append(MessageAction.REGENERATE)
         return actions
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex

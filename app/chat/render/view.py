@@ -15,6 +15,7 @@ from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
+from app.chat.message_actions import MessageAction
 from app.chat.render.damage import first_changed_y
 from app.chat.render.delegate import MessageDelegate
 from app.chat.render.markdown import RenderedMessage
@@ -136,16 +137,17 @@ class ChatView(QListView):
         shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
         if index.isValid():
             if ctrl and key == Qt.Key.Key_C:
-                self.actionTriggered.emit("copy_code" if shift else "copy", index.row())
+                self.actionTriggered.emit(MessageAction.COPY_CODE if shift else MessageAction.COPY,
+                                          index.row())
                 return
             if key == Qt.Key.Key_F2:
-                self.actionTriggered.emit("edit", index.row())
+                self.actionTriggered.emit(MessageAction.EDIT, index.row())
                 return
             if shift and key == Qt.Key.Key_F10:
                 self.show_menu(index.row(), self.visualRect(index).center())
                 return
         if ctrl and key == Qt.Key.Key_R:
-            self.actionTriggered.emit("regenerate", self.model().rowCount() - 1)
+            self.actionTriggered.emit(MessageAction.REGENERATE, self.model().rowCount() - 1)
             return
         super().keyPressEvent(event)
 
@@ -172,9 +174,10 @@ class ChatView(QListView):
         menu.setAccessibleName("Message actions")
         self.menu = menu
         if index.data(Role.StreamingRole):
-            menu.addAction("Stop", lambda: self.actionTriggered.emit("stop", row))
+            menu.addAction("Stop", lambda: self.actionTriggered.emit(MessageAction.STOP, row))
             return menu
-        menu.addAction("Copy message\tCtrl+C", lambda: self.actionTriggered.emit("copy", row))
+        menu.addAction("Copy message\tCtrl+C",
+                       lambda: self.actionTriggered.emit(MessageAction.COPY, row))
         blocks = self.code_blocks(row)
         for i, code in enumerate(blocks):
             label = "Copy code" if len(blocks) == 1 else f"Copy code block {i + 1}"
@@ -182,8 +185,9 @@ class ChatView(QListView):
             menu.addAction(label + keys, lambda code=code: self.codeCopied.emit(code))
         role = index.data(Role.RoleRole)
         if role == "user":
-            menu.addAction("Edit and resend\tF2", lambda: self.actionTriggered.emit("edit", row))
+            menu.addAction("Edit and resend\tF2",
+                           lambda: self.actionTriggered.emit(MessageAction.EDIT, row))
         elif role == "assistant" and row == self.model().rowCount() - 1:
             menu.addAction("Regenerate\tCtrl+R",
-                           lambda: self.actionTriggered.emit("regenerate", row))
+                           lambda: self.actionTriggered.emit(MessageAction.REGENERATE, row))
         return menu

@@ -1,0 +1,62 @@
+"""ModeBar: the Chat page's top bar: the mode buttons, the prompt template in use and "Show
+prompt"."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from inference.engine.requests import Mode
+
+MODES = (Mode.CHAT, Mode.TEXT, Mode.INSTRUCT)
+MODE_HELP = {
+    Mode.CHAT: "Chat: a multi-turn conversation through the model's chat template.",
+    Mode.TEXT: "Text: the model continues your text in place; no template, no system prompt.",
+    Mode.INSTRUCT: "Instruct: system prompt + one instruction → one response, no history.",
+}
+
+
+class ModeBar(QWidget):
+    modeChosen = Signal(object)            # Mode, when the user clicks its button
+    promptRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("topBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)   # as a plain QWidget
+        row = QHBoxLayout(self)
+        row.setContentsMargins(16, 8, 12, 8)
+        row.setSpacing(4)
+        self.group = QButtonGroup(self)
+        self.buttons: dict[Mode, QPushButton] = {}
+        for i, mode in enumerate(MODES):
+            button = QPushButton(mode.value.capitalize())
+            button.setObjectName("modeButton")
+            button.setCheckable(True)
+            button.setAccessibleName(f"{mode.value.capitalize()} mode")
+            button.setToolTip(f"{MODE_HELP[mode]} (Ctrl+{i + 1})")
+            self.group.addButton(button, i)
+            self.buttons[mode] = button
+            row.addWidget(button)
+        self.group.idClicked.connect(lambda i: self.modeChosen.emit(MODES[i]))
+        row.addSpacing(14)
+        self.template_label = QLabel("")
+        self.template_label.setObjectName("templateLabel")
+        self.template_label.setAccessibleName("Prompt template in use")
+        row.addWidget(self.template_label, 1)
+        self.prompt_button = QPushButton("Show prompt")
+        self.prompt_button.setAccessibleName("Show the exact rendered prompt")
+        self.prompt_button.setToolTip("See the exact text the model will be given (Ctrl+P)")
+        self.prompt_button.clicked.connect(self.promptRequested)
+        row.addWidget(self.prompt_button)
+
+    @property
+    def mode(self) -> Mode:
+        return MODES[max(self.group.checkedId(), 0)]
+
+    def show_mode(self, mode: Mode) -> None:
+        """Check `mode`'s button (no modeChosen)."""
+        self.buttons[mode].setChecked(True)
+
+    def set_template(self, text: str) -> None:
+        self.template_label.setText(text)
