@@ -1,10 +1,26 @@
-"""Shared test fixtures: every test gets its own Parley home, so none touches a real profile."""
+"""Shared test fixtures: every test gets its own Parley home, so none touches a real profile.
+
+A test that uses the real starter model (its fixture closure holds `starter_model_path`,
+directly or through another fixture such as `engine`) is marked `model` here, so
+`-m "not model"` can never run it by accident.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+MODEL_FIXTURE = "starter_model_path"
+
+
+@pytest.hookimpl(tryfirst=True)          # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `model` every test whose fixture closure holds the real starter model (a fixture
+    fetched at run time with `request.getfixturevalue` is not seen: mark such a test by hand)."""
+    for item in items:
+        if MODEL_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,6 @@ def test_buffer_lines_from_the_llama_log():
     assert found[1].bytes == 18 * 1024 * 1024
 
 
-@pytest.mark.model
 def test_bench_json_is_complete_and_consistent(capsys, starter_model_path):
     code = main(["bench", str(starter_model_path), "-p", "32", "-n", "8", "-r", "2",
                  "-t", "2", "--json"])

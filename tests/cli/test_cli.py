@@ -33,7 +33,6 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.model
 def test_info_json_has_the_stable_keys(capsys, starter_model_path):
     code, out, _ = run_cli(capsys, "info", str(starter_model_path), "--json", "--ctx", "2048")
     data = json.loads(out)
@@ -44,7 +43,6 @@ def test_info_json_has_the_stable_keys(capsys, starter_model_path):
     assert data["memory"]["n_ctx"] == 2048 and data["memory"]["total_bytes"] > data["file_size"]
 
 
-@pytest.mark.model
 def test_info_table_is_readable(capsys, starter_model_path):
     code, out, _ = run_cli(capsys, "info", str(starter_model_path))
     assert code == 0
@@ -257,7 +255,6 @@ def test_prompt_file_that_is_not_utf8_is_refused(capsys, tmp_path):
     assert code == 1 and "binary" in err
 
 
-@pytest.mark.model
 def test_generate_json_has_the_stable_keys(capsys, starter_model_path):
     code, out, _ = run_cli(capsys, "generate", str(starter_model_path), "--mode", "text",
                            "--prompt", "The capital of France is", "--temperature", "0",
@@ -270,7 +267,6 @@ def test_generate_json_has_the_stable_keys(capsys, starter_model_path):
     assert data["text"].strip()
 
 
-@pytest.mark.model
 def test_generate_streams_text_and_prints_stats_to_stderr(capsys, starter_model_path):
     code, out, err = run_cli(capsys, "generate", str(starter_model_path), "--mode", "instruct",
                              "--prompt", "Say hello.", "--temperature", "0",
@@ -282,7 +278,6 @@ def test_generate_streams_text_and_prints_stats_to_stderr(capsys, starter_model_
 COUNTING = ", ".join(str(i) for i in range(1, 50)) + ","     # greedy text mode keeps counting
 
 
-@pytest.mark.model
 def test_a_reply_that_fills_the_context_ends_context_full(capsys, starter_model_path):
     # --ctx 100 becomes 256 (llama.cpp pads n_ctx); max tokens far beyond what is left
     argv = ["generate", str(starter_model_path), "--mode", "text", "--prompt", COUNTING,
@@ -298,7 +293,6 @@ def test_a_reply_that_fills_the_context_ends_context_full(capsys, starter_model_
     assert data["finish_reason"] == "length" and data["stats"]["output_tokens"] == 10
 
 
-@pytest.mark.model
 def test_a_quantized_v_cache_without_flash_attention_says_why(capsys, starter_model_path):
     base = ["generate", str(starter_model_path), "--prompt", "hi", "--ctx", "256",
             "--max-tokens", "2", "--temperature", "0", "--threads", "1"]

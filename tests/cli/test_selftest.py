@@ -101,7 +101,6 @@ def test_version_without_a_loadable_llama_cpp_says_so_in_one_line():
 # --- --self-test -------------------------------------------------------------------------------
 
 
-@pytest.mark.model
 @pytest.mark.gui
 def test_self_test_with_the_starter_model_passes_every_part(starter_model_path, parley_home):
     result = parley("--self-test", str(starter_model_path), "--json")

@@ -89,7 +89,6 @@ def test_log_prob_file_round_trip(tmp_path: Path) -> None:
 
 
 # -- same model? (headers only) ----------------------------------------------------------------
-@pytest.mark.model
 def test_files_of_different_models_are_refused(starter_model_path: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     starter = read_gguf(starter_model_path)
@@ -137,7 +136,6 @@ def compared(ladder, tmp_path_factory: pytest.TempPathFactory):
     return json.loads(proc.stdout), folder, proc.stderr
 
 
-@pytest.mark.model
 def test_json_has_every_figure(compared) -> None:
     data = compared[0]
     assert data["reference"] == "gemma-3-270m-Q8_0.gguf"       # most bits per weight
@@ -150,7 +148,6 @@ def test_json_has_every_figure(compared) -> None:
     assert [r["is_reference"] for r in data["rows"]] == [False, False, True]
 
 
-@pytest.mark.model
 def test_the_reference_against_itself_is_measured(compared) -> None:
     """The reference's logits scored against the log-probs it streamed to disk: KLD ≈ 0 (the
     uint16 rounding of the stored rows, nothing more) and the same top token everywhere."""
@@ -162,7 +159,6 @@ def test_the_reference_against_itself_is_measured(compared) -> None:
     assert q4["kld_mean"] > 100 * abs(ref["kld_mean"]) and q4["same_top"] < 100
 
 
-@pytest.mark.model
 def test_llama_cpp_log_stays_off_stderr(compared) -> None:
     """Without -v the child processes' llama.cpp log goes to Parley's log file, not stderr."""
     _data, folder, stderr = compared
@@ -172,7 +168,6 @@ def test_llama_cpp_log_stays_off_stderr(compared) -> None:
     assert "control-looking token" in log              # routed there, not dropped
 
 
-@pytest.mark.model
 def test_quality_falls_as_bits_drop(compared) -> None:
     rows = {r["quant"]: r for r in compared[0]["rows"]}
     kld = [rows[t]["kld_mean"] for t in LADDER]
@@ -183,7 +178,6 @@ def test_quality_falls_as_bits_drop(compared) -> None:
     assert rows["Q2_K"]["dp_mean"] < 0 and rows["Q2_K"]["ppl"] > rows["Q8_0"]["ppl"]
 
 
-@pytest.mark.model
 def test_table_csv_and_json_agree(compared) -> None:
     data, folder, _ = compared
     result = CompareResult.from_dict(data)
@@ -203,7 +197,6 @@ def test_table_csv_and_json_agree(compared) -> None:
 
 
 # -- choices, refusals, cancel ------------------------------------------------------------------
-@pytest.mark.model
 def test_reference_can_be_chosen_and_must_be_listed(ladder) -> None:
     infos = [read_gguf(ladder[t]) for t in ("Q4_0", "Q8_0")]
     assert pick_reference(infos) == 1
@@ -212,7 +205,6 @@ def test_reference_can_be_chosen_and_must_be_listed(ladder) -> None:
         pick_reference(infos, ladder["Q2_K"])
 
 
-@pytest.mark.model
 def test_cancel_ends_the_comparison(ladder) -> None:
     cancel = CancelToken()
     seen: list[CompareProgress] = []
@@ -228,14 +220,12 @@ def test_cancel_ends_the_comparison(ladder) -> None:
     assert seen and seen[0].index == 0 and seen[0].file == "gemma-3-270m-Q8_0.gguf"
 
 
-@pytest.mark.model
 def test_text_too_short_says_what_to_do(ladder) -> None:
     with pytest.raises(TextTooShortError, match=r"at least 256 tokens.*--ctx"):
         compare_files([ladder["Q8_0"], ladder["Q4_0"]], sample_text()[:400],
                       settings=CompareSettings(n_ctx=N_CTX, threads=2, speed=None))
 
 
-@pytest.mark.model
 def test_a_requantized_upcast_is_no_better_than_its_source(ladder, starter_model_path) -> None:
     """Q8_0 made from the Q4_K_M starter holds no more than the starter: the original wins."""
     infos = [read_gguf(p) for p in (ladder["Q8_0"], starter_model_path, ladder["Q4_0"])]
@@ -285,7 +275,6 @@ def compared_like() -> CompareResult:
 
 
 # -- same prompt, real files --------------------------------------------------------------------
-@pytest.mark.model
 def test_same_prompt_on_real_files_is_repeatable(ladder, starter_model_path: Path) -> None:
     settings = PromptSettings("Name three colours.", seed=11, max_tokens=12, temperature=0.9,
                               n_ctx=256, threads=2)

@@ -95,11 +95,12 @@ def test_sigkill_of_the_gui_mid_reply_keeps_the_message_and_partial_reply(
     first_beyond = next((t for t, n in reports if n > saved), killed_at)
     assert killed_at - first_beyond <= GRACE_S, (saved, reports[-5:])
 
-    # the orphaned engine process notices its parent is gone and exits by itself
-    if engine_pid:
-        try:
-            psutil.Process(engine_pid).wait(timeout=30)
-        except psutil.NoSuchProcess:
-            pass
-        assert not psutil.pid_exists(engine_pid) or \
-            psutil.Process(engine_pid).status() == psutil.STATUS_ZOMBIE
+    # the orphaned engine process notices its parent is gone and exits by itself (the driver
+    # tells its pid before it sends, so it is always known here)
+    assert engine_pid and engine_pid != proc.pid, f"no engine pid from the driver ({engine_pid})"
+    try:
+        psutil.Process(engine_pid).wait(timeout=30)
+    except psutil.NoSuchProcess:
+        pass
+    assert not psutil.pid_exists(engine_pid) or \
+        psutil.Process(engine_pid).status() == psutil.STATUS_ZOMBIE

@@ -24,7 +24,7 @@ from inference.engine.requests import GenerationRequest, Mode
 from inference.gguf.file import read_gguf
 from inference.host.host import EngineHost
 
-pytestmark = [pytest.mark.model, pytest.mark.gui]
+pytestmark = pytest.mark.gui
 MAX_TOKENS = 16
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -135,22 +134,22 @@ def test_thousand_messages_open_and_scroll(qtbot, make_window: MakeWindow) -> No
         store.add_message(conv.id, "assistant", f"Answer {i}. {body}")
     store.close()
     window = make_window()
-    started = time.perf_counter()
     window.wiring.open_conversation(conv.id, "chat")
     view = window.chat_view
     view.doItemsLayout()
-    qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() > 1000, timeout=5000)
-    opened = time.perf_counter() - started
+    last = window.transcript.index(999, 0)
+    # the batched layout reaches the last row (how fast: tests/perf/gui_stream_bench.py)
+    qtbot.waitUntil(lambda: view.visualRect(last).isValid(), timeout=5000)
+    assert window.transcript.rowCount() == 1000
     bar = view.verticalScrollBar()
-    worst = 0.0
+    top_rows = []                 # the row at the top of the viewport at each scroll step
     for step in range(40):
-        t = time.perf_counter()
         bar.setValue(bar.maximum() * step // 39)
         view.viewport().repaint()
-        worst = max(worst, time.perf_counter() - t)
-    assert window.transcript.rowCount() == 1000
-    assert opened < 3.0, f"opening took {opened:.2f} s"
-    assert worst < 0.1, f"a scroll step took {worst * 1000:.0f} ms"
+        top_rows.append(view.indexAt(QPoint(view.viewport().width() // 2, 1)).row())
+    assert top_rows[0] == 0 and top_rows == sorted(top_rows), top_rows
+    assert len(set(top_rows)) == len(top_rows), top_rows     # every step shows new rows
+    assert view.viewport().rect().intersects(view.visualRect(last))   # the end is on screen
 
 
 def test_every_control_is_named_and_reachable(make_window: MakeWindow) -> None:

@@ -268,10 +268,25 @@ def test_the_desktop_entry_is_valid():
         "AudioVideo", "Audio", "Video", "Development", "Education", "Game", "Graphics",
         "Network", "Office", "Science", "Settings", "System", "Utility"}     # a main category
     assert entry["Terminal"] == "false"
-    validator = shutil.which("desktop-file-validate")     # Debian's desktop-file-utils
-    if validator:
-        result = subprocess.run([validator, str(path)], capture_output=True, text=True)
-        assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+
+
+@pytest.fixture
+def desktop_validator() -> str:
+    """freedesktop's desktop-file-validate, or a skip that says it is not installed."""
+    validator = shutil.which("desktop-file-validate")
+    if validator is None:
+        pytest.skip("desktop-file-validate not found: install desktop-file-utils to run "
+                    "freedesktop's own check of the entry (its keys are checked without it)")
+    return validator
+
+
+def assert_valid_desktop(validator: str, path: Path) -> None:
+    result = subprocess.run([validator, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+
+
+def test_desktop_file_validate_accepts_the_entry(desktop_validator: str):
+    assert_valid_desktop(desktop_validator, ROOT / "resources" / "parley.desktop")
 
 
 # --- the release workflow ----------------------------------------------------------------------
@@ -367,28 +382,36 @@ def test_install_sh_installs_and_uninstalls_into_a_destdir(tmp_path):
     assert bundle.joinpath("parley").is_file()                   # the source is untouched
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the Linux installer script")
-def test_install_sh_user_install_points_the_menu_at_the_binary(tmp_path):
+def user_install(tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
+    """install.sh --user of a fake bundle into a temporary HOME: (its command, env, HOME)."""
     bundle = fake_bundle(tmp_path / "Parley")
     home = tmp_path / "home"
     home.mkdir()
     env = {"PATH": os.environ["PATH"], "HOME": str(home)}
-    script = ROOT / "packaging" / "linux" / "install.sh"
-    result = subprocess.run([str(script), "--bundle", str(bundle), "--user"],
-                            capture_output=True, text=True, env=env)
+    command = [str(ROOT / "packaging" / "linux" / "install.sh"), "--user"]
+    result = subprocess.run([*command, "--bundle", str(bundle)], capture_output=True,
+                            text=True, env=env)
     assert result.returncode == 0, result.stderr
+    return command, env, home
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the Linux installer script")
+def test_install_sh_user_install_points_the_menu_at_the_binary(tmp_path):
+    command, env, home = user_install(tmp_path)
     binary = home / ".local/opt/parley/parley"
     desktop = home / ".local/share/applications/parley.desktop"
     entry = read_desktop(desktop)
     assert entry["Exec"] == str(binary) and entry["TryExec"] == str(binary)
     assert (home / ".local/bin/parley").resolve() == binary.resolve()
-    validator = shutil.which("desktop-file-validate")
-    if validator:
-        check = subprocess.run([validator, str(desktop)], capture_output=True, text=True)
-        assert check.returncode == 0 and not check.stdout.strip(), check.stdout
-    result = subprocess.run([str(script), "--user", "--uninstall"], capture_output=True,
-                            text=True, env=env)
+    result = subprocess.run([*command, "--uninstall"], capture_output=True, text=True, env=env)
     assert result.returncode == 0 and not binary.exists() and not desktop.exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the Linux installer script")
+def test_install_sh_user_install_writes_a_valid_desktop_entry(tmp_path,
+                                                              desktop_validator: str):
+    _, _, home = user_install(tmp_path)
+    assert_valid_desktop(desktop_validator, home / ".local/share/applications/parley.desktop")
 
 
 def test_install_sh_refuses_a_prefix_that_is_not_parleys(tmp_path):

@@ -81,7 +81,6 @@ def test_existing_output_needs_overwrite(tiny_f16: Path, tmp_path: Path) -> None
 
 
 # -- the starter model (already Q4_K_M) ---------------------------------------------------------
-@pytest.mark.model
 def test_ladder_is_requantized_and_labelled(ladder, starter_model_path: Path) -> None:
     paths, results = ladder
     assert [r["quant"] for r in results] == list(LADDER)
@@ -97,7 +96,6 @@ def test_ladder_is_requantized_and_labelled(ladder, starter_model_path: Path) ->
     assert bits == sorted(bits, reverse=True)
 
 
-@pytest.mark.model
 def test_requantize_refused_without_the_flag(starter_model_path: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(RequantizeRefusedError, match=r"already quantized \(Q4_K_M\)"):
@@ -108,7 +106,6 @@ def test_requantize_refused_without_the_flag(starter_model_path: Path, tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.model
 def test_imatrix_types_refused(starter_model_path: Path, tmp_path: Path) -> None:
     with pytest.raises(ImatrixRequiredError, match="importance matrix"):
         plan_quantize(starter_model_path, "IQ2_XXS", out_dir=tmp_path, allow_requantize=True)
@@ -120,7 +117,6 @@ def test_imatrix_types_refused(starter_model_path: Path, tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.model
 def test_cancel_stops_and_cleans_up(starter_model_path: Path, tmp_path: Path) -> None:
     cancel = CancelToken()
 
