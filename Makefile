@@ -42,6 +42,13 @@ clean:
 bench: $(STAMP)
 	$(PY) tests/perf/run_bench.py $(BENCH_ARGS)
 
+# 1,000 short replies through the real EngineHost with cancels, reloads and killed engines;
+# fails on RSS growth >= 5 %, fd growth or a child left. Not part of `make test` (~10 minutes).
+# SOAK_ARGS="--replies 200" for a shorter run (see tests/perf/soak.py).
+.PHONY: soak
+soak: $(STAMP)
+	$(PY) tests/perf/soak.py $(SOAK_ARGS)
+
 # -- Installers (packaging/README.md) ------------------------------------------------------------
 # `make bundle`: PyInstaller one-folder app in dist/Parley (uses the portable llama.cpp from
 # build/portable/site when packaging/build_portable_llama.sh has built it). `make package`: the

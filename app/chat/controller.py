@@ -3,7 +3,8 @@
 send / stop / regenerate / edit-and-resend; the streaming reply is written to SQLite as it
 grows and finalised with its stats and finish reason (a ReplyRecorder does both). When a request
 fails before any text arrived, the user's text goes back to the composer, so nothing typed is
-ever lost.
+ever lost. A store error (a full disk, a read-only history) refuses the send with its message and
+the text stays in the composer; the busy state always ends with the generation.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from app.chat.reply_recorder import RecordedReply, ReplyRecorder
 from app.chat.request_builder import RunSettings, chat_history, chat_request
 from app.chat.transcript import TranscriptModel
-from app.data.store import Store
+from app.data.store import Store, StoreError
 from app.engine.client import EngineClient, GenerationHandlers
 from inference.engine.events import Finished
 
@@ -71,9 +72,14 @@ class ChatController(QObject):
     def open_conversation(self, conv_id: int) -> None:
         if conv_id == self._conv_id:
             return
+        try:
+            messages = self.store.messages(conv_id) if conv_id else []
+        except StoreError as err:
+            self.errorOccurred.emit(str(err))
+            return
         self._detach()
         self._conv_id = conv_id
-        self.transcript.set_messages(self.store.messages(conv_id) if conv_id else [])
+        self.transcript.set_messages(messages)
         self.conversationChanged.emit(conv_id)
 
     def new_conversation(self) -> None:
@@ -93,16 +99,30 @@ class ChatController(QObject):
         if not text.strip() or not self._ready():
             return False
         settings = self._settings()
-        if not self._conv_id:
-            conv = self.store.create_conversation(mode="chat",
-                                                  system_prompt=settings.system_prompt)
-            self._conv_id = conv.id
-            self.conversationChanged.emit(conv.id)
-        user = self.store.add_message(self._conv_id, "user", text, mode="chat",
-                                      model=settings.model,
-                                      sampling=settings.sampling.to_dict())
+        created = 0
+        try:
+            if not self._conv_id:
+                created = self.store.create_conversation(
+                    mode="chat", system_prompt=settings.system_prompt).id
+                self._conv_id = created
+                self.conversationChanged.emit(created)
+            user = self.store.add_message(self._conv_id, "user", text, mode="chat",
+                                          model=settings.model,
+                                          sampling=settings.sampling.to_dict())
+        except StoreError as err:
+            if created:
+                self._quietly(lambda: self.store.delete(created))
+                self.forget_conversation(created)
+            self.errorOccurred.emit(str(err))
+            return False
         self.transcript.append_message("user", text, user.id, mode="chat")
-        self._start_reply(settings, restore_text=text, user_msg_id=user.id)
+        if not self._start_reply(settings, restore_text=text, user_msg_id=user.id):
+            self.transcript.remove_from(self.transcript.rowCount() - 1)
+            self._quietly(lambda: self.store.delete_messages_from(self._conv_id, user.id))
+            if created:
+                self._quietly(lambda: self.store.delete(created))
+                self.forget_conversation(created)
+            return False
         self.conversationsChanged.emit()
         return True
 
@@ -115,10 +135,13 @@ class ChatController(QObject):
             return False
         row = self.transcript.last_row_of_role("assistant")
         msg = self.transcript.message_at(row)
-        self.store.delete_messages_from(self._conv_id, msg.message_id)
+        try:
+            self.store.delete_messages_from(self._conv_id, msg.message_id)
+        except StoreError as err:
+            self.errorOccurred.emit(str(err))
+            return False
         self.transcript.remove_from(row)
-        self._start_reply(self._settings())
-        return True
+        return self._start_reply(self._settings())
 
     def edit_and_resend(self, row: int, text: str) -> bool:
         """Replace user message `row` (and everything after it) with `text`, then send."""
@@ -127,7 +150,11 @@ class ChatController(QObject):
         msg = self.transcript.message_at(row)
         if msg.role != "user":
             return False
-        self.store.delete_messages_from(self._conv_id, msg.message_id)
+        try:
+            self.store.delete_messages_from(self._conv_id, msg.message_id)
+        except StoreError as err:
+            self.errorOccurred.emit(str(err))
+            return False
         self.transcript.remove_from(row)
         return self.send(text)
 
@@ -154,11 +181,17 @@ class ChatController(QObject):
         return chat_history(self.store.messages(self._conv_id)) if self._conv_id else []
 
     def _start_reply(self, settings: RunSettings, restore_text: str | None = None,
-                     user_msg_id: int | None = None) -> None:
-        request = chat_request(self.history(), settings)
-        msg = self.store.add_message(self._conv_id, "assistant", "", mode="chat",
-                                     model=settings.model, sampling=settings.sampling.to_dict(),
-                                     complete=False)
+                     user_msg_id: int | None = None) -> bool:
+        """Store the empty reply and start generating it; False (with the error said) when
+        the store refuses it."""
+        try:
+            request = chat_request(self.history(), settings)
+            msg = self.store.add_message(self._conv_id, "assistant", "", mode="chat",
+                                         model=settings.model,
+                                         sampling=settings.sampling.to_dict(), complete=False)
+        except StoreError as err:
+            self.errorOccurred.emit(str(err))
+            return False
         row = self.transcript.append_message("assistant", "", msg.id, streaming=True,
                                              mode="chat")
         record = self.recorder.start(self._conv_id, msg.id, user_msg_id or 0)
@@ -172,8 +205,9 @@ class ChatController(QObject):
         self._reply = reply
         if not self.client.generate(request, handlers):
             self._on_failed(reply, "The engine is busy; try again in a moment.", crashed=False)
-            return
+            return True
         self.busyChanged.emit(True)
+        return True
 
     def _on_tokens(self, reply: _Reply, text: str) -> None:
         self.recorder.add(reply.record, text)
@@ -181,6 +215,12 @@ class ChatController(QObject):
             self.transcript.append_text(reply.row, text)
 
     def _on_finished(self, reply: _Reply, fin: Finished) -> None:
+        try:
+            self._show_finished(reply, fin)
+        finally:
+            self._end(reply)
+
+    def _show_finished(self, reply: _Reply, fin: Finished) -> None:
         streamed = reply.text
         self.recorder.finish(reply.record, fin.reason.value, fin.stats, fin.text)
         text = reply.text
@@ -196,9 +236,14 @@ class ChatController(QObject):
                                  "context and were left out of the prompt.")
             for warning in fin.warnings:
                 self.notice.emit(warning)
-        self._end(reply)
 
     def _on_failed(self, reply: _Reply, message: str, *, crashed: bool) -> None:
+        try:
+            self._show_failed(reply, message, crashed=crashed)
+        finally:
+            self._end(reply)
+
+    def _show_failed(self, reply: _Reply, message: str, *, crashed: bool) -> None:
         if self.recorder.fail(reply.record):
             stats = reply.record.stats
             if reply.attached:
@@ -212,7 +257,14 @@ class ChatController(QObject):
             self.conversationsChanged.emit()
         if not crashed and reply.attached:
             self.errorOccurred.emit(message)
-        self._end(reply)
+
+    @staticmethod
+    def _quietly(undo: Callable[[], object]) -> None:
+        """Best-effort clean-up after a refused write (the store may refuse this too)."""
+        try:
+            undo()
+        except StoreError:
+            pass
 
     def _end(self, reply: _Reply) -> None:
         if self._reply is reply:

@@ -2,16 +2,17 @@
 
 The prompt (the document, or the instruction) is stored as the user message and the model's
 text as the assistant message of a conversation with that mode, so these runs appear in the
-sidebar and survive a crash like chat replies do (the same ReplyRecorder saves both).
+sidebar and survive a crash like chat replies do (the same ReplyRecorder saves both). A store
+error at the start (a full disk, a read-only history) refuses the run with its message (`failed`).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.chat.reply_recorder import RecordedReply, ReplyRecorder
 from app.chat.request_builder import RunSettings
-from app.data.store import Store
+from app.data.store import Store, StoreError
 from app.engine.client import ClientState, EngineClient, GenerationHandlers
 from inference.engine.events import Finished
 from inference.engine.metrics import GenerationStats
@@ -48,15 +49,12 @@ class ModeRun(QObject):
               *, new_conversation: bool = False, system: str = "") -> bool:
         if self._busy or self.client.state != ClientState.IDLE:
             return False
-        if new_conversation or not self.conv_id:
-            conv = self.store.create_conversation(mode=self.mode, system_prompt=system)
-            self.conv_id = conv.id
-            self.conversationCreated.emit(conv.id)
-        common = {"mode": self.mode, "model": settings.model,
-                  "sampling": settings.sampling.to_dict()}
-        user_id = self.store.add_message(self.conv_id, "user", prompt, **common).id
-        msg_id = self.store.add_message(self.conv_id, "assistant", "", complete=False,
-                                        **common).id
+        try:
+            msg_id, user_id = self._store_prompt(prompt, settings, new_conversation, system)
+        except StoreError as err:
+            # after the page's own "cannot start" message, so the banner ends on the reason
+            QTimer.singleShot(0, self, lambda msg=str(err): self.failed.emit(msg))
+            return False
         reply = self._reply = self.recorder.start(self.conv_id, msg_id, user_id)
         handlers = GenerationHandlers(on_tokens=self._on_tokens, on_finished=self._on_finished,
                                       on_failed=self._on_failed, on_crashed=self._on_crashed,
@@ -67,6 +65,27 @@ class ModeRun(QObject):
         self._busy = True
         self.busyChanged.emit(True)
         return True
+
+    def _store_prompt(self, prompt: str, settings: RunSettings, new_conversation: bool,
+                      system: str) -> tuple[int, int]:
+        """Store the prompt and the empty reply: (reply id, prompt id)."""
+        if new_conversation or not self.conv_id:
+            conv = self.store.create_conversation(mode=self.mode, system_prompt=system)
+            self.conv_id = conv.id
+            self.conversationCreated.emit(conv.id)
+        common = {"mode": self.mode, "model": settings.model,
+                  "sampling": settings.sampling.to_dict()}
+        user_id = self.store.add_message(self.conv_id, "user", prompt, **common).id
+        try:
+            msg_id = self.store.add_message(self.conv_id, "assistant", "", complete=False,
+                                            **common).id
+        except StoreError:
+            try:
+                self.store.delete_messages_from(self.conv_id, user_id)
+            except StoreError:
+                pass
+            raise
+        return msg_id, user_id
 
     def stop(self) -> None:
         if self._busy:
@@ -90,8 +109,10 @@ class ModeRun(QObject):
     def _on_finished(self, fin: Finished) -> None:
         if not self._busy or self._reply is None:
             return
-        self.recorder.finish(self._reply, fin.reason.value, fin.stats, fin.text)
-        self._end()
+        try:
+            self.recorder.finish(self._reply, fin.reason.value, fin.stats, fin.text)
+        finally:
+            self._end()
         self.finished.emit(fin)
 
     def _on_failed(self, message: str) -> None:
@@ -99,9 +120,12 @@ class ModeRun(QObject):
             return
         kept = self.recorder.fail(self._reply)
         self._end()
-        if not kept and not self.store.messages(self.conv_id):
-            self.store.delete(self.conv_id)
-            self.conv_id = 0
+        try:
+            if not kept and not self.store.messages(self.conv_id):
+                self.store.delete(self.conv_id)
+                self.conv_id = 0
+        except StoreError:
+            pass                            # an empty conversation left: harmless
         self.failed.emit(message)
 
     def _on_crashed(self, message: str) -> None:

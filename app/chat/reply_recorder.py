@@ -4,18 +4,32 @@ The reply is saved as it grows (every SAVE_INTERVAL_MS, as a partial save that s
 on the GUI thread, see `Store.update_message`), then once more, durably, with its stats and how
 it ended. A generation that fails before any text arrived leaves nothing behind: its empty reply
 (and the prompt that asked for it) is deleted.
+
+A save the store refuses (a full disk, say) loses nothing: the recorder keeps the reply in
+memory and tries again on its timer (and at the end), tells once (`saveFailed`, the first
+failure since the last good save) and says when everything is saved again (`saveRecovered`).
+It never raises a store error to its caller, so a generation always ends normally.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.data.store import Store
+from app.data.store import Store, StoreError
 from inference.engine.metrics import GenerationStats
 
 SAVE_INTERVAL_MS = 500
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a reply ended, kept until it is saved: a finish reason and stats, or `discard`."""
+
+    reason: str = ""
+    stats: dict | None = None
+    discard: bool = False          # failed empty: delete it (and its prompt)
 
 
 @dataclass
@@ -28,6 +42,7 @@ class RecordedReply:
     parts: list[str] = field(default_factory=list)
     dirty: bool = False
     stats: GenerationStats | None = None
+    ending: Ending | None = None  # set when it ended; saved with its final text
 
     @property
     def text(self) -> str:
@@ -35,12 +50,18 @@ class RecordedReply:
 
 
 class ReplyRecorder(QObject):
-    """Saves the reply it is recording; one at a time (the one started last)."""
+    """Saves the reply it is recording (the one started last), and any ended reply that could
+    not be saved yet."""
+
+    saveFailed = Signal(str)      # the store refused a save: what went wrong (once per outage)
+    saveRecovered = Signal()      # every reply kept in memory is saved now
 
     def __init__(self, store: Store, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self._current: RecordedReply | None = None
+        self._unsaved: list[RecordedReply] = []     # ended, not saved yet
+        self._failing = False
         self._timer = QTimer(self)
         self._timer.setInterval(SAVE_INTERVAL_MS)
         self._timer.timeout.connect(self.save_partial)
@@ -49,6 +70,11 @@ class ReplyRecorder(QObject):
     def current(self) -> RecordedReply | None:
         """The reply being recorded now, or None."""
         return self._current
+
+    @property
+    def unsaved(self) -> tuple[RecordedReply, ...]:
+        """Replies that ended but are only in memory (the store refused them so far)."""
+        return tuple(self._unsaved)
 
     def start(self, conv_id: int, msg_id: int, first_id: int = 0) -> RecordedReply:
         """Record the (already stored, empty) reply `msg_id`; `first_id`: its prompt's id."""
@@ -62,11 +88,19 @@ class ReplyRecorder(QObject):
         reply.dirty = True
 
     def save_partial(self) -> None:
-        """Write the current reply's new text, not durably (it is not finished)."""
+        """The timer: retry the ended replies not saved yet, then write the current reply's new
+        text, not durably (it is not finished)."""
+        self.retry()
         reply = self._current
         if reply is not None and reply.dirty:
-            self.store.update_message(reply.msg_id, reply.text, complete=False, durable=False)
+            try:
+                self.store.update_message(reply.msg_id, reply.text, complete=False,
+                                          durable=False)
+            except StoreError as err:
+                self._failed(err)
+                return
             reply.dirty = False
+            self._saved()
 
     def finish(self, reply: RecordedReply, reason: str, stats: GenerationStats | None = None,
                text: str = "") -> None:
@@ -75,10 +109,8 @@ class ReplyRecorder(QObject):
         if text:
             reply.parts = [text]
         stats = stats if stats is not None else reply.stats
-        self.store.update_message(reply.msg_id, reply.text, complete=True,
-                                  stats=stats.to_dict() if stats else None,
-                                  finish_reason=reason)
-        self._stop(reply)
+        reply.ending = Ending(reason, stats.to_dict() if stats else None)
+        self._settle(reply)
 
     def fail(self, reply: RecordedReply) -> bool:
         """The generation failed: keep what it wrote (ended by "error") and return True; an
@@ -86,12 +118,58 @@ class ReplyRecorder(QObject):
         if reply.text:
             self.finish(reply, "error")
             return True
-        self.store.delete_messages_from(reply.conv_id, reply.first_id)
-        self._stop(reply)
+        reply.ending = Ending(discard=True)
+        self._settle(reply)
         return False
 
-    def _stop(self, reply: RecordedReply) -> None:
-        reply.dirty = False
+    def retry(self) -> bool:
+        """Try the unsaved replies again; True when none is left."""
+        for reply in list(self._unsaved):
+            try:
+                self._write_end(reply)
+            except StoreError as err:
+                self._failed(err)
+                return False
+            self._unsaved.remove(reply)
+        self._saved()
+        if self._current is None and not self._unsaved:
+            self._timer.stop()
+        return not self._unsaved
+
+    # -- internals ---------------------------------------------------------------------------
+    def _settle(self, reply: RecordedReply) -> None:
+        """Save the ended reply now, or keep it for the timer to retry."""
         if self._current is reply:
             self._current = None
+        reply.dirty = False
+        try:
+            self._write_end(reply)
+        except StoreError as err:
+            self._unsaved.append(reply)
+            self._failed(err)
+        else:
+            self._saved()
+        if self._current is None and not self._unsaved:
             self._timer.stop()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def _write_end(self, reply: RecordedReply) -> None:
+        end = reply.ending or Ending("error")
+        if end.discard:
+            self.store.delete_messages_from(reply.conv_id, reply.first_id)
+        else:
+            self.store.update_message(reply.msg_id, reply.text, complete=True,
+                                      stats=end.stats, finish_reason=end.reason)
+
+    def _failed(self, err: StoreError) -> None:
+        if not self._failing:
+            self._failing = True
+            self.saveFailed.emit(f"{err} The reply is kept in memory and will be saved as "
+                                 "soon as the database can take it again.")
+
+    def _saved(self) -> None:
+        current = self._current
+        if self._failing and not self._unsaved and (current is None or not current.dirty):
+            self._failing = False
+            self.saveRecovered.emit()

@@ -77,6 +77,12 @@ MIGRATIONS: tuple[Migration, ...] = (
 class SchemaTooNewError(ParleyError):
     """The database was written by a newer Parley with steps this version does not know."""
 
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(f"the conversation database is at schema version {found}, but this "
+                         f"version of Parley knows only {known}; please update Parley")
+        self.found = found
+        self.known = known
+
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -96,9 +102,7 @@ def migrate(conn: sqlite3.Connection,
         try:
             current = schema_version(conn)
             if current > len(migrations):
-                raise SchemaTooNewError(
-                    f"the conversation database is at schema version {current}, but this "
-                    f"version of Parley knows only {len(migrations)}; please update Parley")
+                raise SchemaTooNewError(current, len(migrations))
             if current == len(migrations):
                 conn.execute("COMMIT")
                 return applied

@@ -100,8 +100,14 @@ class PrefsStore:
         data = read_json(self.path)
         return Preferences.from_dict(data) if data is not None else Preferences()
 
-    def save(self, prefs: Preferences) -> None:
-        write_json_atomic(self.path, prefs.to_dict())
+    def save(self, prefs: Preferences) -> bool:
+        """Write the preferences; False when the disk refuses (full, read-only): they are
+        kept in memory and written by the next save."""
+        try:
+            write_json_atomic(self.path, prefs.to_dict())
+        except OSError:
+            return False
+        return True
 
     def add_recent_model(self, prefs: Preferences, path: str, limit: int = 8) -> Preferences:
         """Put `path` first in the recent models (once, at most `limit` kept), make it the

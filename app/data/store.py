@@ -2,7 +2,10 @@
 
 WAL journal, foreign keys on, a busy timeout, `PRAGMA user_version` migrations (migrations.py).
 Autocommit mode: every write is committed before the method returns (a crash loses nothing
-written); multi-statement writes run in one transaction. Use a Store from one thread only.
+written); multi-statement writes run in one transaction. Every sqlite3 error leaves as a
+StoreError (store_errors.py). A Store opens its file read-write, read-only (a newer Parley's
+schema: every write refused with `refusal`) or in memory (the folder cannot be written);
+`open_history` (history_open.py) picks. Use a Store from one thread only.
 """
 
 from __future__ import annotations
@@ -12,15 +15,34 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from app.data.export import conversation_json, conversation_markdown
-from app.data.migrations import migrate
-from inference.common.errors import ParleyError
+from app.data.migrations import migrate, schema_version
+from app.data.records import (
+    DEFAULT_TITLE,
+    Conversation,
+    DeletedConversation,
+    StoredMessage,
+    message_from_row,
+    message_row,
+    title_from_message,
+)
+from app.data.recovery import Recovered, copy_readable
+from app.data.store_errors import (
+    NotFoundError,
+    Problem,
+    StoreError,
+    reads,
+    store_error,
+    store_errors,
+    writes,
+)
 
-DEFAULT_TITLE = "New chat"
+__all__ = ["DEFAULT_TITLE", "Access", "Conversation", "DeletedConversation", "NotFoundError",
+           "Store", "StoreError", "StoredMessage", "title_from_message"]
+
 BUSY_TIMEOUT_S = 5.0
 
 _CONV_COLUMNS = "id, title, mode, system_prompt, created_at, updated_at"
@@ -28,81 +50,61 @@ _MSG_COLUMNS = ("id, conversation_id, role, content, mode, model, sampling, stat
                 "finish_reason, created_at")
 
 
-class StoreError(ParleyError):
-    """The conversation database could not do what was asked."""
+class Access(Enum):
+    """How a Store holds its database."""
 
-
-class NotFoundError(StoreError, LookupError):
-    """No conversation (or message) with that id."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    id: int
-    title: str
-    mode: str
-    system_prompt: str
-    created_at: float
-    updated_at: float
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    id: int
-    conversation_id: int
-    role: str
-    content: str
-    mode: str
-    model: str
-    sampling: dict
-    stats: dict | None
-    complete: bool
-    finish_reason: str | None
-    created_at: float
-
-
-@dataclass(frozen=True)
-class DeletedConversation:
-    """Everything `Store.delete` removed, so `Store.restore` can put it back (undo)."""
-
-    conversation: Conversation
-    messages: tuple[StoredMessage, ...]
-
-
-def title_from_message(text: str, limit: int = 48) -> str:
-    """A conversation title from a message: its first non-blank line, trimmed, with an ellipsis
-    when longer than `limit` characters (cut at a word boundary where one is near)."""
-    line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
-    if len(line) <= limit:
-        return line
-    cut = line[: max(limit - 1, 1)]
-    space = cut.rfind(" ")
-    if space >= limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" .,;:-") + "…"
+    WRITABLE = "writable"      # the file, read-write, migrated to this version's schema
+    READ_ONLY = "read-only"    # the file, read-only (written by a newer Parley)
+    MEMORY = "memory"          # a database in memory: nothing outlives the process
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, access: Access = Access.WRITABLE, refusal: str = "") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.access = access
+        self.refusal = refusal            # why every write is refused ("" when writes work)
         self._last_time = 0.0
-        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            if access is Access.WRITABLE:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = _connect(self.path, access)
+        except OSError as err:
+            raise StoreError(f"{self.path} cannot be created ({err.strerror or err})",
+                             Problem.CANNOT_OPEN) from err
+        except sqlite3.Error as err:
+            raise _open_error(self.path, err) from err
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")
+            if access is Access.WRITABLE:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.create_function("parley_contains", 2, _contains, deterministic=True)
-            migrate(self._conn)
+            if access is Access.READ_ONLY:
+                schema_version(self._conn)            # readable at all?
+            else:
+                migrate(self._conn)
         except BaseException as err:
             self._conn.close()
-            if isinstance(err, sqlite3.DatabaseError):
-                raise StoreError(f"{self.path} is not a usable conversation database "
-                                 f"({err})") from err
+            if isinstance(err, sqlite3.Error):
+                raise _open_error(self.path, err) from err
             raise
 
+    def check(self) -> str:
+        """SQLite's quick check of the whole file: "" when sound, else what it found."""
+        try:
+            rows = self._conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as err:
+            return str(err)
+        found = [str(r[0]) for r in rows]
+        return "" if found == ["ok"] else "; ".join(found[:3])
+
+    def import_rows(self, source: Path) -> Recovered:
+        """Copy every row that can be read from the database file `source` (a damaged one)."""
+        with store_errors("save to"):
+            return copy_readable(source, self._conn)
+
+    @writes
     def create_conversation(self, title: str = DEFAULT_TITLE, mode: str = "chat",
                             system_prompt: str = "") -> Conversation:
         now = self._now()
@@ -111,6 +113,7 @@ class Store:
             "VALUES (?, ?, ?, ?, ?)", (title, mode, system_prompt, now, now))
         return Conversation(int(cur.lastrowid or 0), title, mode, system_prompt, now, now)
 
+    @reads
     def get_conversation(self, conv_id: int) -> Conversation:
         row = self._conn.execute(
             f"SELECT {_CONV_COLUMNS} FROM conversations WHERE id = ?", (conv_id,)).fetchone()
@@ -118,6 +121,7 @@ class Store:
             raise NotFoundError(f"there is no conversation {conv_id}")
         return Conversation(*row)
 
+    @reads
     def list_conversations(self, search: str = "") -> list[Conversation]:
         """Newest (by updated_at) first; `search` matches the title or any message's content,
         ignoring case."""
@@ -141,12 +145,15 @@ class Store:
                 f"AND parley_contains(m.content, ?1)){order}", (needle.casefold(),))
         return [Conversation(*row) for row in rows]
 
+    @writes
     def rename(self, conv_id: int, title: str) -> None:
         self._update_conversation(conv_id, "title", title)
 
+    @writes
     def set_system_prompt(self, conv_id: int, prompt: str) -> None:
         self._update_conversation(conv_id, "system_prompt", prompt)
 
+    @writes
     def delete(self, conv_id: int) -> DeletedConversation:
         with self._transaction():
             deleted = DeletedConversation(self.get_conversation(conv_id),
@@ -154,6 +161,7 @@ class Store:
             self._conn.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
         return deleted
 
+    @writes
     def restore(self, deleted: DeletedConversation) -> None:
         """Undo `delete`: the conversation and its messages come back with the same ids."""
         conv = deleted.conversation
@@ -165,17 +173,19 @@ class Store:
                      conv.updated_at))
                 self._conn.executemany(
                     f"INSERT INTO messages ({_MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    [_message_row(m) for m in deleted.messages])
+                    [message_row(m) for m in deleted.messages])
         except sqlite3.IntegrityError as err:
             raise StoreError(f"conversation {conv.id} could not be restored: {err}") from err
 
+    @reads
     def messages(self, conv_id: int) -> list[StoredMessage]:
         """The conversation's messages, oldest first."""
         rows = self._conn.execute(
             f"SELECT {_MSG_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
             (conv_id,))
-        return [_message_from_row(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
+    @writes
     def add_message(self, conv_id: int, role: str, content: str, *, mode: str = "chat",
                     model: str = "", sampling: dict | None = None,
                     complete: bool = True) -> StoredMessage:
@@ -202,6 +212,7 @@ class Store:
         return StoredMessage(int(cur.lastrowid or 0), conv_id, role, content, mode, model,
                              sampling, None, complete, None, now)
 
+    @writes
     def update_message(self, msg_id: int, content: str, *, complete: bool | None = None,
                        stats: dict | None = None, finish_reason: str | None = None,
                        durable: bool = True) -> bool:
@@ -236,17 +247,21 @@ class Store:
                                  (*params, msg_id))
         return cur.rowcount > 0
 
+    @writes
     def delete_messages_from(self, conv_id: int, msg_id: int) -> None:
         """Delete message `msg_id` and every later message of the conversation."""
         self._conn.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
                            (conv_id, msg_id))
 
+    @reads
     def export_markdown(self, conv_id: int) -> str:
         return conversation_markdown(self.get_conversation(conv_id), self.messages(conv_id))
 
+    @reads
     def export_json(self, conv_id: int) -> dict:
         return conversation_json(self.get_conversation(conv_id), self.messages(conv_id))
 
+    @reads
     def integrity_ok(self) -> bool:
         rows = self._conn.execute("PRAGMA integrity_check").fetchall()
         return [tuple(r) for r in rows] == [("ok",)]
@@ -281,34 +296,25 @@ class Store:
         try:
             yield
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:      # SQLite may have rolled back already (disk full)
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
 
+def _connect(path: Path, access: Access) -> sqlite3.Connection:
+    if access is Access.MEMORY:
+        return sqlite3.connect(":memory:", isolation_level=None)
+    if access is Access.READ_ONLY:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+
+def _open_error(path: Path, err: sqlite3.Error) -> StoreError:
+    problem = store_error(err).problem
+    return StoreError(f"{path} is not a usable conversation database ({err})", problem)
+
+
 def _contains(haystack: str | None, folded_needle: str) -> bool:
     return haystack is not None and folded_needle in haystack.casefold()
-
-
-def _message_row(m: StoredMessage) -> tuple[Any, ...]:
-    return (m.id, m.conversation_id, m.role, m.content, m.mode, m.model, json.dumps(m.sampling),
-            None if m.stats is None else json.dumps(m.stats), int(m.complete), m.finish_reason,
-            m.created_at)
-
-
-def _message_from_row(row: tuple[Any, ...]) -> StoredMessage:
-    (msg_id, conv_id, role, content, mode, model, sampling, stats, complete, finish_reason,
-     created_at) = row
-    return StoredMessage(msg_id, conv_id, role, content, mode, model,
-                         _json_object(sampling) or {}, _json_object(stats), bool(complete),
-                         finish_reason, created_at)
-
-
-def _json_object(text: str | None) -> dict | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -74,8 +74,12 @@ class DownloadList(QWidget):
             bar.setAccessibleName(f"Download progress of {item.file.name}")
             self.table.setCellWidget(row, 3, bar)
             self.table.setItem(row, 4, QTableWidgetItem(""))
-        self.table.item(row, 2).setText(STATE_WORDS[item.state])
-        self.table.item(row, 2).setToolTip(item.error or "")
+        state = STATE_WORDS[item.state]
+        if item.state == DownloadState.DONE and item.unverified:
+            state += " · not verified"
+        self.table.item(row, 2).setText(state)
+        self.table.item(row, 2).setToolTip(item.error or (item.check.words if item.check
+                                                           else ""))
         bar = self.table.cellWidget(row, 3)
         assert isinstance(bar, QProgressBar)
         p = item.progress

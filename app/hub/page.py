@@ -48,6 +48,20 @@ from inference.library.library import FitSettings
 from inference.memory.fit import human_bytes
 
 
+def sha_text(file: HubFile) -> str:
+    """The SHA-256 cell: the hub's checksum (its start), or that a download can't be verified."""
+    if not file.verifiable:
+        return "none · not verified"
+    return "each part" if file.is_split else (file.sha256 or "")[:12]
+
+
+def sha_tooltip(file: HubFile) -> str:
+    if not file.verifiable:
+        return ("The hub gives no sha256 for this file: a download is checked by its size only "
+                "and is marked not verified.")
+    return "\n".join(f"{p.filename}: {p.sha256}" for p in file.parts)
+
+
 class _QueueBridge(QObject):
     """Carries queue snapshots from the download thread to the GUI thread."""
 
@@ -186,12 +200,12 @@ class HubPage(QWidget):
         for row, f in enumerate(self.files):
             parts = f" ({len(f.parts)} parts)" if f.is_split else ""
             cells = (f.filename + parts, f.quant or "—",
-                     human_bytes(f.size) if f.size is not None else "?", "",
-                     (f.sha256 or "")[:12])
+                     human_bytes(f.size) if f.size is not None else "size unknown", "",
+                     sha_text(f))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if col == 4 and f.sha256:
-                    item.setToolTip(f.sha256)
+                if col == 4:
+                    item.setToolTip(sha_tooltip(f))
                 self.file_table.setItem(row, col, item)
         self._show_fits()
         self.status.setText(f"{len(self.files)} GGUF files; fit is judged by file size "
@@ -237,7 +251,8 @@ class HubPage(QWidget):
     def _item_changed(self, item: DownloadItem) -> None:
         self.downloads.show_item(item)
         if item.state == DownloadState.DONE and item.path is not None:
-            self.status.setText(f"Downloaded {item.path.name}")
+            self.status.setText(f"Downloaded {item.path.name}" + (
+                f" — {item.check.words}" if item.check and item.unverified else ""))
             self.downloaded.emit(str(item.path))
         elif item.state == DownloadState.FAILED and item.error:
             self.errorOccurred.emit(item.error)

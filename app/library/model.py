@@ -131,7 +131,8 @@ class LibraryTableModel(QAbstractTableModel):
             human_bytes(e.size),
             f"{e.context_length:,}" if e.context_length else "—",
             fit_text(e),
-            e.source_label + (f" · {e.repo_id}" if e.repo_id else ""),
+            e.source_label + (f" · {e.repo_id}" if e.repo_id else "")
+            + (" · not verified" if e.unverified else ""),
         )
         return values[col]
 
@@ -147,6 +148,8 @@ class LibraryTableModel(QAbstractTableModel):
             lines.insert(0, e.name)
         if e.fit is not None:
             lines.append(e.fit.message)
+        if e.download_check is not None:
+            lines.append(f"Downloaded by Parley, {e.download_check.words}")
         if e.error:
             lines.append(f"Error: {e.error}")
         return "\n".join(lines)

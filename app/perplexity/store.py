@@ -3,7 +3,8 @@
 A run remembers the model file, its quant, the text's fingerprint (SHA-256 of its UTF-8 bytes),
 n_ctx, method and PPL ± SE, so the same text measured on another model can be compared. Texts
 are kept once each (by fingerprint, up to `MAX_TEXT_CHARS`) so a past run's text can be reused.
-The schema is a step of app/data/migrations.py; use a PplStore from one thread only.
+The schema is a step of app/data/migrations.py; every sqlite3 error leaves as a StoreError. Use a
+PplStore from one thread only.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.data.migrations import migrate
+from app.data.migrations import SchemaTooNewError, migrate
 from app.data.store import BUSY_TIMEOUT_S, StoreError
+from app.data.store_errors import reads, writes
 
 MAX_TEXT_CHARS = 2_000_000
 PREVIEW_CHARS = 80
@@ -77,8 +79,13 @@ class NewRun:
 class PplStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self.refusal = ""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
+                                         isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(f"{self.path} cannot be opened ({err})") from err
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
@@ -86,10 +93,15 @@ class PplStore:
             migrate(self._conn)
         except BaseException as err:
             self._conn.close()
-            if isinstance(err, sqlite3.DatabaseError):
+            if isinstance(err, sqlite3.Error | SchemaTooNewError):
                 raise StoreError(f"{self.path} is not a usable database ({err})") from err
             raise
 
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:       # SQLite may have rolled back already (disk full)
+            self._conn.execute("ROLLBACK")
+
+    @writes
     def add(self, run: NewRun) -> PplRun:
         digest = fingerprint(run.text)
         now = time.time()
@@ -107,10 +119,11 @@ class PplStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         return PplRun(int(cur.lastrowid or 0), *values[:10], run.ppl_se, *values[11:])
 
+    @reads
     def runs(self, text_sha256: str | None = None, limit: int = 500) -> list[PplRun]:
         """Newest first; only the runs on one text when `text_sha256` is given."""
         where, args = ("WHERE text_sha256 = ?", (text_sha256,)) if text_sha256 else ("", ())
@@ -119,11 +132,13 @@ class PplStore:
             "LIMIT ?", (*args, limit))
         return [_run(row) for row in rows]
 
+    @reads
     def text(self, text_sha256: str) -> str | None:
         row = self._conn.execute("SELECT text FROM perplexity_texts WHERE sha256 = ?",
                                  (text_sha256,)).fetchone()
         return row[0] if row else None
 
+    @writes
     def delete(self, run_id: int) -> None:
         """Remove a run (and its text, once no run uses it)."""
         self._conn.execute("BEGIN IMMEDIATE")
@@ -133,7 +148,7 @@ class PplStore:
                                "(SELECT text_sha256 FROM perplexity_runs)")
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
 
     def close(self) -> None:

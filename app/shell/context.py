@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.data.drafts import DRAFTS_FILE, DraftStore
+from app.data.history_open import open_history
 from app.data.prefs import Preferences, PrefsStore
 from app.data.store import Store
 from app.engine.build_read import BuildReader, read_build_in_child
@@ -26,6 +27,7 @@ class AppContext:
     drafts: DraftStore
     paths: ParleyPaths
     build_reader: BuildReader = read_build_in_child   # tests may pass a fake (a GPU build)
+    store_notice: str = ""        # what opening the history found (damaged, read-only…)
 
     @classmethod
     def create(cls, engine_factory: Callable[[], EngineAPI],
@@ -33,10 +35,11 @@ class AppContext:
                build_reader: BuildReader = read_build_in_child) -> AppContext:
         paths = parley_paths().ensure()
         prefs_store = PrefsStore()
-        return cls(store=Store(paths.database), prefs_store=prefs_store,
+        history = open_history(paths.database)
+        return cls(store=history.store, prefs_store=prefs_store,
                    prefs=prefs_store.load(), client=EngineClient(engine_factory, resolver),
                    models_dir=paths.models, drafts=DraftStore(paths.data / DRAFTS_FILE),
-                   paths=paths, build_reader=build_reader)
+                   paths=paths, build_reader=build_reader, store_notice=history.notice)
 
     def close(self) -> None:
         self.client.shutdown()

@@ -75,10 +75,14 @@ def run(model: str | None = None, argv: Sequence[str] | None = None) -> int:
     app = create_app(argv)
     ctx = AppContext.create(default_engine_factory)
     theme = ThemeManager(app, ctx.prefs.theme)
-    window = MainWindow(ctx, theme)
+    try:
+        window = MainWindow(ctx, theme)
+    except BaseException:
+        ctx.close()                      # stop the engine's thread before the error leaves
+        raise
     window.show()
-    if model:
-        start_model(window, model)
+    if model and start_model(window, model) and not window.banner.text():
+        window.show_store_notice()       # loading hid the banner: say it again
     try:
         return app.exec()
     finally:

@@ -80,6 +80,12 @@ class MainWindow(QMainWindow):
         theme.themeChanged.connect(self.apply_palette)
         self.apply_palette(theme.palette)
         self.wiring.update_page()
+        self.show_store_notice()
+
+    def show_store_notice(self) -> None:
+        """What opening the history found (damaged and moved aside, read-only, in memory)."""
+        if self.ctx.store_notice:
+            self.banner.show_message(self.ctx.store_notice, "info")
 
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:

@@ -96,6 +96,11 @@ class WindowWiring(QObject):
         chat.composer.stopRequested.connect(ctl.stop)
         self.actions = MessageActions(chat.view, chat.transcript, ctl, chat.composer, banner,
                                       self)
+        for recorder in (ctl.recorder, chat.text_run.recorder, chat.instruct_run.recorder):
+            recorder.saveFailed.connect(self.error)          # once per outage, not per token
+            recorder.saveRecovered.connect(lambda: banner.show_message(
+                "The history database takes writes again; every reply is saved.", "info",
+                timeout_ms=8000))
         for run in (chat.text_run, chat.instruct_run):
             run.conversationCreated.connect(self._run_conversation)
             run.finished.connect(lambda _fin: chat.sidebar.refresh())

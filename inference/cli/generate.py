@@ -32,6 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--prompt-file", metavar="FILE", help="read the prompt from a file "
                         "('-' for standard input)")
     parser.add_argument("--system", default="", help="system prompt (chat and instruct)")
+    parser.add_argument("--special-tokens-in-text", action="store_true",
+                        help="chat and instruct: let special-token text in the prompt (e.g. "
+                        "<start_of_turn>) act as control tokens; by default it stays text")
     defaults = SamplingParams()
     for name in SAMPLING_RANGES:
         kind = float if isinstance(getattr(defaults, name), float) else int
@@ -49,10 +52,12 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
     sampling = SamplingParams(**{name: getattr(args, name) for name in SAMPLING_RANGES},
                               stop=tuple(args.stop))
     mode = Mode(args.mode)
+    special = args.special_tokens_in_text
     if mode is Mode.CHAT:
         return GenerationRequest(mode, (Message("user", prompt),), system=args.system,
-                                 sampling=sampling)
-    return GenerationRequest(mode, text=prompt, system=args.system, sampling=sampling)
+                                 sampling=sampling, parse_special_in_user_text=special)
+    return GenerationRequest(mode, text=prompt, system=args.system, sampling=sampling,
+                             parse_special_in_user_text=special)
 
 
 def run(args: argparse.Namespace) -> int:

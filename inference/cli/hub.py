@@ -18,7 +18,13 @@ from inference.cli.common import print_json
 from inference.common.errors import GGUFError, ParleyError
 from inference.common.paths import parley_paths
 from inference.gguf.file import read_gguf
-from inference.hub.downloads import DownloadProgress, download_model, part_path, targets_for
+from inference.hub.downloads import (
+    DownloadProgress,
+    download_check,
+    download_model,
+    part_path,
+    targets_for,
+)
 from inference.hub.search import HubFile, list_gguf_files, search_models, size_fit
 from inference.library.library import FitSettings
 from inference.memory.fit import human_bytes
@@ -80,10 +86,11 @@ def _run_files(args: argparse.Namespace) -> int:
         return 0
     width = max(len(f.filename) for f in files)
     for f, verdict in zip(files, fits, strict=True):
-        size = human_bytes(f.size) if f.size is not None else "?"
+        size = human_bytes(f.size) if f.size is not None else "size unknown"
         parts = f"  ({len(f.parts)} parts)" if f.is_split else ""
-        print(f"{f.filename:<{width}}  {f.quant or '—':<8}  {size:>10}  "
-              f"{verdict.message if verdict else ''}{parts}")
+        unchecked = "" if f.verifiable else "  (no sha256 on the hub: not verified)"
+        print(f"{f.filename:<{width}}  {f.quant or '—':<8}  {size:>12}  "
+              f"{verdict.message if verdict else ''}{parts}{unchecked}")
     return 0
 
 
@@ -96,13 +103,17 @@ def _register_download(parser: argparse.ArgumentParser) -> None:
                         help="a .gguf file in the repo, or its quant label (e.g. Q4_K_M)")
     parser.add_argument("--dest", metavar="DIR", type=Path, default=None,
                         help="folder to download into (default: Parley's models folder)")
+    parser.add_argument("--json", action="store_true",
+                        help="machine-readable result (path, what was checked)")
 
 
 def _run_download(args: argparse.Namespace) -> int:
     file = pick_file(list_gguf_files(args.repo), args.file, args.repo)
     dest = args.dest or parley_paths().ensure().models
+    targets = targets_for(file, dest)              # a name that is a path: refused here
     bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
-    size = human_bytes(file.size) if file.size is not None else "unknown size"
+    size = human_bytes(file.size) if file.size is not None else \
+        "size unknown: the hub lists none, so only the size it sends can be checked"
     print(f"Downloading {file.filename} ({size}) from {file.repo_id} into {dest}",
           file=sys.stderr)
     try:
@@ -110,20 +121,27 @@ def _run_download(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if bar:
             bar.clear()
-        kept = sum(p.stat().st_size for t in targets_for(file, dest)
-                   if (p := part_path(t)).exists())
+        kept = sum(p.stat().st_size for t in targets if (p := part_path(t)).exists())
         print(f"parley download: paused ({human_bytes(kept)} kept); run the same command "
               "again to resume", file=sys.stderr)
         return 130
     finally:
         if bar:
             bar.clear()
+    check = download_check(file, dest)
     try:
         info = read_gguf(path)
         facts = f" ({info.architecture}, {info.quant})"
+        arch, quant = info.architecture, info.quant
     except GGUFError:
-        facts = ""
-    print(f"{path}{facts}")
+        facts, arch, quant = "", None, None
+    if args.json:
+        print_json({"path": str(path), "repo_id": file.repo_id, "filename": file.filename,
+                    "size": sum(t.stat().st_size for t in targets), "check": check.value,
+                    "verified": check.verified, "note": check.words,
+                    "architecture": arch, "quant": quant})
+        return 0
+    print(f"{path}{facts}" + ("" if check.verified else f" — {check.words}"))
     return 0
 
 
@@ -182,5 +200,5 @@ SEARCH = Command("Search the Hugging Face hub for model repos with GGUF files.",
 FILES = Command("List a hub repo's GGUF files: quant, size, checksum and whether each fits.",
                 _register_files, _run_files)
 DOWNLOAD = Command("Download a GGUF file from the hub into Parley's models folder "
-                   "(resumable; checked against the hub's sha256).",
+                   "(resumable; size always checked, and the hub's sha256 where it has one).",
                    _register_download, _run_download)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inference.cli.common import positive, print_json
+from inference.cli.common import check_limits, print_json
 from inference.library.library import FitSettings, Library, LibraryEntry
 from inference.memory.fit import human_bytes
 
@@ -22,7 +22,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    positive("--ctx", args.ctx)
+    check_limits(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
     library = Library()
     settings = FitSettings.detect(args.ctx, args.gpu_layers)
     listing = library.scan(settings)
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _row(e: LibraryEntry) -> list[str]:
-    origin = e.source.label + (f" ({e.repo_id})" if e.repo_id else "")
+    origin = e.source.label + (f" ({e.repo_id})" if e.repo_id else "") \
+        + (" · not verified" if e.unverified else "")
     if e.info is None:
         return [e.file_name, "—", "—", "—", "—", human_bytes(e.size), "—", "unreadable", origin]
     return [

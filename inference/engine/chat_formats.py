@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from inference.engine.requests import Message
+from inference.engine.template_limits import DEFAULT_LIMITS, TemplateError, TemplateLimits
+from inference.engine.template_sandbox import LimitedSandbox
+
+__all__ = ["BUILTIN_FORMATS", "ChatFormat", "JinjaFormat", "TemplateError", "TurnFormat",
+           "builtin_format"]
 
 
 class ChatFormat(Protocol):
@@ -18,10 +19,6 @@ class ChatFormat(Protocol):
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         """The prompt text for `messages`, without BOS (the tokenizer adds it)."""
-
-
-class TemplateError(Exception):
-    """The GGUF's template could not render (including a sandbox violation)."""
 
 
 @dataclass(frozen=True)
@@ -92,34 +89,20 @@ def builtin_format(architecture: str, vocab_has: set[str] | None = None) -> Turn
 
 
 class JinjaFormat:
-    """The model's own chat template, rendered in Jinja's immutable sandbox."""
+    """The model's own chat template, rendered in Jinja's immutable sandbox with limits."""
 
     name = "gguf"
 
-    def __init__(self, source: str, bos_token: str = "", eos_token: str = "") -> None:
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                            undefined=jinja2.Undefined)
-        env.globals["raise_exception"] = _raise_exception
-        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-        try:
-            self._template = env.from_string(source)
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"the model's chat template does not parse: {exc}") from exc
+    def __init__(self, source: str, bos_token: str = "", eos_token: str = "",
+                 limits: TemplateLimits = DEFAULT_LIMITS) -> None:
+        self._env = LimitedSandbox(limits)
+        self._template = self._env.compile_template(source)
         self._bos = bos_token
         self._eos = eos_token
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
-        try:
-            return self._template.render(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                add_generation_prompt=add_generation_prompt,
-                bos_token=self._bos, eos_token=self._eos)
-        except jinja2.exceptions.SecurityError as exc:
-            raise TemplateError(f"the model's chat template tried something unsafe "
-                                f"and was stopped by the sandbox ({exc})") from exc
-        except Exception as exc:  # any error inside a third-party template
-            raise TemplateError(f"the model's chat template failed: {exc}") from exc
-
-
-def _raise_exception(message: str) -> None:
-    raise TemplateError(message)
+        return self._env.render(
+            self._template, sum(len(m.content) for m in messages),
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self._bos, eos_token=self._eos)

@@ -163,7 +163,7 @@ class Engine:
         if tail:
             yield TokenEvent(tail, len(clock.token_times) - 1)
         yield Finished(reason, stream.text, clock.snapshot(len(s.kv_tokens)), built.text,
-                       built.template, built.dropped_turns)
+                       built.template, built.dropped_turns, built.warnings)
 
     def _reuse_prefix(self, s: _Session, tokens: list[int]) -> int:
         """Keep the longest cached prefix of `tokens` (at least one token is evaluated anew)."""

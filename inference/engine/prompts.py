@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inference.common.errors import PromptError, PromptTooLongError
-from inference.engine.chat_formats import ChatFormat, JinjaFormat, TemplateError, builtin_format
+from inference.engine.chat_formats import (
+    ChatFormat,
+    JinjaFormat,
+    TemplateError,
+    TurnFormat,
+    builtin_format,
+)
 from inference.engine.requests import GenerationRequest, Message, Mode
+from inference.engine.template_limits import DEFAULT_LIMITS, TemplateLimits
+from inference.engine.user_text import PromptTokenizer
 
 Tokenizer = Callable[[str, bool], list[int]]   # (text, parse_special) → tokens incl. BOS
 
@@ -20,6 +28,7 @@ class BuiltPrompt:
     dropped_turns: int
     max_tokens: int
     context_capped: bool = False    # max_tokens is what the context has left, not the user's
+    warnings: tuple[str, ...] = ()  # e.g. the model's template failed on this conversation
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class TemplateChoice:
     format: ChatFormat
     label: str                      # shown to the user, e.g. "gguf" or "gemma (built-in)"
     problem: str | None = None      # why the model's own template is not used
+    fallback: TurnFormat | None = None  # used for a conversation the model's template fails on
 
     @property
     def warning(self) -> str | None:
@@ -36,19 +46,51 @@ class TemplateChoice:
         return f"Using the built-in {self.format.name} format: {self.problem}."
 
 
+# What a template must render before it is used: a system prompt and several turns of real text
+# (the same in `parley info` and at load time). A template that refuses system prompts is still
+# used when the conversation has none.
+TRIAL_CONVERSATION: tuple[Message, ...] = (
+    Message("system", "You are a helpful assistant. Answer briefly and plainly."),
+    Message("user", "Hello! What is a \"context window\", in one or two sentences?"),
+    Message("assistant", "It is how much text, counted in tokens, the model can see at "
+                         "once.\nOlder text beyond it is forgotten."),
+    Message("user", "Thanks. Why does my café's menu — ünïcode, 日本語 and all — cost more "
+                    "tokens than plain English?"),
+    Message("assistant", "Rarer characters are split into more pieces, so each costs more."),
+    Message("user", "Write one line of Python that prints {'a': 1} and 2 < 3 & 4 > 1."),
+)
+
+
 def choose_template(architecture: str, gguf_template: str | None, bos: str, eos: str,
-                    vocab_has: set[str]) -> TemplateChoice:
-    """The model's own template if it renders safely, else the architecture's built-in."""
+                    vocab_has: set[str], limits: TemplateLimits = DEFAULT_LIMITS
+                    ) -> TemplateChoice:
+    """The model's own template if it renders the trial conversation within its limits, else
+    the architecture's built-in."""
     fallback = builtin_format(architecture, vocab_has)
-    label = f"{fallback.name} (built-in)"
     if not gguf_template:
-        return TemplateChoice(fallback, label)
+        return TemplateChoice(fallback, builtin_label(fallback))
     try:
-        fmt = JinjaFormat(gguf_template, bos, eos)
-        fmt.render([Message("user", "hi")])   # a trial render trips the sandbox early
+        fmt = JinjaFormat(gguf_template, bos, eos, limits)
+        _trial(fmt)
     except TemplateError as exc:
-        return TemplateChoice(fallback, label, str(exc))
-    return TemplateChoice(fmt, "gguf (the model's own template)")
+        return fallback_choice(fallback, str(exc))
+    return TemplateChoice(fmt, "gguf (the model's own template)", fallback=fallback)
+
+
+def fallback_choice(fallback: TurnFormat, problem: str) -> TemplateChoice:
+    """The built-in format, used because the model's own template cannot be (`problem`)."""
+    return TemplateChoice(fallback, builtin_label(fallback), problem)
+
+
+def builtin_label(fmt: ChatFormat) -> str:
+    return f"{fmt.name} (built-in)"
+
+
+def _trial(fmt: JinjaFormat) -> None:
+    try:
+        fmt.render(TRIAL_CONVERSATION)
+    except TemplateError:
+        fmt.render(TRIAL_CONVERSATION[1:])    # a template that refuses system prompts
 
 
 def min_reply_tokens(n_ctx: int, max_tokens: int) -> int:
@@ -67,17 +109,25 @@ def build_prompt(request: GenerationRequest, template: TemplateChoice, tokenize:
         return _fitted(request.text, tokens, "none (raw text)", 0, n_ctx, reserve, request)
 
     messages = _messages_for(request)
+    tokenizer = PromptTokenizer(tokenize, bos_text, request.parse_special_in_user_text)
+    fmt, label, warnings = template.format, template.label, ()
     dropped = 0
     while True:
-        text = template.format.render(messages)
-        if bos_text and text.startswith(bos_text):
-            text = text[len(bos_text):]     # the tokenizer adds BOS itself
-        tokens = tokenize(text, True)
+        try:
+            text = fmt.render(messages)
+        except TemplateError as exc:    # the model's template fails on this conversation
+            if template.fallback is None or fmt is template.fallback:
+                raise
+            fmt, label = template.fallback, builtin_label(template.fallback)
+            warnings = (f"Using the built-in {fmt.name} format for this reply: {exc}.",)
+            continue
+        text, tokens = tokenizer.tokens(fmt, messages, text)
         if len(tokens) + reserve <= n_ctx or not _can_drop(messages):
             break
         messages, n = _drop_oldest_turn(messages)
         dropped += n
-    return _fitted(text, tokens, template.label, dropped, n_ctx, reserve, request)
+    built = _fitted(text, tokens, label, dropped, n_ctx, reserve, request)
+    return replace(built, warnings=warnings)
 
 
 def _messages_for(request: GenerationRequest) -> list[Message]:

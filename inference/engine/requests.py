@@ -36,6 +36,7 @@ class GenerationRequest:
     text: str = ""                       # text: the document to continue; instruct: the instruction
     system: str = ""                     # chat / instruct: the system prompt
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    parse_special_in_user_text: bool = False   # True: pasted `<start_of_turn>` is a control token
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))
@@ -48,6 +49,7 @@ class GenerationRequest:
             "text": self.text,
             "system": self.system,
             "sampling": self.sampling.to_dict(),
+            "parse_special_in_user_text": self.parse_special_in_user_text,
         }
 
     @classmethod
@@ -58,4 +60,5 @@ class GenerationRequest:
             text=data.get("text", ""),
             system=data.get("system", ""),
             sampling=SamplingParams.from_dict(data.get("sampling", {})),
+            parse_special_in_user_text=bool(data.get("parse_special_in_user_text", False)),
         )

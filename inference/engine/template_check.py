@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from inference.common.errors import ParleyError
-from inference.engine.prompts import TemplateChoice, choose_template
+from inference.engine.chat_formats import builtin_format
+from inference.engine.prompts import TemplateChoice, choose_template, fallback_choice
+from inference.engine.template_limits import DEFAULT_LIMITS, TemplateError, check_source_length
 from inference.gguf.file import GGUFInfo
 from inference.llama.native import NativeModel
 
 # Special tokens whose presence in the vocabulary picks among the built-in formats.
 _FORMAT_MARKERS = ("<|im_start|>", "<|start_header_id|>", "[INST]", "<start_of_turn>", "<|user|>")
+# How inference.gguf's header reader summarises a string too long to keep.
+_SUMMARISED = re.compile(r"\[string of ([\d,]+) bytes\]")
 
 
 def template_for(info: GGUFInfo, model: NativeModel) -> TemplateChoice:
@@ -24,23 +30,33 @@ def template_for(info: GGUFInfo, model: NativeModel) -> TemplateChoice:
 def file_template_problem(info: GGUFInfo) -> TemplateChoice | None:
     """For a file whose own chat template will not be used: the fallback and why; else None.
 
-    The trial render needs only the header. Only when it fails is the vocabulary read (no
-    weights), so the fallback named is exactly the one a load picks.
+    The check is the load's own (`template_for`, on the vocabulary alone, no weights): the same
+    template text, BOS and EOS, trial conversation and limits. Only when the vocabulary will
+    not load is the header's text tried instead.
     """
     if not info.has_chat_template:
-        return None
-    trial = choose_template(info.architecture, info.chat_template, "", "", set())
-    if trial.problem is None:
         return None
     try:
         model = NativeModel(info.path, vocab_only=True)
     except ParleyError:
-        return trial            # the vocabulary would not load; the header's guess stands
-    try:
-        choice = template_for(info, model)
-    finally:
-        model.close()
+        choice = _header_choice(info)  # the vocabulary would not load; the header's guess stands
+    else:
+        try:
+            choice = template_for(info, model)
+        finally:
+            model.close()
     return choice if choice.problem is not None else None
+
+
+def _header_choice(info: GGUFInfo) -> TemplateChoice:
+    text = info.chat_template or ""
+    summary = _SUMMARISED.fullmatch(text)
+    if summary:                 # too long for the header reader to keep
+        try:
+            check_source_length(int(summary.group(1).replace(",", "")), DEFAULT_LIMITS)
+        except TemplateError as exc:
+            return fallback_choice(builtin_format(info.architecture, set()), str(exc))
+    return choose_template(info.architecture, text, "", "", set())
 
 
 def _int_or(text: str | None, default: int) -> int:

@@ -19,9 +19,11 @@ from pathlib import Path
 from inference.common.cancel import CancelToken
 from inference.common.errors import Cancelled, ParleyError
 from inference.hub.downloads import (
+    DownloadCheck,
     DownloadProgress,
     ProgressCallback,
     discard_partial,
+    download_check,
     download_model,
 )
 from inference.hub.search import HubFile
@@ -53,6 +55,11 @@ class DownloadItem:
     progress: DownloadProgress | None = None
     path: Path | None = None          # the finished file
     error: str | None = None
+    check: DownloadCheck | None = None  # what was checked of the finished file
+
+    @property
+    def unverified(self) -> bool:
+        return self.check is not None and not self.check.verified
 
 
 Downloader = Callable[..., Path]       # download_model's signature
@@ -203,7 +210,8 @@ class DownloadQueue:
         try:
             path = self._download(item.file, self.dest_dir, progress=progress_cb,
                                   cancel=self._tokens[item.id])
-            update = {"state": DownloadState.DONE, "path": path}
+            update = {"state": DownloadState.DONE, "path": path,
+                      "check": download_check(item.file, self.dest_dir)}
         except Cancelled:
             update = {"state": self._stop_as.get(item.id, DownloadState.PAUSED)}
         except ParleyError as exc:

@@ -16,20 +16,21 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from inference.common.errors import ParleyError
 from inference.gguf.split_names import split_name
 from inference.memory.fit import DEFAULT_RAM_MARGIN, DEFAULT_VRAM_MARGIN, Fit, human_bytes
 
 if TYPE_CHECKING:
-    from huggingface_hub import HfApi
-
     from inference.library.library import FitSettings
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 OFFLINE_MESSAGE = ("Parley is offline (HF_HUB_OFFLINE=1); the hub can't be searched. "
                    "Everything else works.")
 API_TIMEOUT_S = 20.0
+MAX_TREE_PAGES = 100
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _TRUE = {"1", "on", "yes", "true"}
 _QUANT = re.compile(
     r"(?<![A-Za-z0-9])(?:UD-)?("
@@ -99,9 +100,15 @@ class HubFile:
     def is_split(self) -> bool:
         return len(self.parts) > 1
 
+    @property
+    def verifiable(self) -> bool:
+        """Whether the hub gives a sha256 for every part (else a download is not verified)."""
+        return bool(self.parts) and all(p.sha256 for p in self.parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {"repo_id": self.repo_id, "filename": self.filename, "name": self.name,
                 "quant": self.quant, "size": self.size, "sha256": self.sha256,
+                "verifiable": self.verifiable,
                 "parts": [vars(p) for p in self.parts] if self.is_split else None}
 
 
@@ -158,18 +165,20 @@ def search_models(query: str, *, limit: int = 30) -> list[HubModel]:
 
 
 def list_gguf_files(repo_id: str, *, revision: str = "main") -> list[HubFile]:
-    """A repo's GGUF models (split parts grouped), with quant label, size and sha256."""
+    """A repo's GGUF models (split parts grouped), with quant label, size and sha256.
+
+    The requests `HfApi.model_info(files_metadata=True)` and `list_repo_tree` send, read
+    leniently: a field the hub leaves out (a size, an LFS record) is unknown, not a KeyError.
+    """
     with hub_errors(repo_id):
-        api = _api()
-        info = api.model_info(repo_id, revision=revision, files_metadata=True,
-                              timeout=API_TIMEOUT_S)
-        parts = [HubPart(s.rfilename, s.size, s.lfs.sha256 if s.lfs else None)
-                 for s in info.siblings or () if s.rfilename.lower().endswith(".gguf")]
+        repo, rev = quote(repo_id, safe="/"), quote(revision, safe="")
+        info = _get_json(f"/api/models/{repo}/revision/{rev}", {"blobs": "true"})
+        siblings = info.get("siblings") if isinstance(info, dict) else None
+        parts = [_part(s, s.get("rfilename"), "sha256") for s in siblings or ()
+                 if isinstance(s, dict) and str(s.get("rfilename", "")).lower().endswith(".gguf")]
         if any(p.sha256 is None or p.size is None for p in parts):   # fill in from the tree
-            tree = {f.path: f for f in api.list_repo_tree(repo_id, recursive=True, expand=True,
-                                                          revision=revision)
-                    if hasattr(f, "lfs")}
-            parts = [_from_tree(p, tree.get(p.filename)) for p in parts]
+            tree = {e["path"]: _part(e, e["path"], "oid") for e in _tree(repo, rev)}
+            parts = [_merge(p, tree.get(p.filename)) for p in parts]
     return _group_parts(repo_id, revision, parts)
 
 
@@ -223,17 +232,48 @@ def hub_errors(repo_id: str | None = None) -> Iterator[None]:
 # --- internals ---------------------------------------------------------------------------------
 
 
-def _api() -> HfApi:
-    from huggingface_hub import HfApi
+def _get_json(path: str, params: dict[str, Any]) -> Any:
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-    return HfApi(endpoint=hub_endpoint())
+    response = get_session().get(f"{hub_endpoint()}{path}", params=params,
+                                 headers=build_hf_headers(), timeout=API_TIMEOUT_S)
+    hf_raise_for_status(response)
+    return response.json()
 
 
-def _from_tree(part: HubPart, entry: Any) -> HubPart:
+def _tree(repo: str, rev: str) -> Iterator[dict[str, Any]]:
+    """The repo's file entries, every page (a bounded number) of the paginated tree."""
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    url: str | None = f"{hub_endpoint()}/api/models/{repo}/tree/{rev}"
+    params: dict[str, Any] | None = {"recursive": "true", "expand": "true"}
+    for _page in range(MAX_TREE_PAGES):
+        if url is None:
+            return
+        response = get_session().get(url, params=params, headers=build_hf_headers(),
+                                     timeout=API_TIMEOUT_S)
+        hf_raise_for_status(response)
+        entries = response.json()
+        yield from (e for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)
+                    ) if isinstance(entries, list) else ()
+        url, params = response.links.get("next", {}).get("url"), None
+
+
+def _part(entry: dict[str, Any], filename: str, sha_key: str) -> HubPart:
+    """A listing entry as a HubPart; a size or sha256 that is missing or malformed is None."""
+    lfs = entry.get("lfs") if isinstance(entry.get("lfs"), dict) else {}
+    sizes = [v for v in (entry.get("size"), lfs.get("size"))
+             if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+    sha = lfs.get(sha_key)
+    return HubPart(filename, sizes[0] if sizes else None,
+                   sha.lower() if isinstance(sha, str) and _SHA256.fullmatch(sha) else None)
+
+
+def _merge(part: HubPart, entry: HubPart | None) -> HubPart:
     if entry is None:
         return part
-    sha = part.sha256 or (entry.lfs.sha256 if entry.lfs else None)
-    return HubPart(part.filename, part.size if part.size is not None else entry.size, sha)
+    return HubPart(part.filename, part.size if part.size is not None else entry.size,
+                   part.sha256 or entry.sha256)
 
 
 def _group_parts(repo_id: str, revision: str, parts: list[HubPart]) -> list[HubFile]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.gguf.file import GGUFInfo
+from inference.library.provenance import DownloadCheck
 from inference.library.sources import SourceKind
 from inference.memory.fit import FitVerdict
 
@@ -58,11 +59,17 @@ class LibraryEntry:
     missing_parts: tuple[str, ...] = ()
     error: str | None = None                    # why it can't be used (unreadable, parts missing)
     fit: FitVerdict | None = None
+    download_check: DownloadCheck | None = None   # a Parley download's check; None: no record
     info: GGUFInfo | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.info is not None
+
+    @property
+    def unverified(self) -> bool:
+        """Downloaded by Parley from a hub that gave no sha256 to check it against."""
+        return self.download_check is not None and not self.download_check.verified
 
     @property
     def source_label(self) -> str:
@@ -80,6 +87,8 @@ class LibraryEntry:
             "size": self.size, "context_length": self.context_length,
             "parts": [str(p) for p in self.parts], "missing_parts": list(self.missing_parts),
             "error": self.error,
+            "download_check": None if self.download_check is None else self.download_check.value,
+            "verified": None if self.download_check is None else self.download_check.verified,
             "fit": None if self.fit is None else {
                 "fit": self.fit.fit.value, "message": self.fit.message,
                 "n_gpu_layers": self.fit.n_gpu_layers,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from inference.common.errors import GGUFError, ParleyError
 from inference.gguf.file import GGUFInfo, read_gguf
+from inference.library.provenance import record_path
 from inference.library.sources import hf_cache_dir, split_name
 
 
@@ -39,6 +40,7 @@ def delete_model(path: Path, *, own: Path, added: Sequence[Path], allow_hf_cache
         files = _parts(path)
         for f in files:
             f.unlink()
+            record_path(f).unlink(missing_ok=True)       # what a download checked of it
         return tuple(files)
     raise LibraryError(f"{path} is not in Parley's models folder or a folder you added; "
                        "Parley does not delete other apps' files")

@@ -33,6 +33,7 @@ from inference.gguf.header_cache import (
 from inference.library.entry import FitSettings, LibraryEntry, LibraryListing
 from inference.library.files import LibraryError, delete_model, import_model
 from inference.library.folders import FolderList
+from inference.library.provenance import weakest_check
 from inference.library.sources import (
     FolderSource,
     FoundFile,
@@ -98,8 +99,8 @@ class Library:
         def header(found: FoundFile) -> Header:
             nonlocal hits
             if found.real_path is None:
-                return Header(error=f"{found.path}: the link points to a missing file "
-                                    "(an incomplete download?)")
+                why = found.problem or "is not a regular file"
+                return Header(error=f"{found.path} {why}")
             key = str(found.real_path)
             seen.add(key)
             try:
@@ -206,6 +207,7 @@ def _entry(group: dict[int, FoundFile], headers: list[Header], fit: FitSettings 
         name=(info.name if info is not None and info.name else stem), size=size,
         repo_id=first.repo_id, revision=first.revision, parts=tuple(f.path for f in parts),
         missing_parts=missing, error="; ".join(errors) or None,
+        download_check=weakest_check(f.path for f in parts),
         fit=_fit(info, fit) if info is not None and not missing else None, info=info, **facts)
 
 
@@ -235,7 +237,9 @@ def _fit(info: GGUFInfo | None, fit: FitSettings | None) -> FitVerdict | None:
 
 
 def _size(found: FoundFile) -> int:
+    if found.real_path is None:                 # no regular file: a FIFO's or folder's size lies
+        return 0
     try:
-        return (found.real_path or found.path).stat().st_size
+        return found.real_path.stat().st_size
     except OSError:
         return 0

@@ -16,7 +16,9 @@ Discovery reads the environment and `Path.home()` when called, so tests can poin
 from __future__ import annotations
 
 import enum
+import errno
 import os
+import stat
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ __all__ = [
     "hf_cache_dir",
     "is_gguf_name",
     "lmstudio_dirs",
+    "not_a_file",
     "split_name",
 ]
 
@@ -69,8 +72,9 @@ _LABELS = {
 
 @dataclass(frozen=True)
 class FoundFile:
-    """One .gguf file a source holds. `path` is as listed (an HF snapshot link); `real_path`
-    is where its bytes are (the blob), or None when the link is dangling."""
+    """One .gguf name a source holds. `path` is as listed (an HF snapshot link); `real_path`
+    is where its bytes are (the blob), or None when it is no regular file (`problem` says what
+    it is instead: a dangling link, a FIFO …)."""
 
     path: Path
     real_path: Path | None
@@ -78,6 +82,7 @@ class FoundFile:
     root: Path
     repo_id: str | None = None
     revision: str | None = None
+    problem: str | None = None
 
 
 class ModelSource(Protocol):
@@ -102,7 +107,8 @@ class FolderSource:
 
     def scan(self) -> Iterator[FoundFile]:
         for path in _walk_gguf(self.root, self.max_depth):
-            yield FoundFile(path, _real(path), self.kind, self.root)
+            problem = not_a_file(path)
+            yield FoundFile(path, _real(path, problem), self.kind, self.root, problem=problem)
 
 
 @dataclass(frozen=True)
@@ -119,8 +125,9 @@ class HFCacheSource:
             repo_id = repo_dir.name.removeprefix("models--").replace("--", "/")
             for snapshot in _list_dirs(repo_dir / "snapshots"):
                 for path in _walk_gguf(snapshot, DEFAULT_MAX_DEPTH):
-                    yield FoundFile(path, _real(path), self.kind, self.root, repo_id,
-                                    snapshot.name)
+                    problem = not_a_file(path)
+                    yield FoundFile(path, _real(path, problem), self.kind, self.root, repo_id,
+                                    snapshot.name, problem)
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -186,7 +193,8 @@ def is_gguf_name(name: str) -> bool:
 
 
 def _walk_gguf(root: Path, max_depth: int) -> Iterator[Path]:
-    """Sorted .gguf files (and links to them) under root, hidden folders skipped."""
+    """Sorted .gguf names under root (files, links, and folders so named, which are still
+    walked into), hidden folders skipped."""
     if not root.is_dir():
         return
     base_depth = len(root.parts)
@@ -195,7 +203,7 @@ def _walk_gguf(root: Path, max_depth: int) -> Iterator[Path]:
         if len(here.parts) - base_depth >= max_depth:
             dirs.clear()
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
+        for name in sorted([*files, *dirs]):
             if is_gguf_name(name):
                 yield here / name
 
@@ -207,8 +215,48 @@ def _list_dirs(folder: Path) -> list[Path]:
         return []
 
 
-def _real(path: Path) -> Path | None:
-    """Where a (possibly linked) file's bytes are; None for a dangling link."""
+_KINDS = (                      # what a name can be instead of a regular file, in words
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` is not a model file, as a phrase ("is a named pipe (FIFO), not a file");
+    None for a regular file or a link to one. Never opens the path (a FIFO would block)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop (the link leads back to itself), not a file"
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            return (f"is a link to a missing file, {_target(path)} "
+                    "(an incomplete download?)")
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    what = next((words for test, words in _KINDS if test(mode)), "something other than a file")
+    if path.is_symlink():
+        return f"is a link to {what}, not a file"
+    if stat.S_ISDIR(mode):
+        return "is a folder named .gguf, not a file"
+    return f"is {what}, not a file"
+
+
+def _target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "a file"
+
+
+def _real(path: Path, problem: str | None) -> Path | None:
+    """Where a (possibly linked) file's bytes are; None when it is no regular file."""
+    if problem is not None:
+        return None
     try:
         real = path.resolve(strict=True)
     except (OSError, RuntimeError):

@@ -12,6 +12,14 @@ hub answers with:
 Knobs: `drop_at[file] = [offsets]` closes the connection once the stream reaches each offset (one
 per request), `bad_sha256[file]` makes the hub record a wrong checksum, `delay_s` slows every
 64 KiB block. `requests` records what was asked, Range headers included.
+
+Misbehaving modes (each one file's): `short_200[file] = n` answers every request, Range or not,
+with a 200 and only the first n bytes; `no_size` leaves the size out of the listing (info, tree
+and LFS record); `no_sha256` lists the file with no LFS record (so no sha256);
+`extra_bytes[file] = n` sends n bytes more than the file has (and announces them); `no_length`
+sends the body with no Content-Length, until the connection closes; `missing_blob` answers 404
+for the file (at /resolve) although it is listed. Every blob request past `blob_limit` is
+answered 429 (and counted in `over_limit`), so a client that loops can't run on for ever.
 """
 
 from __future__ import annotations
@@ -47,6 +55,14 @@ class StandInHub:
     drop_at: dict[str, list[int]] = field(default_factory=dict)
     bad_sha256: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    short_200: dict[str, int] = field(default_factory=dict)
+    no_size: set[str] = field(default_factory=set)
+    no_sha256: set[str] = field(default_factory=set)
+    extra_bytes: dict[str, int] = field(default_factory=dict)
+    missing_blob: set[str] = field(default_factory=set)
+    no_length: set[str] = field(default_factory=set)
+    blob_limit: int = 200
+    over_limit: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
@@ -136,9 +152,12 @@ class _Handler(BaseHTTPRequestHandler):
             sib: dict[str, Any] = {"rfilename": path}
             if blobs:
                 sib.update(blobId=hashlib.sha1(data).hexdigest(), size=len(data))
-                if path.endswith(".gguf"):
+                if path.endswith(".gguf") and path not in self.state.no_sha256:
                     sib["lfs"] = {"size": len(data), "sha256": self.state.sha256(repo, path),
                                   "pointerSize": 134}
+                if path in self.state.no_size:
+                    sib.pop("size")
+                    sib.get("lfs", {}).pop("size", None)
             siblings.append(sib)
         self._json({"_id": repo, "id": repo, "modelId": repo, "author": repo.split("/")[0],
                     "sha": "0" * 40, "lastModified": "2025-01-02T03:04:05.000Z",
@@ -154,9 +173,12 @@ class _Handler(BaseHTTPRequestHandler):
         for path, data in sorted(r.files.items()):
             entry: dict[str, Any] = {"type": "file", "oid": hashlib.sha1(data).hexdigest(),
                                      "size": len(data), "path": path}
-            if path.endswith(".gguf"):
+            if path.endswith(".gguf") and path not in self.state.no_sha256:
                 entry["lfs"] = {"oid": self.state.sha256(repo, path), "size": len(data),
                                 "pointerSize": 134}
+            if path in self.state.no_size:
+                entry.pop("size")
+                entry.get("lfs", {}).pop("size", None)
             entries.append(entry)
         self._json(entries)
 
@@ -164,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         r = self._repo(repo)
         if r is None:
             return
-        if file not in r.files:
+        if file not in r.files or file in self.state.missing_blob:
             self._json({"error": "Entry not found"}, 404, {"X-Error-Code": "EntryNotFound"})
             return
         self.send_response(302)
@@ -174,7 +196,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _blob(self, _query: dict[str, list[str]], repo: str, file: str) -> None:
-        data = self.state.repos[repo].files[file]
+        if len(self.state.downloads_of(file)) > self.state.blob_limit:
+            self.state.over_limit += 1
+            self._json({"error": "Too many requests"}, 429)
+            return
+        data = self.state.repos[repo].files[file] + b"\xee" * self.state.extra_bytes.get(file, 0)
+        if file in self.state.short_200:
+            self._short_200(data[:self.state.short_200[file]])
+            return
         start, total = 0, len(data)
         spec = self.headers.get("Range")
         if spec:
@@ -190,7 +219,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{total - 1}/{total}")
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(total - start))
+        if file in self.state.no_length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(total - start))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
         drops = self.state.drop_at.get(file) or []
@@ -209,6 +242,13 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:                       # the client went away (paused, cancelled)
                 self.close_connection = True
                 return
+
+    def _short_200(self, data: bytes) -> None:
+        """A 200 with a short body, whatever Range was asked for."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     # -- helpers -------------------------------------------------------------------------------
     def _repo(self, repo: str) -> Repo | None:

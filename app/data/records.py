@@ -1,0 +1,81 @@
+"""The store's value objects: a conversation, a stored message, a deleted conversation (for
+undo), their rows, and the title a first message gives (plain Python; no sqlite3, no Qt)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_TITLE = "New chat"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    title: str
+    mode: str
+    system_prompt: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    mode: str
+    model: str
+    sampling: dict
+    stats: dict | None
+    complete: bool
+    finish_reason: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class DeletedConversation:
+    """Everything `Store.delete` removed, so `Store.restore` can put it back (undo)."""
+
+    conversation: Conversation
+    messages: tuple[StoredMessage, ...]
+
+
+def title_from_message(text: str, limit: int = 48) -> str:
+    """A conversation title from a message: its first non-blank line, trimmed, with an ellipsis
+    when longer than `limit` characters (cut at a word boundary where one is near)."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: max(limit - 1, 1)]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" .,;:-") + "…"
+
+
+def message_row(m: StoredMessage) -> tuple[Any, ...]:
+    return (m.id, m.conversation_id, m.role, m.content, m.mode, m.model, json.dumps(m.sampling),
+            None if m.stats is None else json.dumps(m.stats), int(m.complete), m.finish_reason,
+            m.created_at)
+
+
+def message_from_row(row: tuple[Any, ...]) -> StoredMessage:
+    (msg_id, conv_id, role, content, mode, model, sampling, stats, complete, finish_reason,
+     created_at) = row
+    return StoredMessage(msg_id, conv_id, role, content, mode, model,
+                         json_object(sampling) or {}, json_object(stats), bool(complete),
+                         finish_reason, created_at)
+
+
+def json_object(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
