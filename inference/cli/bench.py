@@ -6,8 +6,14 @@ import argparse
 import sys
 
 from inference.bench.memory import MIB
-from inference.bench.throughput import BenchResult, BenchSettings, run_bench
-from inference.cli.common import add_model_argument, model_path, positive, print_json
+from inference.bench.throughput import BenchResult, BenchSettings, chat_config, run_bench
+from inference.cli.common import (
+    add_model_argument,
+    check_limits,
+    model_path,
+    print_json,
+    warn_about_threads,
+)
 
 HELP = ("Benchmark prefill (pp) and generation (tg) speed the way llama-bench does, "
         "and a real chat turn's TTFT / TPOT.")
@@ -36,17 +42,23 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> BenchSettings:
-    return BenchSettings(
-        model=model_path(args), threads=max(0, args.threads),
-        n_prompt=positive("-p", args.n_prompt), n_gen=positive("-n", args.n_gen),
-        reps=positive("-r", args.repetitions), n_batch=positive("-b", args.batch_size),
-        n_ubatch=positive("-ub", args.ubatch_size), gpu_layers=args.gpu_layers,
-        chat_ctx=positive("--ctx", args.ctx), chat=not args.no_chat,
-        prefer_host=not args.in_process)
+    """The settings, every number checked against inference.common.limits first."""
+    check_limits(n_threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen,
+                 repetitions=args.repetitions, n_batch=args.batch_size,
+                 n_ubatch=args.ubatch_size, n_gpu_layers=args.gpu_layers, n_ctx=args.ctx)
+    settings = BenchSettings(
+        model=model_path(args), threads=args.threads, n_prompt=args.n_prompt,
+        n_gen=args.n_gen, reps=args.repetitions, n_batch=args.batch_size,
+        n_ubatch=args.ubatch_size, gpu_layers=args.gpu_layers, chat_ctx=args.ctx,
+        chat=not args.no_chat, prefer_host=not args.in_process)
+    if settings.chat:
+        chat_config(settings)        # its context (ctx, or -p + -n + 64) within the limits too
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    warn_about_threads("bench", args.threads)
     quiet = args.json
 
     def progress(message: str) -> None:

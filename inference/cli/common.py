@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from inference.common import text_files
-from inference.common.errors import InvalidSettingError, ParleyError
+from inference.common import limits, text_files
+from inference.common.cancel import CancelToken
+from inference.common.errors import ParleyError
 from inference.common.text_files import decode_text
 from inference.engine.config import KV_CACHE_TYPES, ModelConfig
 from inference.library.starter import resolve_model
@@ -83,7 +87,38 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def positive(label: str, value: int) -> int:
-    if value <= 0:
-        raise InvalidSettingError(f"{label} must be positive, got {value}")
-    return value
+def check_limits(**values: int) -> None:
+    """Each value against inference.common.limits (n_ctx=…, n_threads=…): one line for the first
+    out of range, before anything reaches native code."""
+    for name, value in values.items():
+        limits.check(name, value)
+
+
+def warn(command: str, text: str) -> None:
+    """`parley <command>: warning: …` on one line of stderr."""
+    print(f"parley {command}: warning: {' '.join(text.split())}", file=sys.stderr)
+
+
+def warn_about_threads(command: str, n_threads: int) -> None:
+    warning = limits.thread_warning(n_threads)
+    if warning:
+        warn(command, warning)
+
+
+@contextlib.contextmanager
+def cancel_on_signals(cancel: CancelToken) -> Iterator[CancelToken]:
+    """Ctrl-C (SIGINT) or SIGTERM sets `cancel`: the command stops at its next check and exits
+    with one line ("parley <command>: cancelled"); a second signal stops it at once."""
+    wanted = [signal.SIGINT, signal.SIGTERM]
+
+    def handler(_signum: int, _frame: object) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt()
+        cancel.cancel()
+
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield cancel
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from inference.cli.common import positive, read_text_file
+from inference.cli.common import (
+    cancel_on_signals,
+    check_limits,
+    read_text_file,
+    warn_about_threads,
+)
 from inference.common.cancel import CancelToken
 from inference.compare.comparison import (
     CompareProgress,
@@ -57,21 +61,19 @@ def run(args: argparse.Namespace) -> int:
     text = read_text_file(args.text)
     if text.endswith("\n"):         # as llama-perplexity -f: drop one trailing newline
         text = text[:-1]
-    for flag in ("ctx", "batch", "pp", "tg", "reps"):
-        positive(f"--{flag}", getattr(args, flag))
+    check_limits(n_ctx=args.ctx, n_batch=args.batch, n_threads=args.threads,
+                 n_gpu_layers=args.gpu_layers, n_prompt=args.pp, n_gen=args.tg,
+                 repetitions=args.reps)
+    warn_about_threads("compare", args.threads)
     paths = [resolve_model(m) for m in args.models]
     reference = resolve_model(args.reference) if args.reference else None
     settings = CompareSettings(
         n_ctx=args.ctx, n_batch=args.batch, threads=args.threads, gpu_layers=args.gpu_layers,
         speed=None if args.no_speed else SpeedSettings(args.pp, args.tg, args.reps))
-    cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
-    try:
+    with cancel_on_signals(CancelToken()) as cancel:
         result = compare_files(paths, text, reference=reference, settings=settings,
                                progress=_progress if sys.stderr.isatty() else None,
                                cancel=cancel)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     for target in args.save:
         write(result, Path(target))
     render = {"json": to_json, "csv": to_csv, "md": to_markdown}.get(args.format or "", to_text)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
 
 from inference.cli.common import (
     add_model_argument,
+    cancel_on_signals,
+    check_limits,
     model_path,
-    positive,
     print_json,
     read_text_file,
+    warn_about_threads,
 )
 from inference.common.cancel import CancelToken
 from inference.common.errors import ModelLoadError, UnsupportedArchitectureError
@@ -49,16 +50,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_limits(n_ctx=args.ctx, n_batch=args.batch, n_threads=args.threads,
+                 n_gpu_layers=args.gpu_layers)
     text = read_text_file(args.file)
     if text.endswith("\n"):     # as llama-perplexity -f: drop one trailing newline
         text = text[:-1]
-    positive("--ctx", args.ctx)
-    positive("--batch", args.batch)
     threads = args.threads or default_threads()
     path = model_path(args)
+    warn_about_threads("perplexity", args.threads)
     cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
-    try:
+    with cancel_on_signals(cancel):
         started = time.perf_counter()
         model = _load(path, args.gpu_layers, cancel)
         load_seconds = time.perf_counter() - started
@@ -69,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
                 progress=_ProgressBar() if sys.stderr.isatty() else None, cancel=cancel)
         finally:
             model.close()
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if args.json:
         print_json({**result.to_dict(), "model": str(path), "file": args.file,
                     "threads": threads, "load_seconds": load_seconds})

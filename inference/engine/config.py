@@ -7,10 +7,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from inference.common import limits
 from inference.common.errors import InvalidSettingError
+from inference.common.limits import MAX_CTX
 from inference.memory.model_shape import KV_TYPES
 
-MAX_CTX = 1 << 20
+__all__ = ["KV_CACHE_TYPES", "MAX_CTX", "ModelConfig", "default_threads"]
 KV_CACHE_TYPES: tuple[str, ...] = tuple(KV_TYPES)   # what llama.cpp accepts, as in its CLI
 
 
@@ -42,11 +44,8 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).expanduser())
-        _check_int("context size", self.n_ctx, 16, MAX_CTX)
-        _check_int("GPU layers", self.n_gpu_layers, -1, 100_000)
-        _check_int("threads", self.n_threads, 0, 1024)
-        _check_int("batch size", self.n_batch, 1, 1 << 16)
-        _check_int("micro-batch size", self.n_ubatch, 1, 1 << 16)
+        for name in ("n_ctx", "n_gpu_layers", "n_threads", "n_batch", "n_ubatch"):
+            limits.check(name, getattr(self, name))
         if self.flash_attn not in ("auto", "on", "off"):
             raise InvalidSettingError(
                 f"flash attention must be auto, on or off, got {self.flash_attn!r}")
@@ -60,6 +59,11 @@ class ModelConfig:
     def threads(self) -> int:
         return self.n_threads or default_threads()
 
+    def warnings(self) -> tuple[str, ...]:
+        """What loading with these settings should be told (more threads than cores)."""
+        warning = limits.thread_warning(self.n_threads)
+        return (warning,) if warning else ()
+
     def with_changes(self, **changes: Any) -> ModelConfig:
         return replace(self, **changes)
 
@@ -72,9 +76,3 @@ class ModelConfig:
         """Whether going from self to other needs the model (or context) loaded again."""
         return self != other
 
-
-def _check_int(label: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidSettingError(f"{label} must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise InvalidSettingError(f"{label} must be between {low} and {high}, got {value}")

@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from inference.common import limits
 from inference.common.cancel import CancelToken
 from inference.common.errors import InvalidSettingError, ParleyError
+from inference.llama.chunked_tokenize import tokenize_chunked
 from inference.llama.native import NativeContext, NativeModel
 from inference.perplexity.run import Alternative, TokenScore, Window, evaluate_windows
 
@@ -36,7 +38,8 @@ __all__ = ["Alternative", "EmptyTextError", "PerplexityError", "PerplexityInputE
            "compute_perplexity", "chunk_windows", "full_windows"]
 
 METHODS = ("auto", "chunked", "full")
-MIN_CTX = 16
+MIN_CTX = limits.LIMITS["n_ctx"].low
+THREADS = limits.IntLimit("threads", 1, limits.MAX_THREADS)   # resolved: 0 is not "default" here
 UBATCH = 512          # llama.cpp's default physical batch
 
 ProgressCallback = Callable[[int, int, "float | None"], None]
@@ -112,8 +115,8 @@ def compute_perplexity(model: NativeModel, text: str, *, n_ctx: int = 512, n_bat
     if not text.strip():
         raise EmptyTextError("The text is empty. Paste or open some text to measure "
                              "perplexity on.")
-    tokens = np.asarray(model.tokenize(text, add_special=True, parse_special=False),
-                        dtype=np.int32)
+    tokens = np.asarray(tokenize_chunked(model, text, add_special=True, parse_special=False,
+                                         cancel=cancel), dtype=np.int32)
     n = len(tokens)
     if n < 2:
         raise TooFewTokensError(f"The text is only {n} token long; perplexity needs at least "
@@ -124,7 +127,8 @@ def compute_perplexity(model: NativeModel, text: str, *, n_ctx: int = 512, n_bat
     bos = model.bos if model.add_bos else None
     windows = list(chunk_windows(tokens, n_ctx, bos) if method == "chunked"
                    else full_windows(tokens, n_ctx, bos))
-    n_seq = max(1, min(n_batch // n_ctx, len(windows)))   # as llama.cpp, capped at the work
+    # as llama.cpp, capped at the work and at the sequences one context may hold
+    n_seq = max(1, min(n_batch // n_ctx, len(windows), limits.MAX_SEQ))
     n_batch_eff = min(n_batch, n_seq * n_ctx)
     try:
         ctx = NativeContext(model, n_ctx=n_seq * n_ctx, n_batch=n_batch_eff,
@@ -187,7 +191,6 @@ def _check_settings(n_ctx: int, n_batch: int, mode: str, n_threads: int) -> None
     if mode not in METHODS:
         raise InvalidSettingError(f"perplexity mode must be one of {', '.join(METHODS)}, "
                                   f"got {mode!r}")
-    for label, value, low in (("context size", n_ctx, MIN_CTX), ("batch size", n_batch, 1),
-                              ("threads", n_threads, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InvalidSettingError(f"{label} must be a whole number ≥ {low}, got {value!r}")
+    limits.check("n_ctx", n_ctx)
+    limits.check("n_batch", n_batch)
+    THREADS.check(n_threads)
