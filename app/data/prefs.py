@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.common.errors import InvalidSettingError
+from inference.common.limits import LIMITS
 from inference.common.paths import parley_paths
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
@@ -73,9 +74,8 @@ def _valid(name: str, value: Any, default: Any) -> Any:
     if name == "model_settings":
         if not isinstance(value, dict):
             return default
-        lowest = {"n_gpu_layers": -1}                 # -1: all layers on the GPU
-        return {key: (value[key] if _is_int(value.get(key)) and value[key] >= lowest.get(key, 0)
-                      else base)
+        return {key: (value[key] if _is_int(value.get(key))      # the engine's own bounds
+                      and LIMITS[key].low <= value[key] <= LIMITS[key].high else base)
                 for key, base in default.items()}
     if name == "mode":
         return value if value in {m.value for m in Mode} else default

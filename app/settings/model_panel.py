@@ -21,6 +21,7 @@ from app.engine.build_read import BuildReport
 from app.engine.worker import STARTER, LoadSpec
 from app.settings.gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
 from app.settings.slider_field import FieldSpec, SliderField
+from inference.common.limits import LIMITS
 from inference.engine.api import LoadedModel
 
 STARTER_LABEL = "Gemma 3 270M · Q4_K_M (starter)"
@@ -81,9 +82,10 @@ class ModelPanel(QWidget):
         self.status.setObjectName("mutedLabel")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
-        self.ctx = SliderField(FieldSpec("n_ctx", "Context size", 256, 1 << 20, 256, 0,
+        self.ctx = SliderField(FieldSpec("n_ctx", "Context size", 256, LIMITS["n_ctx"].high, 256, 0,
                                          stops=ctx_stops(131072), tooltip=CTX_HELP, suffix=" tok"))
-        self.gpu = SliderField(FieldSpec("n_gpu_layers", "GPU layers", -1, 1000, 1, 0,
+        gpu = LIMITS["n_gpu_layers"]
+        self.gpu = SliderField(FieldSpec("n_gpu_layers", "GPU layers", gpu.low, gpu.high, 1, 0,
                                          slider_high=64, tooltip=GPU_HELP))
         self.gpu.spin.setSpecialValueText("all")
         self.gpu_note = QLabel("")

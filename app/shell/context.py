@@ -54,4 +54,6 @@ def default_engine_factory() -> EngineAPI:
         from inference.engine.engine import Engine
 
         return Engine()
-    return EngineHost()
+    from inference.host.host import CHAT_ADVICE
+
+    return EngineHost(crash_advice=CHAT_ADVICE)

@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from inference.engine.api import EngineAPI
 from inference.host.host import EngineHost
 
+CLI_ADVICE = "Nothing else was affected; run the command again to retry."
+
 
 @contextlib.contextmanager
 def open_engine() -> Iterator[EngineAPI]:
-    engine = EngineHost()
+    """An EngineHost whose crash messages speak of a command, not of a conversation."""
+    engine = EngineHost(crash_advice=CLI_ADVICE)
     try:
         yield engine
     finally:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Iterable
 
 from inference.cli.common import (
     add_load_arguments,
     add_model_argument,
+    cancel_on_signals,
     model_config,
     print_json,
     read_text_file,
+    warn,
 )
 from inference.cli.engine_factory import open_engine
 from inference.common.cancel import CancelToken
+from inference.common.errors import Cancelled, EngineCrashedError
 from inference.engine.events import Finished, GenerationEvent, TokenEvent
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
@@ -63,16 +65,20 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
 def run(args: argparse.Namespace) -> int:
     request = build_request(args)          # bad values fail before the model loads
     config = model_config(args, seed=request.sampling.seed)
-    cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
-    try:
-        with open_engine() as engine:
+    with cancel_on_signals(CancelToken()) as cancel, open_engine() as engine:
+        try:
             loaded = engine.load(config, cancel=cancel)
             for warning in loaded.warnings:          # before the reply, so it is seen
                 _warn(warning)
             finished = _stream(engine.generate(request, cancel), echo=not args.json)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        except EngineCrashedError:
+            if cancel.cancelled:                     # ended because it ignored the cancel
+                raise Cancelled("generate cancelled") from None
+            raise
+        if cancel.cancelled:                         # Ctrl-C or SIGTERM: one line, exit 130
+            if not args.json:
+                sys.stdout.write("\n")
+            raise Cancelled("generate cancelled")
     if args.json:
         data = finished.to_dict()
         data["warnings"] = [*loaded.warnings, *finished.warnings]
@@ -89,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _warn(text: str) -> None:
-    print(f"parley generate: warning: {' '.join(text.split())}", file=sys.stderr)
+    warn("generate", text)
 
 
 def _stream(events: Iterable[GenerationEvent], echo: bool) -> Finished:

@@ -150,9 +150,10 @@ def _generate(report: SelfTestReport, path: Path, *, in_process: bool, max_token
     engine = None
     if not in_process:
         try:
+            from inference.cli.engine_factory import CLI_ADVICE
             from inference.host.host import EngineHost
 
-            engine = EngineHost()
+            engine = EngineHost(crash_advice=CLI_ADVICE)
             report.engine = "engine process"
         except ImportError as exc:    # an app without the host: test the in-process engine
             report.notes.append(f"engine process unavailable ({exc}); tested in-process")

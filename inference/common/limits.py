@@ -16,7 +16,7 @@ from inference.common.errors import InvalidSettingError
 
 MAX_CTX = 1 << 20          # tokens; far beyond any model's trained context
 MAX_BATCH = 1 << 16        # tokens in one llama_batch (llama_batch_init allocates this many)
-MAX_THREADS = 512          # ggml's GGML_MAX_N_THREADS: its thread masks hold this many
+MAX_THREADS = 1024         # as generate always had; ggml wraps its thread masks past 512
 MAX_GPU_LAYERS = 100_000   # -1 = all layers; llama.cpp clamps to the model's own count
 MAX_SEQ = 256              # llama.cpp's LLAMA_MAX_SEQ: sequences one context may hold
 

@@ -30,6 +30,7 @@ from inference.engine.sampling import REPEAT_LAST_N
 from inference.engine.streaming import TextStream
 from inference.engine.template_check import template_for
 from inference.gguf.file import GGUFInfo, read_gguf
+from inference.llama.chunked_tokenize import tokenize_chunked
 from inference.llama.native import NativeContext, NativeModel, build_info
 from inference.llama.native_log import NATIVE_LOG
 from inference.llama.sampler import SamplerChain
@@ -72,7 +73,7 @@ class Engine:
         self.unload()
         started = time.perf_counter()
         info = read_gguf(config.path)               # specific errors before native code runs
-        warnings = list(check_memory(info, config))
+        warnings = [*config.warnings(), *check_memory(info, config)]
         mark = NATIVE_LOG.mark()
         try:
             model = NativeModel(config.path, n_gpu_layers=config.n_gpu_layers,
@@ -110,18 +111,19 @@ class Engine:
 
     # -- prompts ----------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
-        return self._require().model.tokenize(text, add_special=add_bos)
+        return tokenize_chunked(self._require().model, text, add_special=add_bos)
 
     def render(self, request: GenerationRequest) -> RenderedPrompt:
         return _rendered(self._build(request))
 
-    def _build(self, request: GenerationRequest) -> BuiltPrompt:
+    def _build(self, request: GenerationRequest,
+               cancel: CancelToken | None = None) -> BuiltPrompt:
         s = self._require()
         bos_text = s.model.token_text(s.model.bos) if s.model.add_bos else ""
         return build_prompt(
             request, s.template,
-            lambda text, special: s.model.tokenize(text, add_special=True,
-                                                   parse_special=special),
+            lambda text, special: tokenize_chunked(s.model, text, add_special=True,
+                                                   parse_special=special, cancel=cancel),
             s.ctx.n_ctx, bos_text)
 
     # -- long jobs --------------------------------------------------------------------------
@@ -142,7 +144,7 @@ class Engine:
         cancel = cancel or CancelToken()
         # docs/ARCHITECTURE.md § Figures: TTFT counts rendering + tokenizing
         started = time.perf_counter()
-        built = self._build(request)
+        built = self._build(request, cancel)
         yield PromptRendered(_rendered(built))
         tokens = built.tokens
         reuse = self._reuse_prefix(s, tokens)

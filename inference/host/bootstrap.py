@@ -2,17 +2,22 @@
 
 `child_entry` is the spawn target of every child (process.ChildProcess.start): it makes the
 process safe (no core dumps, one-line native aborts, Ctrl+C left to the parent), routes its log
-(`ChildLogging`), then runs the child's own main with a `ChildPipe`, which sends replies and
-turns a failure into an ERROR reply (protocol.portable).
+(`ChildLogging`), starts its `Watchdog` (a heartbeat for the parent, and the child's exit when the
+parent is gone, even while the main thread is deep in native code: no orphans), then runs the
+child's own main with a `ChildPipe`, which sends replies and turns a failure into an ERROR reply
+(protocol.portable).
 """
 
 from __future__ import annotations
 
 import faulthandler
 import logging
+import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 log = logging.getLogger("parley.host")
+BEAT_S = 0.5           # the watchdog's step: one heartbeat, one look at the parent
+ORPHAN_EXIT = 70       # the exit code of a child whose parent went away
 
 
 @dataclass(frozen=True)
@@ -113,13 +120,53 @@ class ChildPipe:
                 f"{self.where} error: cannot return the result: {exc}")))
 
 
+class Watchdog:
+    """A daemon thread in the child: counts `heartbeat` up every BEAT_S (the parent's sign that
+    the child still runs) and ends the process at once when the parent is gone: its sentinel
+    from multiprocessing closed, or this process handed to another parent (`os.getppid()`)."""
+
+    def __init__(self, heartbeat: Any, parent_pid: int | None) -> None:
+        self._heartbeat = heartbeat
+        self._parent_pid = parent_pid
+        parent = multiprocessing.parent_process()
+        self._sentinel = getattr(parent, "sentinel", None)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="parley-watchdog", daemon=True).start()
+
+    def parent_gone(self, timeout_s: float = 0.0) -> bool:
+        """Whether the parent is gone, waiting up to `timeout_s` on its sentinel to find out."""
+        if self._parent_pid is not None and os.getppid() != self._parent_pid:
+            return True
+        if self._sentinel is None:
+            time.sleep(timeout_s)
+            return False
+        from multiprocessing.connection import wait
+
+        try:
+            return bool(wait([self._sentinel], timeout=timeout_s))
+        except (OSError, ValueError):
+            time.sleep(timeout_s)
+            return False
+
+    def _run(self) -> None:
+        while True:
+            if self._heartbeat is not None:
+                self._heartbeat.value = (self._heartbeat.value + 1) & 0xFFFFFFFF
+            if self.parent_gone(BEAT_S):
+                log.warning("the parent process went away; process %d exits", os.getpid())
+                os._exit(ORPHAN_EXIT)
+
+
 def child_entry(main: Callable[..., None], conn: Connection, logs: ChildLogging,
-                args: tuple[Any, ...]) -> None:
-    """Every child's first code: safety, logging, then `main(conn, *args)`."""
+                args: tuple[Any, ...], heartbeat: Any = None,
+                parent_pid: int | None = None) -> None:
+    """Every child's first code: safety, logging, the watchdog, then `main(conn, *args)`."""
     os.environ["GGML_NO_BACKTRACE"] = "1"    # an abort prints one line, not a gdb session
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl+C in a terminal is the parent's
     logs.install()
     _no_core_dumps()
+    Watchdog(heartbeat, parent_pid).start()
     try:
         main(conn, *args)
     finally:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.common.cancel import CancelToken
-from inference.common.errors import EngineCrashedError, NoModelLoadedError
+from inference.common.errors import Cancelled, EngineCrashedError, NoModelLoadedError
 from inference.engine.api import LoadedModel, ProgressCallback, RenderedPrompt
 from inference.engine.config import ModelConfig
 from inference.engine.events import GenerationEvent, TokenEvent
@@ -35,17 +35,26 @@ from inference.host import child as host_child
 from inference.host import files
 from inference.host import protocol as hp
 from inference.host.bootstrap import ChildLogging
-from inference.host.exits import ChildExit
 from inference.host.process import (
+    HANG_S,
     JOIN_S,
+    TERM_S,
     ChildGone,
+    ChildHung,
     ChildProcess,
     DeadlinePassed,
     spawn_context,
 )
 
 log = logging.getLogger(__name__)
-STOP_S = 30.0          # how long an abandoned generation may take to see its cancel
+GRACE_S = 2.5          # how long the engine has to act on a cancel before it is ended
+LOAD_ADVICE = "Parley is fine; try a smaller context, fewer GPU layers, or another model."
+PLAIN_ADVICE = "Nothing else was affected; load the model again to continue."
+CHAT_ADVICE = "Your conversation is safe; load the model again to continue."   # the GUI's
+
+
+class _StuckAfterCancel(Exception):
+    """The engine did not end its request within GRACE_S of the cancel."""
 
 
 @dataclass
@@ -58,14 +67,22 @@ class _Child:
 class EngineHost:
     """Implements `EngineAPI` with the engine in a child process. Use from one thread at a time."""
 
-    def __init__(self, verbose: bool | None = None, job_modules: Sequence[str] = ()) -> None:
+    def __init__(self, verbose: bool | None = None, job_modules: Sequence[str] = (), *,
+                 crash_advice: str = PLAIN_ADVICE, grace_s: float = GRACE_S,
+                 hang_s: float = HANG_S) -> None:
         """`verbose`: also echo the engine's log to stderr; by default, when Parley's logger is
         at DEBUG (`parley -v`). `job_modules`: modules the engine process imports for more jobs
-        (each defines `JOBS`, as inference/host/child.py does; tests/support/debug_jobs.py)."""
+        (each defines `JOBS`, as inference/host/child.py does; tests/support/debug_jobs.py).
+        `crash_advice`: the sentence after "The engine stopped unexpectedly …" (CHAT_ADVICE in
+        the window). `grace_s`: how long after a cancel the engine is ended if it has not
+        stopped; `hang_s`: how long it may show no sign of life before a wait gives up on it."""
         if verbose is None:
             verbose = logging.getLogger("parley").isEnabledFor(logging.DEBUG)
         self._verbose = verbose
         self._job_modules = tuple(job_modules)
+        self._advice = crash_advice
+        self._grace_s = grace_s
+        self._hang_s = hang_s
         self._child: _Child | None = None
         self._loaded: LoadedModel | None = None
 
@@ -125,7 +142,7 @@ class EngineHost:
         child = self._require()
         during = "generating"
         self._send(child, (hp.GENERATE, request.to_dict()), during)
-        relay = _relay(cancel, child.cancel)
+        relay = _CancelWatch(cancel, child.cancel, self._grace_s)
         try:
             while True:
                 reply = self._receive(child, during, relay)
@@ -189,7 +206,8 @@ class EngineHost:
             self.close()           # died while idle, or out of step after an interruption
         flag = hp.SharedCancel.new_flag(spawn_context())
         proc = ChildProcess.start(host_child.main, flag, self._job_modules, name="parley-engine",
-                                  logs=ChildLogging.of_parent("engine", self._verbose))
+                                  logs=ChildLogging.of_parent("engine", self._verbose),
+                                  hang_s=self._hang_s)
         self._child = _Child(proc, hp.SharedCancel(flag))
         return self._child
 
@@ -197,7 +215,7 @@ class EngineHost:
                  cancel: CancelToken | None = None,
                  progress: Callable[[Any], None] | None = None) -> Any:
         self._send(child, message, during)
-        relay = _relay(cancel, child.cancel)
+        relay = _CancelWatch(cancel, child.cancel, self._grace_s)
         try:
             while True:
                 reply = self._receive(child, during, relay)
@@ -224,13 +242,18 @@ class EngineHost:
                  deadline: float | None = None) -> tuple[Any, ...]:
         try:
             return child.proc.receive(on_wait, deadline)
+        except ChildHung:
+            raise self._crashed(child, during, hung=True) from None
         except ChildGone:
             raise self._crashed(child, during) from None
+        except _StuckAfterCancel:
+            raise self._ended_after_cancel(child, during) from None
 
     def _abandon(self, child: _Child) -> None:
-        """The caller stopped reading a generation: cancel it and read up to its end."""
+        """The caller stopped reading a generation: cancel it and read up to its end (ending
+        the engine when it does not stop within the grace period)."""
         child.cancel.cancel()
-        deadline = time.monotonic() + STOP_S
+        deadline = time.monotonic() + self._grace_s
         try:
             while child.busy:
                 if self._receive(child, "stopping", None, deadline)[0] in (hp.RESULT, hp.ERROR):
@@ -238,36 +261,65 @@ class EngineHost:
         except EngineCrashedError as err:
             log.warning("%s", err)
         except DeadlinePassed:
-            log.warning("the engine did not stop within %g s of a cancel", STOP_S)
+            log.warning("the engine did not stop within %g s of a cancel", self._grace_s)
+            self._ended_after_cancel(child, "stopping")
         finally:
             if child.busy and self._child is child:   # interrupted while draining
                 self.close()
 
-    def _crashed(self, child: _Child, during: str) -> EngineCrashedError:
+    def _crashed(self, child: _Child, during: str, hung: bool = False) -> EngineCrashedError:
         loading = child.busy == hp.LOAD
         if self._child is child:
             self._child, self._loaded = None, None
+        if hung:
+            log.error("engine process %s showed no sign of life for %g s while %s",
+                      child.proc.pid, self._hang_s, during)
+            return child.proc.crashed(
+                lambda ended: f"The engine stopped responding (no sign of life for "
+                              f"{self._hang_s:g} s) while {during} and was ended ({ended}). "
+                              f"{LOAD_ADVICE if loading else self._advice}", patience_s=0)
         log.error("engine process %s stopped while %s", child.proc.pid, during)
-        return child.proc.crashed(lambda ended: _crash_message(ended, during, loading))
+        return child.proc.crashed(
+            lambda ended: f"The engine stopped unexpectedly ({ended}) while {during}. "
+                          f"{LOAD_ADVICE if loading else self._advice}")
+
+    def _ended_after_cancel(self, child: _Child, during: str) -> BaseException:
+        """End an engine that ignored a cancel: Cancelled where nothing was loaded (a load),
+        EngineCrashedError where the loaded model went with it."""
+        lost = self._loaded is not None and child.busy != hp.LOAD
+        if self._child is child:
+            self._child, self._loaded = None, None
+        ended = child.proc.stop(0, TERM_S)
+        log.warning("engine process %s did not stop within %g s of a cancel while %s; "
+                    "ended (%s)", child.proc.pid, self._grace_s, during, ended)
+        if not lost:
+            return Cancelled(f"{during} cancelled (the engine did not stop in time and was "
+                             f"ended)")
+        return EngineCrashedError(
+            f"The engine did not stop within {self._grace_s:g} s of the cancel while {during}, "
+            f"so it was ended ({ended}). {self._advice}", exit_signal=ended.signal_name)
 
 
-def _relay(cancel: CancelToken | None, flag: hp.SharedCancel) -> Callable[[], None] | None:
-    """What a wait runs between polls: the caller's cancel reaches the child's shared flag."""
-    if cancel is None:
-        return None
+class _CancelWatch:
+    """What a wait runs between polls: the caller's cancel reaches the child's shared flag, and
+    `grace_s` after it, a request still running raises _StuckAfterCancel."""
 
-    def relay() -> None:
-        if cancel.cancelled and not flag.cancelled:
-            flag.cancel()
+    def __init__(self, cancel: CancelToken | None, flag: hp.SharedCancel,
+                 grace_s: float) -> None:
+        self._cancel = cancel
+        self._flag = flag
+        self._grace_s = grace_s
+        self._since: float | None = None
 
-    return relay
-
-
-def _crash_message(ended: ChildExit, during: str, loading: bool) -> str:
-    advice = ("Parley is fine; try a smaller context, fewer GPU layers, or another model."
-              if loading else
-              "Your conversation is safe; load the model again to continue.")
-    return f"The engine stopped unexpectedly ({ended}) while {during}. {advice}"
+    def __call__(self) -> None:
+        if self._cancel is None or not self._cancel.cancelled:
+            return
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+            self._flag.cancel()
+        elif now - self._since >= self._grace_s:
+            raise _StuckAfterCancel()
 
 
 def _notify(callback: Callable[[Any], None] | None, value: Any) -> None:

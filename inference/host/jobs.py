@@ -24,7 +24,7 @@ from inference.common.errors import Cancelled, ParleyError
 from inference.host import protocol as hp
 from inference.host.bootstrap import ChildLogging, ChildPipe, ParentGone
 from inference.host.exits import ChildExit
-from inference.host.process import ChildGone, ChildProcess, DeadlinePassed
+from inference.host.process import TERM_S, ChildGone, ChildProcess, DeadlinePassed
 
 T = TypeVar("T")
 EXIT_S = 2.0           # patience for a child that answered to exit by itself
@@ -72,7 +72,7 @@ def run_in_child(target: Callable[..., T], *args: Any,
                 raise reply[1]
             return reply[1]
     finally:
-        child.stop(patience)
+        child.stop(patience, TERM_S)       # SIGTERM, then SIGKILL 1 s later
 
 
 def _crash_message(what: str, ended: ChildExit) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,6 +132,29 @@ def test_render_and_tokenize_match(host: EngineHost, in_process: Engine) -> None
     assert host.tokenize("Hello", add_bos=False) == in_process.tokenize("Hello", add_bos=False)
 
 
+def test_a_long_text_is_tokenized_in_pieces_with_the_same_tokens(host: EngineHost,
+                                                                 in_process: Engine) -> None:
+    text = "Long texts are cut at spaces.     Ünïcödé too, 日本語も。\n" * 4000   # > 64 KiB
+    assert host.tokenize(text) == in_process.tokenize(text)
+
+
+def test_a_cancel_while_tokenizing_a_huge_prompt_is_answered_by_the_engine(
+        host: EngineHost) -> None:
+    pid = host.pid
+    cancel = CancelToken()
+    huge = GenerationRequest(Mode.TEXT, text="a few words to tokenize " * 700_000,  # 16 MiB
+                             sampling=greedy(8))
+    timer = threading.Timer(0.5, cancel.cancel)
+    timer.start()
+    try:
+        with pytest.raises(Cancelled, match="tokenizing cancelled"):
+            collect(host.generate(huge, cancel))
+    finally:
+        timer.cancel()
+    assert host.pid == pid                  # the engine stopped by itself: nothing was ended
+    assert collect(host.generate(CHAT))[1].text
+
+
 def test_cancel_mid_generation_within_one_token(host: EngineHost) -> None:
     cancel = CancelToken()
     request = GenerationRequest(Mode.TEXT, text="Count: 1, 2, 3,", sampling=greedy(200))
@@ -196,7 +220,7 @@ def test_jobs_report_progress_and_stop_on_cancel(host: EngineHost) -> None:
 
 def test_unexpected_child_error_is_a_plain_parley_error(host: EngineHost,
                                                        module_home: Path) -> None:
-    with pytest.raises(ParleyError, match="^engine error: AttributeError") as err:
+    with pytest.raises(ParleyError, match=r"^engine error: \w+Error: ") as err:
         host.tokenize(12345)            # type: ignore[arg-type]
     assert type(err.value) is ParleyError
     assert host.pid is not None
@@ -290,7 +314,7 @@ def test_child_killed_mid_stream(sig: str, fresh_host: EngineHost, config: Model
     crash = err.value
     assert crash.exit_signal == sig
     assert f"signal {sig}" in str(crash) and "while generating" in str(crash)
-    assert "conversation is safe" in str(crash)
+    assert "Nothing else was affected; load the model again to continue." in str(crash)
     assert crash.log_tail
     if sig == "SIGABRT":                            # faulthandler says where it hit
         assert "Fatal Python error: Aborted" in crash.log_tail
