@@ -33,18 +33,6 @@ from tests.support.gguf_factory import write_tiny_model
 FIT = FitSettings(n_ctx=512, n_gpu_layers=0, free_vram=None, available_ram=8 << 30)
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake home folder with no HF / XDG overrides, so discovery looks only there."""
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("HOME", str(folder))
-    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME",
-                "XDG_DATA_HOME"):
-        monkeypatch.delenv(key, raising=False)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny.gguf")

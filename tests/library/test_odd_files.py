@@ -22,18 +22,6 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and socke
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake home folder with no HF / XDG overrides, so discovery looks only there."""
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("HOME", str(folder))
-    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME",
-                "XDG_DATA_HOME"):
-        monkeypatch.delenv(key, raising=False)
-    return folder
-
-
-@pytest.fixture
 def odd_folder() -> Iterator[Path]:
     """A short-named folder (a socket path must stay under ~100 bytes) of odd .gguf names."""
     folder = Path(tempfile.mkdtemp(prefix="odd"))
