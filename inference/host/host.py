@@ -47,7 +47,11 @@ from inference.host.process import (
 )
 
 log = logging.getLogger(__name__)
-GRACE_S = 2.5          # how long the engine has to act on a cancel before it is ended
+# How long the engine has to act on a cancel before it is ended. llama.cpp checks the abort
+# callback only between compute-graph nodes, and one node (the output matmul over a 512-token
+# ubatch of a large model on a slow or busy CPU) can take seconds; ending the engine costs the
+# user a model reload, so only an engine that is really stuck should reach this.
+GRACE_S = 10.0
 LOAD_ADVICE = "Parley is fine; try a smaller context, fewer GPU layers, or another model."
 PLAIN_ADVICE = "Nothing else was affected; load the model again to continue."
 CHAT_ADVICE = "Your conversation is safe; load the model again to continue."   # the GUI's

@@ -49,7 +49,9 @@ def gui(qapp, home: Path, starter_model_path: Path):
 
 
 @pytest.fixture
-def page(qtbot, gui: MainWindow) -> PerplexityPage:
+def page(qtbot, gui: MainWindow, starter_model_path: Path) -> PerplexityPage:
+    if not gui.ctx.client.state.busy and gui.ctx.client.loaded is None:
+        gui.wiring.load_choice(str(starter_model_path))   # a test before ended the engine
     qtbot.waitUntil(lambda: gui.ctx.client.loaded is not None, timeout=WAIT_MS)
     gui.switcher.show("perplexity")
     page = gui.page_stack.currentWidget()
