@@ -10,6 +10,7 @@ from typing import Any
 from inference.common import limits
 from inference.common.errors import InvalidSettingError
 from inference.common.limits import MAX_CTX
+from inference.engine.template_source import TemplateSource
 from inference.memory.model_shape import KV_TYPES
 
 __all__ = ["KV_CACHE_TYPES", "MAX_CTX", "ModelConfig", "default_threads"]
@@ -41,9 +42,12 @@ class ModelConfig:
     seed: int = -1
     use_mmap: bool = True
     insist: bool = False           # load even when the memory estimate says it will not fit
+    template: TemplateSource = TemplateSource()   # which chat template to use
+
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).expanduser())
+        object.__setattr__(self, "template", TemplateSource.from_value(self.template))
         for name in ("n_ctx", "n_gpu_layers", "n_threads", "n_batch", "n_ubatch"):
             limits.check(name, getattr(self, name))
         if self.flash_attn not in ("auto", "on", "off"):
@@ -70,6 +74,7 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["path"] = str(self.path)
+        data["template"] = self.template.to_dict()
         return data
 
     def needs_reload(self, other: ModelConfig) -> bool:

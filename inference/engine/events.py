@@ -32,6 +32,7 @@ class TokenEvent:
     text: str                      # always whole UTF-8 characters
     index: int                     # 0-based output token index of the last token in `text`
     stats: GenerationStats | None = None   # a live snapshot, attached a few times a second
+    reasoning: bool = False        # the text is part of the model's thinking, not its answer
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,12 @@ class Finished:
     template: str = ""
     dropped_turns: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    reasoning: str = ""            # the model's thinking; `text` is the answer alone
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
+            "reasoning": self.reasoning,
             "finish_reason": self.reason.value,
             "template": self.template,
             "dropped_turns": self.dropped_turns,

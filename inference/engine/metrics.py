@@ -32,6 +32,7 @@ class GenerationStats:
     cached_tokens: int = 0
     output_tokens: int = 0
     ttft_s: float | None = None
+    ttfa_s: float | None = None      # time to first answer token (after any thinking)
     prefill_tps: float | None = None
     tpot_s: float | None = None
     gen_tps: float | None = None

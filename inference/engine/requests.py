@@ -23,10 +23,17 @@ ROLES = ("system", "user", "assistant")
 class Message:
     role: str
     content: str
+    reasoning: str = ""    # an assistant reply's thinking (the template sees reasoning_content)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise PromptError(f"unknown message role {self.role!r} (expected one of {ROLES})")
+
+    def to_dict(self) -> dict[str, str]:
+        data = {"role": self.role, "content": self.content}
+        if self.reasoning:
+            data["reasoning"] = self.reasoning
+        return data
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class GenerationRequest:
     def to_dict(self) -> dict[str, Any]:
         return {
             "mode": self.mode.value,
-            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            "messages": [m.to_dict() for m in self.messages],
             "text": self.text,
             "system": self.system,
             "sampling": self.sampling.to_dict(),
@@ -56,7 +63,8 @@ class GenerationRequest:
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
         return cls(
             mode=Mode(data.get("mode", "chat")),
-            messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages", ())),
+            messages=tuple(Message(m["role"], m["content"], m.get("reasoning", ""))
+                           for m in data.get("messages", ())),
             text=data.get("text", ""),
             system=data.get("system", ""),
             sampling=SamplingParams.from_dict(data.get("sampling", {})),
