@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.data.store import StoreError
 from app.perplexity.store import NewRun, PplRun, PplStore
 
 COLUMNS = ("Date", "Model", "Quant", "Text", "Context", "Method", "PPL ± SE", "Tokens scored")
@@ -108,11 +109,20 @@ class PplHistory(QWidget):
 
     # -- data --------------------------------------------------------------------------------
     def add(self, run: NewRun) -> PplRun | None:
+        """Save a finished run; None (and a one-line note) when the database refuses it."""
         if self.store is None:
             return None
-        saved = self.store.add(run)
+        try:
+            saved = self.store.add(run)
+        except StoreError as exc:
+            self._store_failed(f"This run was not saved ({exc}); its result is still shown.")
+            return None
         self.refresh()
         return saved
+
+    def _store_failed(self, message: str) -> None:
+        self.note.setText(message)
+        self.note.setToolTip(message)
 
     def set_current_text(self, sha256: str) -> None:
         if sha256 != self.current_sha:
@@ -126,7 +136,11 @@ class PplHistory(QWidget):
         if self.store is None:
             return
         only = self.only_this.isChecked() and self.current_sha
-        runs = self.store.runs(self.current_sha if only else None)
+        try:
+            runs = self.store.runs(self.current_sha if only else None)
+        except StoreError as exc:
+            self._store_failed(f"Past runs cannot be read ({exc}).")
+            return
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(runs))
         bold = QFont(self.font())
@@ -166,19 +180,31 @@ class PplHistory(QWidget):
         return self.table.item(rows[0].row(), 0).data(RUN_ROLE) if rows else None
 
     def _use_selected(self) -> None:
-        run = self.selected()
-        text = self.store.text(run.text_sha256) if run and self.store else None
+        text = self._text_of(self.selected())
         if text is not None:
             self.useTextRequested.emit(text)
 
     def delete_selected(self) -> None:
         run = self.selected()
-        if run is not None and self.store is not None:
+        if run is None or self.store is None:
+            return
+        try:
             self.store.delete(run.id)
-            self.refresh()
+        except StoreError as exc:
+            self._store_failed(f"The run was not deleted ({exc}).")
+            return
+        self.refresh()
+
+    def _text_of(self, run: PplRun | None) -> str | None:
+        if run is None or self.store is None:
+            return None
+        try:
+            return self.store.text(run.text_sha256)
+        except StoreError as exc:
+            self._store_failed(f"The run's text cannot be read ({exc}).")
+            return None
 
     def _update_buttons(self) -> None:
         run = self.selected()
         self.delete_button.setEnabled(run is not None)
-        self.use_button.setEnabled(run is not None and self.store is not None
-                                   and self.store.text(run.text_sha256) is not None)
+        self.use_button.setEnabled(self._text_of(run) is not None)

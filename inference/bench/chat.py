@@ -26,6 +26,7 @@ _FILLER = ("The team agreed to move the release to the second week of the month,
            "old snapshots pruned. Support asked for clearer error messages when a download fails "
            "halfway, and for a way to resume it. ")
 HOST_PATH = "EngineHost (engine in a child process, as the GUI)"
+BENCH_ADVICE = "Nothing else was affected; run the benchmark again to retry."
 ENGINE_PATH = "Engine (in-process; inference/host/host.py not available)"
 
 
@@ -63,7 +64,7 @@ def open_bench_engine(prefer_host: bool = True) -> tuple[EngineAPI, str]:
         except ImportError:
             pass
         else:
-            return EngineHost(), HOST_PATH
+            return EngineHost(crash_advice=BENCH_ADVICE), HOST_PATH
     from inference.engine.engine import Engine
 
     return Engine(), ENGINE_PATH

@@ -54,3 +54,28 @@ def test_bench_json_is_complete_and_consistent(capsys, starter_model_path):
     assert abs(chat["prompt_tokens"] - 32) <= 8 and len(chat["ttft_s"]) == 2
     assert data["memory"]["rss_bytes"] > data["memory"]["rss_before_load_bytes"] > 0
     assert data["build"]["llama_cpp_python"] == "0.3.36"
+
+
+def test_the_bench_chat_turn_engine_says_to_run_the_benchmark_again(starter_model_path):
+    """A crash during `parley bench`'s chat turn tells what fits the command, not "load the
+    model again" (which is the GUI's advice)."""
+    import os
+    import signal
+
+    from inference.bench.chat import BENCH_ADVICE, HOST_PATH, open_bench_engine
+    from inference.common.errors import EngineCrashedError
+    from inference.engine.config import ModelConfig
+    from inference.engine.requests import GenerationRequest, Mode
+
+    engine, path = open_bench_engine()
+    assert path == HOST_PATH
+    try:
+        engine.load(ModelConfig(starter_model_path, n_ctx=256, n_threads=1))
+        pid = engine.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(EngineCrashedError) as err:
+            list(engine.generate(GenerationRequest(Mode.TEXT, text="Once")))
+        assert str(err.value).endswith(BENCH_ADVICE)
+    finally:
+        engine.close()
