@@ -19,7 +19,9 @@ from app.chat.request_builder import RunSettings, chat_history, chat_request
 from app.chat.transcript import TranscriptModel
 from app.data.store import Store, StoreError
 from app.engine.client import EngineClient, GenerationHandlers
+from app.engine.worker import ReasoningPiece
 from inference.engine.events import Finished
+from inference.engine.requests import Message
 
 
 @dataclass
@@ -176,7 +178,7 @@ class ChatController(QObject):
             return False
         return True
 
-    def history(self) -> list[tuple[str, str]]:
+    def history(self) -> list[Message]:
         """The conversation on screen so far, as the store has it."""
         return chat_history(self.store.messages(self._conv_id)) if self._conv_id else []
 
@@ -198,6 +200,7 @@ class ChatController(QObject):
         reply = _Reply(record, row, restore_text)
         handlers = GenerationHandlers(
             on_tokens=lambda text: self._on_tokens(reply, text),
+            on_reasoning=lambda piece: self._on_reasoning(reply, piece),
             on_finished=lambda fin: self._on_finished(reply, fin),
             on_failed=lambda message: self._on_failed(reply, message, crashed=False),
             on_crashed=lambda message: self._on_failed(reply, message, crashed=True),
@@ -214,6 +217,11 @@ class ChatController(QObject):
         if reply.attached:
             self.transcript.append_text(reply.row, text)
 
+    def _on_reasoning(self, reply: _Reply, piece: ReasoningPiece) -> None:
+        self.recorder.add_reasoning(reply.record, piece.text, piece.tokens, piece.seconds)
+        if reply.attached:
+            self.transcript.append_reasoning(reply.row, piece.text, piece.tokens, piece.seconds)
+
     def _on_finished(self, reply: _Reply, fin: Finished) -> None:
         try:
             self._show_finished(reply, fin)
@@ -221,15 +229,18 @@ class ChatController(QObject):
             self._end(reply)
 
     def _show_finished(self, reply: _Reply, fin: Finished) -> None:
-        streamed = reply.text
-        self.recorder.finish(reply.record, fin.reason.value, fin.stats, fin.text)
-        text = reply.text
+        record = reply.record
+        streamed, thought = record.text, record.reasoning
+        self.recorder.finish(record, fin.reason.value, fin.stats, fin.text, fin.reasoning)
+        text = record.text
         stats = fin.stats.to_dict()
         if reply.attached:
             if text != streamed:             # the engine trimmed a stop string, say
                 self.transcript.remove_from(reply.row)
-                self.transcript.append_message("assistant", text, reply.record.msg_id,
+                self.transcript.append_message("assistant", text, record.msg_id,
                                                streaming=True)
+            if text != streamed or record.reasoning != thought:
+                self.transcript.set_reasoning(reply.row, record.reasoning, record.thinking)
             self.transcript.finish(reply.row, stats, fin.reason.value)
             if fin.dropped_turns:
                 self.notice.emit(f"The {fin.dropped_turns} oldest turn(s) did not fit in the "

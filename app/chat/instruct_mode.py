@@ -1,26 +1,32 @@
 """Instruct mode: a system prompt and one instruction → one response, with no history.
 
-Each run is its own entry in the sidebar. The response renders as Markdown while it streams.
+Each run is its own entry in the sidebar. The response renders as safe Markdown while it
+streams (as the transcript does: no HTML, line breaks kept), and its links follow the
+transcript's rule: shown on hover, opened on click, http(s) only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QCursor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QTextBrowser,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from app.chat.footer import footer_text
 from app.chat.mode_run import ModeRun
+from app.chat.render.links import link_tooltip, open_link
+from app.chat.render.markdown import set_message_text
 from app.chat.request_builder import RunSettings, instruct_request
 from app.chat.run_row import run_row
+from app.engine.worker import ReasoningPiece
 from inference.engine.events import Finished
 from inference.engine.requests import GenerationRequest
 
@@ -66,7 +72,10 @@ class InstructModePage(QWidget):
         self.response = QTextBrowser()
         self.response.setObjectName("instructResponse")
         self.response.setAccessibleName("Response")
-        self.response.setOpenExternalLinks(True)
+        self.response.setOpenExternalLinks(False)
+        self.response.setOpenLinks(False)              # the browser never follows a link itself
+        self.response.anchorClicked.connect(self._link_clicked)
+        self.response.highlighted.connect(self._link_hovered)
         layout.addWidget(self.response, 1)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.run_instruction,
@@ -74,6 +83,7 @@ class InstructModePage(QWidget):
         self._render_timer = QTimer(self, singleShot=True, interval=RENDER_MS)
         self._render_timer.timeout.connect(self._render)
         run.tokensReceived.connect(self._schedule_render)
+        run.reasoningReceived.connect(self._thinking)
         run.finished.connect(self._finished)
         run.failed.connect(self.errorOccurred)
         run.busyChanged.connect(self._busy)
@@ -106,21 +116,41 @@ class InstructModePage(QWidget):
     def load_conversation(self, system: str, instruction: str, response: str) -> None:
         self.system.setPlainText(system)
         self.instruction.setPlainText(instruction)
-        self.response.setMarkdown(response)
+        set_message_text(self.response.document(), response)
 
     def _schedule_render(self, _text: str) -> None:
         if not self._render_timer.isActive():       # throttle, never starve
             self._render_timer.start()
 
     def _render(self) -> None:
-        self.response.setMarkdown(self.run.text)
+        set_message_text(self.response.document(), self.run.text)
         bar = self.response.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def _thinking(self, piece: ReasoningPiece) -> None:
+        """While the model thinks before answering, say how far it has got."""
+        if not self.run.text:
+            self.stats.setText(f"Thinking… {piece.tokens:,} tokens · {piece.seconds:.1f} s")
 
     def _finished(self, fin: Finished) -> None:
         self._render_timer.stop()
         self._render()
-        self.stats.setText(footer_text(fin.stats.to_dict(), fin.reason.value, False))
+        self.stats.setText(footer_text(fin.stats.to_dict(), fin.reason.value, False,
+                                       thought=bool(fin.reasoning)))
+
+    def _link_clicked(self, url: QUrl) -> None:
+        if not open_link(url):
+            self.errorOccurred.emit("That link was not opened: Parley opens only http and "
+                                    "https links.")
+
+    def _link_hovered(self, url: QUrl) -> None:
+        """The URL under the pointer, as a tooltip (none when it left the link)."""
+        tip = link_tooltip(url) if not url.isEmpty() else ""
+        self.response.setToolTip(tip)
+        if tip:
+            QToolTip.showText(QCursor.pos(), tip, self.response)
+        else:
+            QToolTip.hideText()
 
     def _busy(self, busy: bool) -> None:
         self.row.set_busy(busy)

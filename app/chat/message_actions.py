@@ -1,5 +1,6 @@
-"""What the transcript's message actions do: copy a message or its code, edit, regenerate,
-stop. They come from the delegate's links and chips, the keyboard and the context menu alike."""
+"""What the transcript's message actions do: copy a message (its answer, never its thinking)
+or its code, edit, regenerate, stop. They come from the delegate's links and chips, the keyboard
+and the context menu alike. A clicked link that Parley does not open is said in a note."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class MessageActions(QObject):
         self.notices = notices
         view.actionTriggered.connect(self.trigger)
         view.codeCopied.connect(lambda text: self.copy(text, "Code copied"))
+        view.linkRefused.connect(self.link_refused)
 
     def trigger(self, name: str, row: int) -> None:
         if not 0 <= row < self.transcript.rowCount():
@@ -65,6 +67,10 @@ class MessageActions(QObject):
             self.controller.regenerate()
         elif action is MessageAction.STOP:
             self.controller.stop()
+
+    def link_refused(self, _href: str) -> None:
+        self.notices.show_message("That link was not opened: Parley opens only http and "
+                                  "https links.", "info", timeout_ms=4000)
 
     def copy(self, text: str, note: str) -> None:
         QGuiApplication.clipboard().setText(text)

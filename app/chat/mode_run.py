@@ -14,6 +14,7 @@ from app.chat.reply_recorder import RecordedReply, ReplyRecorder
 from app.chat.request_builder import RunSettings
 from app.data.store import Store, StoreError
 from app.engine.client import ClientState, EngineClient, GenerationHandlers
+from app.engine.worker import ReasoningPiece
 from inference.engine.events import Finished
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
@@ -21,6 +22,7 @@ from inference.engine.requests import GenerationRequest
 
 class ModeRun(QObject):
     tokensReceived = Signal(str)
+    reasoningReceived = Signal(object)    # ReasoningPiece: the model's thinking, as it streams
     finished = Signal(object)             # Finished
     failed = Signal(str)
     busyChanged = Signal(bool)
@@ -58,7 +60,7 @@ class ModeRun(QObject):
         reply = self._reply = self.recorder.start(self.conv_id, msg_id, user_id)
         handlers = GenerationHandlers(on_tokens=self._on_tokens, on_finished=self._on_finished,
                                       on_failed=self._on_failed, on_crashed=self._on_crashed,
-                                      on_stats=self._on_stats)
+                                      on_stats=self._on_stats, on_reasoning=self._on_reasoning)
         if not self.client.generate(request, handlers):
             self.recorder.fail(reply)            # nothing was written: it is deleted
             return False
@@ -102,6 +104,11 @@ class ModeRun(QObject):
             self.recorder.add(self._reply, text)
         self.tokensReceived.emit(text)
 
+    def _on_reasoning(self, piece: ReasoningPiece) -> None:
+        if self._reply is not None:
+            self.recorder.add_reasoning(self._reply, piece.text, piece.tokens, piece.seconds)
+        self.reasoningReceived.emit(piece)
+
     def _on_stats(self, stats: GenerationStats) -> None:
         if self._reply is not None:
             self._reply.stats = stats
@@ -110,7 +117,8 @@ class ModeRun(QObject):
         if not self._busy or self._reply is None:
             return
         try:
-            self.recorder.finish(self._reply, fin.reason.value, fin.stats, fin.text)
+            self.recorder.finish(self._reply, fin.reason.value, fin.stats, fin.text,
+                                 fin.reasoning)
         finally:
             self._end()
         self.finished.emit(fin)

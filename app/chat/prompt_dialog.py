@@ -45,6 +45,7 @@ class PromptDialog(QDialog):
         parts = [f"Template: {result.template}", f"{result.prompt_tokens} tokens"]
         if result.dropped_turns:
             parts.append(f"{result.dropped_turns} oldest turn(s) left out to fit the context")
+        parts.extend(result.warnings)
         if result.max_tokens:
             parts.append(f"room for {result.max_tokens} reply tokens")
         self.summary.setText(" · ".join(parts))

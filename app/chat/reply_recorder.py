@@ -1,9 +1,10 @@
 """ReplyRecorder: writes a streaming assistant reply into the store, for every mode alike.
 
-The reply is saved as it grows (every SAVE_INTERVAL_MS, as a partial save that skips the fsync
-on the GUI thread, see `Store.update_message`), then once more, durably, with its stats and how
-it ended. A generation that fails before any text arrived leaves nothing behind: its empty reply
-(and the prompt that asked for it) is deleted.
+The reply (its answer, and apart from it its thinking) is saved as it grows (every
+SAVE_INTERVAL_MS, as a partial save that skips the fsync on the GUI thread, see
+`Store.update_message`), then once more, durably, with its stats, how much it thought and how it
+ended. A generation that fails before any text arrived (answer or thinking) leaves nothing
+behind: its empty reply (and the prompt that asked for it) is deleted.
 
 A save the store refuses (a full disk, say) loses nothing: the recorder keeps the reply in
 memory and tries again on its timer (and at the end), tells once (`saveFailed`, the first
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.data.records import ThinkingFacts
 from app.data.store import Store, StoreError
 from inference.engine.metrics import GenerationStats
 
@@ -40,13 +42,21 @@ class RecordedReply:
     msg_id: int
     first_id: int                 # deleted from here on when it fails empty: its prompt, or itself
     parts: list[str] = field(default_factory=list)
+    reasoning_parts: list[str] = field(default_factory=list)
+    thinking: ThinkingFacts = ThinkingFacts()     # how far the thinking got
     dirty: bool = False
     stats: GenerationStats | None = None
     ending: Ending | None = None  # set when it ended; saved with its final text
 
     @property
     def text(self) -> str:
+        """The answer so far."""
         return "".join(self.parts)
+
+    @property
+    def reasoning(self) -> str:
+        """The thinking so far."""
+        return "".join(self.reasoning_parts)
 
 
 class ReplyRecorder(QObject):
@@ -87,6 +97,13 @@ class ReplyRecorder(QObject):
         reply.parts.append(text)
         reply.dirty = True
 
+    def add_reasoning(self, reply: RecordedReply, text: str, tokens: int,
+                      seconds: float) -> None:
+        """Thinking text, with how far the thinking has got (tokens, seconds)."""
+        reply.reasoning_parts.append(text)
+        reply.thinking = ThinkingFacts(tokens, seconds)
+        reply.dirty = True
+
     def save_partial(self) -> None:
         """The timer: retry the ended replies not saved yet, then write the current reply's new
         text, not durably (it is not finished)."""
@@ -95,7 +112,7 @@ class ReplyRecorder(QObject):
         if reply is not None and reply.dirty:
             try:
                 self.store.update_message(reply.msg_id, reply.text, complete=False,
-                                          durable=False)
+                                          reasoning=reply.reasoning, durable=False)
             except StoreError as err:
                 self._failed(err)
                 return
@@ -103,19 +120,25 @@ class ReplyRecorder(QObject):
             self._saved()
 
     def finish(self, reply: RecordedReply, reason: str, stats: GenerationStats | None = None,
-               text: str = "") -> None:
-        """The reply ended (`reason`): save it whole, with `stats` (else the last live ones).
-        `text`, when given, is the engine's final text and replaces what streamed."""
+               text: str = "", reasoning: str = "") -> None:
+        """The reply ended (`reason`): save it whole, with `stats` (else the last live ones)
+        and, when it thought, how much. `text` and `reasoning`, when given, are the engine's
+        final answer and thinking, and replace what streamed."""
         if text:
             reply.parts = [text]
+        if reasoning:
+            reply.reasoning_parts = [reasoning]
         stats = stats if stats is not None else reply.stats
-        reply.ending = Ending(reason, stats.to_dict() if stats else None)
+        saved = stats.to_dict() if stats else None
+        if saved is not None and reply.reasoning:
+            saved = reply.thinking.added_to(saved)
+        reply.ending = Ending(reason, saved)
         self._settle(reply)
 
     def fail(self, reply: RecordedReply) -> bool:
         """The generation failed: keep what it wrote (ended by "error") and return True; an
-        empty reply is deleted with its prompt, and False returned."""
-        if reply.text:
+        empty reply (no answer, no thinking) is deleted with its prompt, and False returned."""
+        if reply.text or reply.reasoning:
             self.finish(reply, "error")
             return True
         reply.ending = Ending(discard=True)
@@ -160,7 +183,8 @@ class ReplyRecorder(QObject):
             self.store.delete_messages_from(reply.conv_id, reply.first_id)
         else:
             self.store.update_message(reply.msg_id, reply.text, complete=True,
-                                      stats=end.stats, finish_reason=end.reason)
+                                      stats=end.stats, finish_reason=end.reason,
+                                      reasoning=reply.reasoning)
 
     def _failed(self, err: StoreError) -> None:
         if not self._failing:

@@ -19,16 +19,17 @@ class RunSettings:
     model: str = ""
 
 
-def chat_history(messages: Iterable[StoredMessage]) -> list[tuple[str, str]]:
-    """A conversation's stored messages (oldest first) as the (role, content) turns a chat
-    request is built from."""
-    return [(m.role, m.content) for m in messages]
+def chat_history(messages: Iterable[StoredMessage]) -> list[Message]:
+    """A conversation's stored messages (oldest first) as the turns a chat request is built
+    from: each reply with its thinking, for the templates that read `reasoning_content`."""
+    return [Message(m.role, m.content, m.reasoning if m.role == "assistant" else "")
+            for m in messages]
 
 
-def chat_request(history: Iterable[tuple[str, str]], settings: RunSettings) -> GenerationRequest:
-    """The conversation so far (role, content), ending with the user's turn."""
-    messages = tuple(Message(role, content) for role, content in history
-                     if role in ("user", "assistant") and (content or role == "user"))
+def chat_request(history: Iterable[Message], settings: RunSettings) -> GenerationRequest:
+    """The conversation so far, ending with the user's turn (replies with no answer left out)."""
+    messages = tuple(m for m in history
+                     if m.role in ("user", "assistant") and (m.content or m.role == "user"))
     return GenerationRequest(mode=Mode.CHAT, messages=messages,
                              system=settings.system_prompt.strip(), sampling=settings.sampling)
 

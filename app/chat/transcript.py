@@ -1,7 +1,9 @@
 """The chat transcript as a Qt list model: one row per message. GUI thread only.
 
 Streaming updates are narrow: `append_text` emits `dataChanged` for one row and ContentRole
-only, so a view repaints one bubble, not the whole transcript.
+only (`append_reasoning`: ReasoningRole only), so a view repaints one bubble, not the whole
+transcript. A reply's thinking is kept apart from its answer (`content`), with how much it
+thought and whether its folded "Thinking" block is open (ThinkingOpenRole, settable).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from app.data.records import ThinkingFacts
 from app.data.store import StoredMessage
 
 _USER_ROLE = int(Qt.ItemDataRole.UserRole)
@@ -34,6 +37,8 @@ class Role(IntEnum):
     MessageIdRole = _USER_ROLE + 6     # int: StoredMessage.id
     ModeRole = _USER_ROLE + 7          # "chat" | "text" | "instruct"
     MessageRole = _USER_ROLE + 8       # the row's TranscriptMessage (replaced when it changes)
+    ReasoningRole = _USER_ROLE + 9     # str: the reply's thinking ("" when it did not think)
+    ThinkingOpenRole = _USER_ROLE + 10  # bool: its Thinking block is unfolded (setData sets it)
 
 
 _ROLE_NAMES = {
@@ -45,6 +50,8 @@ _ROLE_NAMES = {
     Role.MessageIdRole: b"messageId",
     Role.ModeRole: b"mode",
     Role.MessageRole: b"message",
+    Role.ReasoningRole: b"reasoning",
+    Role.ThinkingOpenRole: b"thinkingOpen",
 }
 
 
@@ -57,6 +64,14 @@ class TranscriptMessage:
     stats: dict | None = None
     finish_reason: str | None = None
     mode: str = "chat"
+    reasoning: str = ""
+    thinking: ThinkingFacts = ThinkingFacts()
+    thinking_open: bool = False
+
+    @property
+    def still_thinking(self) -> bool:
+        """Streaming its thinking, no answer yet."""
+        return self.streaming and bool(self.reasoning) and not self.content
 
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -98,7 +113,24 @@ class TranscriptModel(QAbstractListModel):
             return msg.mode
         if role == Role.MessageRole:
             return msg
+        if role == Role.ReasoningRole:
+            return msg.reasoning
+        if role == Role.ThinkingOpenRole:
+            return msg.thinking_open
         return None
+
+    def setData(self, index: _Index, value: Any,  # type: ignore[override]
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Only ThinkingOpenRole can be set: fold or unfold a reply's Thinking block."""
+        if int(role) != Role.ThinkingOpenRole or not index.isValid() \
+                or not 0 <= index.row() < len(self._rows):
+            return False
+        msg = self._rows[index.row()]
+        if not msg.reasoning or bool(value) == msg.thinking_open:
+            return False
+        self._rows[index.row()] = replace(msg, thinking_open=bool(value))
+        self._changed(index.row(), [Role.ThinkingOpenRole])
+        return True
 
     def roleNames(self) -> dict[int, QByteArray]:
         names = dict(super().roleNames())
@@ -110,7 +142,8 @@ class TranscriptModel(QAbstractListModel):
     def set_messages(self, messages: Iterable[StoredMessage]) -> None:
         """Replace the whole transcript (one model reset; loaded messages are not streaming)."""
         rows = [TranscriptMessage(m.role, m.content, m.id, False, m.stats, m.finish_reason,
-                                  m.mode) for m in messages]
+                                  m.mode, m.reasoning, ThinkingFacts.of(m.stats))
+                for m in messages]
         self.beginResetModel()
         self._rows = rows
         self.endResetModel()
@@ -131,6 +164,20 @@ class TranscriptModel(QAbstractListModel):
         msg = self._row(row)
         self._rows[row] = replace(msg, content=msg.content + text)
         self._changed(row, [Role.ContentRole])
+
+    def append_reasoning(self, row: int, text: str, tokens: int, seconds: float) -> None:
+        """Append streamed thinking, with how far it has got (dataChanged: ReasoningRole)."""
+        msg = self._row(row)
+        self._rows[row] = replace(msg, reasoning=msg.reasoning + text,
+                                  thinking=ThinkingFacts(tokens, seconds))
+        self._changed(row, [Role.ReasoningRole])
+
+    def set_reasoning(self, row: int, reasoning: str, thinking: ThinkingFacts) -> None:
+        """Replace a row's thinking (the engine's final text) and its facts."""
+        msg = self._row(row)
+        if (reasoning, thinking) != (msg.reasoning, msg.thinking):
+            self._rows[row] = replace(msg, reasoning=reasoning, thinking=thinking)
+            self._changed(row, [Role.ReasoningRole])
 
     def set_text(self, row: int, text: str) -> None:
         """Replace a row's content (e.g. the engine trimmed a stop string); ContentRole only."""

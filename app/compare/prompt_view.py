@@ -50,7 +50,7 @@ class ReplyColumn(QWidget):
         if reply.error:
             self.timing.setText(f"failed: {reply.error}")
             return
-        self.text.setPlainText(reply.text)
+        self.text.setPlainText(reply.shown_text)
         ttft = f"{1000 * reply.ttft_s:.0f} ms" if reply.ttft_s is not None else "—"
         tpot = f"{1000 * reply.tpot_s:.1f} ms" if reply.tpot_s is not None else "—"
         self.timing.setText(f"TTFT {ttft} · TPOT {tpot} · {reply.output_tokens} tokens "

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from app.data.records import ThinkingFacts
+
 if TYPE_CHECKING:
     from app.data.store import Conversation, StoredMessage
 
@@ -27,7 +29,10 @@ def conversation_markdown(conv: Conversation, messages: Sequence[StoredMessage])
         heading = _ROLE_HEADINGS.get(msg.role, msg.role.title())
         if msg.role == "assistant" and msg.model:
             heading += f" ({msg.model})"
-        lines += [f"## {heading}", "", msg.content.rstrip(), ""]
+        lines += [f"## {heading}", ""]
+        if msg.reasoning.strip():
+            lines += [*thinking_quote(msg), ""]
+        lines += [msg.content.rstrip(), ""]
         notes = []
         if not msg.complete:
             notes.append("incomplete")
@@ -47,6 +52,14 @@ def conversation_json(conv: Conversation, messages: Sequence[StoredMessage]) -> 
         "conversation": asdict(conv),
         "messages": [asdict(m) for m in messages],
     }
+
+
+def thinking_quote(msg: StoredMessage) -> list[str]:
+    """A reply's thinking as a Markdown quote headed "Thinking" (with its tokens and time)."""
+    facts = ThinkingFacts.of(msg.stats).describe()
+    head = "> **Thinking**" + (f" ({facts})" if facts else "")
+    body = [f"> {line}".rstrip() for line in msg.reasoning.strip().splitlines()]
+    return [head, ">", *body]
 
 
 def _when(timestamp: float) -> str:

@@ -71,6 +71,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         CREATE INDEX perplexity_runs_by_text ON perplexity_runs (text_sha256, created_at);
     """),
+    Migration("add_message_reasoning", """
+        ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';  -- the thinking
+    """),
 )
 
 

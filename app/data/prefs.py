@@ -21,6 +21,7 @@ from inference.common.limits import LIMITS
 from inference.common.paths import parley_paths
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
+from inference.engine.template_source import MAX_TEMPLATE_FILE_BYTES, TemplateKind, TemplateSource
 
 THEMES = ("system", "light", "dark")
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -32,6 +33,38 @@ def default_model_settings() -> dict[str, int]:
     return {"n_ctx": 4096, "n_gpu_layers": 0, "n_threads": 0}
 
 
+@dataclass(frozen=True)
+class TemplatePref:
+    """One model's "Prompt template" setting: the choice, and the custom text (kept while
+    another choice is in use, so switching back finds it)."""
+
+    kind: TemplateKind = TemplateKind.FILE
+    text: str = ""
+
+    def source(self) -> TemplateSource:
+        """What the engine loads the model with (ModelConfig.template)."""
+        if self.kind is TemplateKind.CUSTOM:
+            return TemplateSource(TemplateKind.CUSTOM, self.text, "settings")
+        return TemplateSource(self.kind)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "text": self.text}
+
+    @classmethod
+    def from_value(cls, value: Any) -> TemplatePref | None:
+        """From `to_dict()`'s form; None when it is not a valid setting."""
+        if not isinstance(value, dict):
+            return None
+        kind, text = value.get("kind"), value.get("text", "")
+        if kind not in {k.value for k in TemplateKind} or not isinstance(text, str):
+            return None
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_TEMPLATE_FILE_BYTES:
+            return None
+        if kind == TemplateKind.CUSTOM.value and not text.strip():
+            return None
+        return cls(TemplateKind(kind), text)
+
+
 @dataclass
 class Preferences:
     last_model: str = ""
@@ -40,6 +73,8 @@ class Preferences:
     model_settings: dict = field(default_factory=default_model_settings)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     mode: str = "chat"
+    mode_chosen: bool = False             # the user picked a mode (else the model's kind may)
+    templates: dict = field(default_factory=dict)   # model (path or "starter") -> TemplatePref
     theme: str = "system"                 # system | light | dark
     window_geometry: str = ""             # base64 of QWidget.saveGeometry()
     splitter_state: str = ""              # base64 of QSplitter.saveState()
@@ -47,6 +82,13 @@ class Preferences:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def template_pref(self, model: str) -> TemplatePref:
+        """The Prompt template setting saved for `model` (the file's own by default)."""
+        return TemplatePref.from_value(self.templates.get(model)) or TemplatePref()
+
+    def set_template_pref(self, model: str, pref: TemplatePref) -> None:
+        self.templates = {**self.templates, model: pref.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preferences:
@@ -83,6 +125,14 @@ def _valid(name: str, value: Any, default: Any) -> Any:
         return value if value in THEMES else default
     if name == "last_conversation_id":
         return value if value is None or _is_int(value) else default
+    if name == "mode_chosen":
+        return value if isinstance(value, bool) else default
+    if name == "templates":
+        if not isinstance(value, dict):
+            return default
+        kept = {model: TemplatePref.from_value(pref) for model, pref in value.items()
+                if isinstance(model, str)}
+        return {model: pref.to_dict() for model, pref in kept.items() if pref is not None}
     return value if isinstance(value, str) else default
 
 

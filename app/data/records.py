@@ -33,6 +33,7 @@ class StoredMessage:
     complete: bool
     finish_reason: str | None
     created_at: float
+    reasoning: str = ""          # an assistant reply's thinking, kept apart from its answer
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,33 @@ class DeletedConversation:
 
     conversation: Conversation
     messages: tuple[StoredMessage, ...]
+
+
+@dataclass(frozen=True)
+class ThinkingFacts:
+    """How much a reply thought, kept in its stats JSON: the output tokens up to the end of its
+    thinking, and the seconds from its first token to its last thinking token (None: unknown)."""
+
+    tokens: int = 0
+    seconds: float | None = None
+
+    @classmethod
+    def of(cls, stats: dict | None) -> ThinkingFacts:
+        stats = stats or {}
+        tokens, seconds = stats.get("reasoning_tokens"), stats.get("reasoning_s")
+        return cls(tokens if isinstance(tokens, int) else 0,
+                   float(seconds) if isinstance(seconds, int | float) else None)
+
+    def added_to(self, stats: dict) -> dict:
+        """`stats` with these facts in it."""
+        return {**stats, "reasoning_tokens": self.tokens, "reasoning_s": self.seconds}
+
+    def describe(self) -> str:
+        """"312 tokens · 4.1 s", or what of it is known."""
+        facts = [f"{self.tokens} tokens"] if self.tokens else []
+        if self.seconds is not None:
+            facts.append(f"{self.seconds:.1f} s")
+        return " · ".join(facts)
 
 
 def title_from_message(text: str, limit: int = 48) -> str:
@@ -60,15 +88,15 @@ def title_from_message(text: str, limit: int = 48) -> str:
 def message_row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.id, m.conversation_id, m.role, m.content, m.mode, m.model, json.dumps(m.sampling),
             None if m.stats is None else json.dumps(m.stats), int(m.complete), m.finish_reason,
-            m.created_at)
+            m.created_at, m.reasoning)
 
 
 def message_from_row(row: tuple[Any, ...]) -> StoredMessage:
     (msg_id, conv_id, role, content, mode, model, sampling, stats, complete, finish_reason,
-     created_at) = row
+     created_at, reasoning) = row
     return StoredMessage(msg_id, conv_id, role, content, mode, model,
                          json_object(sampling) or {}, json_object(stats), bool(complete),
-                         finish_reason, created_at)
+                         finish_reason, created_at, reasoning or "")
 
 
 def json_object(text: str | None) -> dict | None:

@@ -47,7 +47,7 @@ BUSY_TIMEOUT_S = 5.0
 
 _CONV_COLUMNS = "id, title, mode, system_prompt, created_at, updated_at"
 _MSG_COLUMNS = ("id, conversation_id, role, content, mode, model, sampling, stats, complete, "
-                "finish_reason, created_at")
+                "finish_reason, created_at, reasoning")
 
 
 class Access(Enum):
@@ -172,7 +172,7 @@ class Store:
                     (conv.id, conv.title, conv.mode, conv.system_prompt, conv.created_at,
                      conv.updated_at))
                 self._conn.executemany(
-                    f"INSERT INTO messages ({_MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO messages ({_MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [message_row(m) for m in deleted.messages])
         except sqlite3.IntegrityError as err:
             raise StoreError(f"conversation {conv.id} could not be restored: {err}") from err
@@ -188,7 +188,7 @@ class Store:
     @writes
     def add_message(self, conv_id: int, role: str, content: str, *, mode: str = "chat",
                     model: str = "", sampling: dict | None = None,
-                    complete: bool = True) -> StoredMessage:
+                    complete: bool = True, reasoning: str = "") -> StoredMessage:
         """Append a message and bump the conversation's updated_at. The first user message
         of a conversation still titled "New chat" gives it its title."""
         now = self._now()
@@ -197,9 +197,10 @@ class Store:
             with self._transaction():
                 cur = self._conn.execute(
                     "INSERT INTO messages (conversation_id, role, content, mode, model, "
-                    "sampling, complete, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "sampling, complete, created_at, reasoning) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conv_id, role, content, mode, model, json.dumps(sampling), int(complete),
-                     now))
+                     now, reasoning))
                 title = title_from_message(content) if role == "user" else ""
                 self._conn.execute(
                     "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = ? "
@@ -210,14 +211,15 @@ class Store:
                 raise NotFoundError(f"there is no conversation {conv_id}") from err
             raise StoreError(f"the message could not be saved: {err}") from err
         return StoredMessage(int(cur.lastrowid or 0), conv_id, role, content, mode, model,
-                             sampling, None, complete, None, now)
+                             sampling, None, complete, None, now, reasoning)
 
     @writes
     def update_message(self, msg_id: int, content: str, *, complete: bool | None = None,
                        stats: dict | None = None, finish_reason: str | None = None,
-                       durable: bool = True) -> bool:
-        """Replace a message's content (and set the given fields): one UPDATE, committed.
-        Returns False when the message no longer exists (its conversation was deleted).
+                       reasoning: str | None = None, durable: bool = True) -> bool:
+        """Replace a message's content (and set the given fields, `reasoning` its thinking):
+        one UPDATE, committed. Returns False when the message no longer exists (its
+        conversation was deleted).
 
         `durable=False` is for the partial reply saved twice a second while it streams: it
         skips the fsync on the GUI thread. The WAL still has it if Parley itself is killed;
@@ -226,14 +228,17 @@ class Store:
         if not durable:
             self._conn.execute("PRAGMA synchronous = NORMAL")
         try:
-            return self._update(msg_id, content, complete, stats, finish_reason)
+            return self._update(msg_id, content, complete, stats, finish_reason, reasoning)
         finally:
             if not durable:
                 self._conn.execute("PRAGMA synchronous = FULL")
 
     def _update(self, msg_id: int, content: str, complete: bool | None, stats: dict | None,
-                finish_reason: str | None) -> bool:
+                finish_reason: str | None, reasoning: str | None) -> bool:
         sets, params = ["content = ?"], [content]
+        if reasoning is not None:
+            sets.append("reasoning = ?")
+            params.append(reasoning)
         if complete is not None:
             sets.append("complete = ?")
             params.append(int(complete))

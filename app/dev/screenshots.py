@@ -1,9 +1,12 @@
 """Render the main states of the window to PNG: `python -m app.dev.screenshots [OUT_DIR]`.
 
 Runs the real engine on the starter model in a throw-away profile (PARLEY_HOME in a temporary
-folder) and grabs: welcome, chat mid-stream with live metrics, chat in the dark theme, text mode,
-instruct mode, settings, model info, the Library, Perplexity (heatmap, light and dark, and past
-runs) and Compare. `make screenshots` runs it under Xvfb.
+folder) and grabs: welcome, chat mid-stream with live metrics, chat in the dark theme, a
+reasoning reply with its thinking folded and unfolded, text mode, instruct mode, settings, model
+info, the Library, Perplexity (heatmap, light and dark, and past runs) and Compare. The starter
+model does not think, so the reasoning reply is a stored conversation (`seed_reasoning`), shown
+as any reply of a reasoning model is once it has been saved. `make screenshots` runs it under
+Xvfb.
 """
 
 from __future__ import annotations
@@ -22,6 +25,19 @@ if TYPE_CHECKING:
     from app.shell.window import MainWindow
 
 SIZE = (1440, 900)
+REASONING_QUESTION = "Is 1,001 a prime number?"
+REASONING_THOUGHT = (
+    "The user asks whether 1,001 is prime.\n\nCheck small divisors: it is odd, so not 2; its "
+    "digits sum to 2, so not 3; it does not end in 0 or 5. Try 7: 7 × 143 = 1,001. So it is "
+    "not prime. Factor 143 too: 11 × 13 = 143.\n\nSo 1,001 = 7 × 11 × 13. Answer briefly, "
+    "with the factors.")
+REASONING_ANSWER = (
+    "No. **1,001 is not prime**: it factors as\n\n1,001 = 7 × 11 × 13\n\n"
+    "A quick way to see it: 7 × 143 = 1,001, and 143 = 11 × 13.")
+REASONING_STATS = {"prompt_tokens": 31, "output_tokens": 138, "ttft_s": 0.21, "ttfa_s": 3.02,
+                   "tpot_s": 0.0205, "gen_tps": 48.8, "prefill_tps": 148.0, "total_s": 3.03,
+                   "n_ctx": 4096, "context_tokens": 169, "reasoning_tokens": 96,
+                   "reasoning_s": 2.8}
 SAMPLE_CONVERSATIONS = (
     ("Ideas for a weekend in Lisbon", "What should I see in Lisbon in two days?"),
     ("Explain Rust lifetimes simply", "Explain Rust lifetimes like I'm new to Rust."),
@@ -97,6 +113,7 @@ def _shoot(out: Path) -> int:
     theme.set_choice("dark")
     shot("chat-dark")
     theme.set_choice("light")
+    reasoning_shots(window, seed_reasoning(ctx.store), shot)
     window.set_mode(Mode.TEXT)
     window.text_page.editor.setPlainText("The lighthouse keeper had not seen a ship in forty "
                                          "days. On the forty-first morning,")
@@ -179,6 +196,33 @@ def _compare(window: MainWindow, wait: Callable[..., None], shot: Callable[[str]
     page.start_compare()
     wait(lambda: not page.runner.busy and page.result is not None, timeout=600)
     shot("compare")
+
+
+def seed_reasoning(store: Store) -> int:
+    """A conversation whose reply thought before it answered, stored as a reasoning model's
+    reply is (the thinking apart from the answer, its tokens and time in the stats); its id.
+    The text and figures are an illustration written here, not a measurement."""
+    conv = store.create_conversation("Is 1,001 prime?")
+    store.add_message(conv.id, "user", REASONING_QUESTION)
+    reply = store.add_message(conv.id, "assistant", "", complete=False)
+    store.update_message(reply.id, REASONING_ANSWER, complete=True, stats=REASONING_STATS,
+                         finish_reason="stop", reasoning=REASONING_THOUGHT)
+    return conv.id
+
+
+def reasoning_shots(window: MainWindow, conv_id: int, shot: Callable[[str], None]) -> None:
+    """The reasoning reply with its thinking folded ("chat-reasoning"), then unfolded
+    ("chat-reasoning-open"); then the conversation that was open before is open again."""
+    before = window.controller.conversation_id
+    window.sidebar.refresh()
+    window.wiring.open_conversation(conv_id, "chat")
+    row = window.transcript.last_row_of_role("assistant")
+    shot("chat-reasoning")
+    window.chat_view.toggle_thinking(row)
+    shot("chat-reasoning-open")
+    window.chat_view.toggle_thinking(row)
+    if before:
+        window.wiring.open_conversation(before, "chat")
 
 
 def _seed(store: Store) -> None:

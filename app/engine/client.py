@@ -17,7 +17,14 @@ from PySide6.QtCore import QObject, Signal
 
 from app.engine.jobs import Job, JobThread, Work, failure_message
 from app.engine.perplexity_job import PerplexityHandlers, PerplexityOptions
-from app.engine.worker import EngineFactory, EngineWorker, LoadSpec, ModelResolver, default_resolver
+from app.engine.worker import (
+    EngineFactory,
+    EngineWorker,
+    LoadSpec,
+    ModelResolver,
+    ReasoningPiece,
+    default_resolver,
+)
 from inference.common.cancel import CancelToken
 from inference.common.errors import EngineCrashedError
 from inference.engine.api import LoadedModel, RenderedPrompt
@@ -49,7 +56,8 @@ class ClientState(str, Enum):
 class GenerationHandlers:
     """Callbacks for one generation, all called on the GUI thread."""
 
-    on_tokens: Callable[[str], None] = _ignore
+    on_tokens: Callable[[str], None] = _ignore                  # the answer's text
+    on_reasoning: Callable[[ReasoningPiece], None] = _ignore    # the thinking's
     on_finished: Callable[[Finished], None] = _ignore
     on_failed: Callable[[str], None] = _ignore
     on_crashed: Callable[[str], None] = _ignore
@@ -223,13 +231,16 @@ class EngineClient(QObject):
         self._set_state(ClientState.UNLOADED)
         self.modelUnloaded.emit()
 
-    def _on_update(self, update: RenderedPrompt | str | GenerationStats) -> None:
+    def _on_update(self, update: RenderedPrompt | str | ReasoningPiece | GenerationStats
+                   ) -> None:
         if isinstance(update, RenderedPrompt):
             self._handlers.on_rendered(update)
             self.generationStarted.emit(update)
         elif isinstance(update, GenerationStats):
             self._handlers.on_stats(update)
             self.liveStats.emit(update)
+        elif isinstance(update, ReasoningPiece):
+            self._handlers.on_reasoning(update)
         else:
             self._handlers.on_tokens(update)
 

@@ -5,8 +5,10 @@ A stop is the request's CancelToken, set directly by the GUI thread. A generatio
 it yields the rendered prompt (the engine's first event), then the text pieces coalesced and
 paced by a `StreamPacer` (at most one update every ~30 ms, fewer when the GUI's share of the CPU
 while streaming would slow the engine down) each followed by live stats, and returns the
-`Finished`. Perplexity progress is throttled to at most 10 updates a second. An
-`EngineCrashedError` drops the dead engine here, on its thread, and goes on up to the client.
+`Finished`. The answer's text comes as `str`, a reasoning model's thinking as `ReasoningPiece`
+(never both in one update, in the order the engine sent them). Perplexity progress is
+throttled to at most 10 updates a second. An `EngineCrashedError` drops the dead engine here,
+on its thread, and goes on up to the client.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from inference.engine.config import ModelConfig
 from inference.engine.events import Finished, FinishReason, PromptRendered, TokenEvent
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
+from inference.engine.template_source import TemplateSource
 
 if TYPE_CHECKING:
     from inference.perplexity.measure import PerplexityResult
@@ -45,19 +48,34 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[], EngineAPI]
 ModelResolver = Callable[[str], Path]
 Progress = Callable[[object], None]
-StreamUpdate = RenderedPrompt | str | GenerationStats   # what a generation yields
 STARTER = "starter"
 PROGRESS_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
+class ReasoningPiece:
+    """Thinking text as a generation yields it (the answer's text comes as plain `str`), with
+    how far the thinking has got: output tokens up to the end of this piece, and seconds from
+    the reply's first token to this piece's last token."""
+
+    text: str
+    tokens: int
+    seconds: float
+
+
+StreamUpdate = RenderedPrompt | str | ReasoningPiece | GenerationStats   # what a generation yields
+
+
+@dataclass(frozen=True)
 class LoadSpec:
-    """What the GUI asks to load: a path (or "starter") and the context/offload settings."""
+    """What the GUI asks to load: a path (or "starter"), the context/offload settings and
+    which chat template to use."""
 
     model: str
     n_ctx: int = 4096
     n_gpu_layers: int = 0
     n_threads: int = 0
+    template: TemplateSource = TemplateSource()
 
 
 def default_resolver(choice: str) -> Path:
@@ -83,7 +101,7 @@ class EngineWorker:
         try:
             path = self._resolver(spec.model)
             config = ModelConfig(path=path, n_ctx=spec.n_ctx, n_gpu_layers=spec.n_gpu_layers,
-                                 n_threads=spec.n_threads)
+                                 n_threads=spec.n_threads, template=spec.template)
             engine = self._ensure_engine()
             with self._watch():
                 info = engine.load(config, progress=progress, cancel=cancel)
@@ -174,8 +192,7 @@ class EngineWorker:
         n_ctx = loaded.n_ctx if loaded else 0
         t0 = time.perf_counter()
         rendered = RenderedPrompt("", "", 0)
-        pending: list[str] = []
-        text: list[str] = []
+        pending = _Pending()
         first: float | None = None
         last_token = t0
         count = 0
@@ -189,7 +206,7 @@ class EngineWorker:
                     yield rendered
                     continue
                 if isinstance(event, Finished):
-                    yield from _flush(pending)
+                    yield from pending.flush()
                     return event
                 if not isinstance(event, TokenEvent):
                     continue
@@ -197,30 +214,54 @@ class EngineWorker:
                 first = now if first is None else first
                 last_token = now
                 count = event.index + 1
-                pending.append(event.text)
-                text.append(event.text)
+                yield from pending.add(event, now - first)
                 engine_stats = event.stats or engine_stats
                 if pacer.due():
-                    yield from _flush(pending)
+                    yield from pending.flush()
                     yield engine_stats or _live_stats(
                         rendered.prompt_tokens, count, t0, first, last_token, n_ctx)
                     pacer.sent()
         except Cancelled:
             pass
         # the engine ended without a Finished event (it raised Cancelled instead)
-        yield from _flush(pending)
+        yield from pending.flush()
         stats = GenerationStats(prompt_tokens=rendered.prompt_tokens, output_tokens=count,
                                 n_ctx=n_ctx, total_s=time.perf_counter() - t0)
         reason = FinishReason.CANCELLED if cancel.cancelled else FinishReason.STOP
-        return Finished(reason, "".join(text), stats, prompt=rendered.text,
-                        template=rendered.template)
+        return Finished(reason, "".join(pending.answer), stats, prompt=rendered.text,
+                        template=rendered.template, reasoning="".join(pending.reasoning))
 
 
-def _flush(pending: list[str]) -> Iterator[str]:
-    """The pending pieces as one update (none when there are none)."""
-    if pending:
-        yield "".join(pending)
-        pending.clear()
+class _Pending:
+    """Token text not sent yet, coalesced into one update per kind (answer or thinking): a
+    change of kind sends what is pending first, so the GUI gets the pieces in order."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.thinking = False          # the kind of the pending parts
+        self.tokens = 0                # of the last thinking token so far
+        self.seconds = 0.0
+        self.answer: list[str] = []    # everything, kept for a reply that ends without Finished
+        self.reasoning: list[str] = []
+
+    def add(self, event: TokenEvent, since_first: float) -> Iterator[StreamUpdate]:
+        """Take one token event; yields what was pending when its kind differs."""
+        if event.reasoning != self.thinking:
+            yield from self.flush()
+            self.thinking = event.reasoning
+        self.parts.append(event.text)
+        if event.reasoning:
+            self.reasoning.append(event.text)
+            self.tokens, self.seconds = event.index + 1, since_first
+        else:
+            self.answer.append(event.text)
+
+    def flush(self) -> Iterator[StreamUpdate]:
+        """The pending parts as one update (none when there are none)."""
+        if self.parts:
+            text = "".join(self.parts)
+            self.parts.clear()
+            yield ReasoningPiece(text, self.tokens, self.seconds) if self.thinking else text
 
 
 def _live_stats(prompt_tokens: int, count: int, t0: float, first: float, last: float,

@@ -1,4 +1,5 @@
-"""Model info: what the loaded GGUF is (architecture, size, quant, context, layers, experts …)."""
+"""Model info: what the loaded GGUF is (architecture, size, quant, context, layers, experts,
+prompt template, and whether it is a base model or a chat / instruction-tuned one)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from inference.engine.api import LoadedModel
+from inference.library.model_kind import model_kind_of
 from inference.memory.fit import human_bytes
 
 ROWS = (
@@ -13,7 +15,7 @@ ROWS = (
     ("quant", "Quantization"), ("bits_per_weight", "Bits per weight"),
     ("file_size", "File size"), ("context_length", "Trained context"),
     ("n_ctx", "Context in use"), ("layers", "Layers"), ("experts", "MoE experts"),
-    ("template", "Prompt template"), ("backend", "Backend"),
+    ("template", "Prompt template"), ("kind", "Kind"), ("backend", "Backend"),
 )
 
 
@@ -45,6 +47,7 @@ def describe(loaded: LoadedModel) -> dict[str, str]:
         "experts": (f"{experts} ({used} active per token)" if experts > 1 and used
                     else str(experts) if experts > 1 else "none (dense model)"),
         "template": loaded.template,
+        "kind": model_kind_of(info).label,
         "backend": f"{loaded.backend}" + (" · GPU offload available" if loaded.gpu_offload
                                            else " · CPU only build"),
     }

@@ -1,8 +1,11 @@
 """The model picker: recent models, Open GGUF…, the starter model; Load / Unload with progress;
-context size and GPU layers, applied (with a reload) only when the user says so."""
+context size, GPU layers and prompt template, applied (with a reload) only when the user says so;
+a note when the loaded model is a base model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -21,8 +24,12 @@ from app.engine.build_read import BuildReport
 from app.engine.worker import STARTER, LoadSpec
 from app.settings.gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
 from app.settings.slider_field import FieldSpec, SliderField
+from app.settings.template_panel import TemplatePanel
+from app.settings.template_preview import PreviewContext, preview_context
 from inference.common.limits import LIMITS
 from inference.engine.api import LoadedModel
+from inference.engine.requests import GenerationRequest
+from inference.library.model_kind import BASE_MODEL_NOTICE, model_kind_of
 
 STARTER_LABEL = "Gemma 3 270M · Q4_K_M (starter)"
 CTX_HELP = ("Context size (n_ctx): how many tokens the model sees at once — prompt, history and "
@@ -39,6 +46,7 @@ class ModelPanel(QWidget):
     loadRequested = Signal(object)         # LoadSpec
     unloadRequested = Signal()
     cancelRequested = Signal()
+    choiceChanged = Signal(str)            # the picker's model (a path or "starter")
 
     def __init__(self, models_dir: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +55,7 @@ class ModelPanel(QWidget):
         self._loaded: LoadedModel | None = None
         self._loading = False
         self._n_threads = 0                 # 0 = physical cores (preferences may say otherwise)
+        self._conversation: Callable[[], GenerationRequest | None] = lambda: None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 4)
         layout.setSpacing(6)
@@ -82,6 +91,12 @@ class ModelPanel(QWidget):
         self.status.setObjectName("mutedLabel")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        self.base_note = QLabel(BASE_MODEL_NOTICE)
+        self.base_note.setObjectName("baseModelNote")
+        self.base_note.setAccessibleName("Base model")
+        self.base_note.setWordWrap(True)
+        self.base_note.hide()
+        layout.addWidget(self.base_note)
         self.ctx = SliderField(FieldSpec("n_ctx", "Context size", 256, LIMITS["n_ctx"].high, 256, 0,
                                          stops=ctx_stops(131072), tooltip=CTX_HELP, suffix=" tok"))
         gpu = LIMITS["n_gpu_layers"]
@@ -91,10 +106,13 @@ class ModelPanel(QWidget):
         self.gpu_note = QLabel("")
         self.gpu_note.setObjectName("mutedLabel")
         self.gpu_note.setWordWrap(True)
+        self.template = TemplatePanel(self._preview_context, self._own_template)
+        self.template.changed.connect(self._settings_changed)
         self.apply_button = QPushButton("Apply (reloads the model)")
-        self.apply_button.setAccessibleName("Apply context size and GPU layers")
+        self.apply_button.setAccessibleName(
+            "Apply context size, GPU layers and prompt template")
         self.apply_button.clicked.connect(self._apply_clicked)
-        for widget in (self.ctx, self.gpu, self.gpu_note, self.apply_button):
+        for widget in (self.ctx, self.gpu, self.gpu_note, self.template, self.apply_button):
             layout.addWidget(widget)
         self.estimator = GpuLayersEstimator(self.gpu, self.gpu_note, self.ctx)
         self.ctx.valueChanged.connect(self._settings_changed)
@@ -143,7 +161,12 @@ class ModelPanel(QWidget):
 
     def spec(self, choice: str | None = None) -> LoadSpec:
         return LoadSpec(choice or self.choice(), n_ctx=int(self.ctx.value()),
-                        n_gpu_layers=int(self.gpu.value()), n_threads=self._n_threads)
+                        n_gpu_layers=int(self.gpu.value()), n_threads=self._n_threads,
+                        template=self.template.source())
+
+    def set_conversation(self, request: Callable[[], GenerationRequest | None]) -> None:
+        """Where the template editor's preview finds the current conversation."""
+        self._conversation = request
 
     # -- engine state ------------------------------------------------------------------------
     def set_loading(self, loading: bool) -> None:
@@ -167,6 +190,8 @@ class ModelPanel(QWidget):
         else:
             self.status.setText(message or "No model loaded")
             self.estimator.show_file(self.selected_file())
+        self.base_note.setVisible(loaded is not None and model_kind_of(loaded.info).is_base)
+        self.template.set_in_use(loaded.template if loaded is not None else "")
         self._update_buttons()
 
     def set_memory(self, free_vram: int | None) -> None:
@@ -195,8 +220,20 @@ class ModelPanel(QWidget):
             self.loadRequested.emit(self.spec())
 
     def _apply_clicked(self) -> None:
-        if self._loaded is not None:
-            self.loadRequested.emit(self.spec(str(self._loaded.config.path)))
+        loaded = self._loaded
+        if loaded is None:
+            return
+        if self._on_loaded_model():             # as chosen ("starter" stays "starter")
+            self.loadRequested.emit(self.spec(self.choice()))
+        else:                                   # the template shown is another model's
+            self.loadRequested.emit(replace(self.spec(str(loaded.config.path)),
+                                            template=loaded.config.template))
+
+    def _on_loaded_model(self) -> bool:
+        """Whether the picker shows the loaded model (so the template shown is its own)."""
+        loaded = self._loaded
+        return loaded is not None and (self.selected_file() == loaded.config.path
+                                       or self.choice() == str(loaded.config.path))
 
     def _choice_changed(self) -> None:
         loaded = self._loaded
@@ -206,6 +243,24 @@ class ModelPanel(QWidget):
         else:
             self.estimator.show_file(path)
         self._update_buttons()
+        self.choiceChanged.emit(self.choice())
+
+    def _preview_context(self) -> PreviewContext | None:
+        """The selected model's file, context size and conversation, for the template preview."""
+        loaded, path = self._loaded, self.selected_file()
+        if path is None and loaded is not None and self.choice() == str(loaded.config.path):
+            path = loaded.config.path
+        if path is None:
+            return None
+        same = loaded is not None and loaded.config.path == path
+        n_ctx = loaded.n_ctx if same and loaded else int(self.ctx.value())
+        return preview_context(path, self._conversation(), n_ctx)
+
+    def _own_template(self) -> str:
+        """The selected model's own chat template text ("" when none or too long to keep)."""
+        info = self.estimator.info
+        text = info.chat_template if info is not None and info.has_chat_template else ""
+        return "" if not text or text.startswith("[string of ") else text
 
     def _settings_changed(self) -> None:
         self.estimator.refresh()
@@ -216,7 +271,9 @@ class ModelPanel(QWidget):
         if loaded is None:
             return False
         return (int(self.ctx.value()) != loaded.config.n_ctx
-                or int(self.gpu.value()) != loaded.config.n_gpu_layers)
+                or int(self.gpu.value()) != loaded.config.n_gpu_layers
+                or (self._on_loaded_model()
+                    and self.template.source() != loaded.config.template))
 
     def _update_buttons(self) -> None:
         self.load_button.setText("Cancel" if self._loading else "Load")

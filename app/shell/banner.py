@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 
@@ -17,6 +17,7 @@ class Banner(QWidget):
         self.label = QLabel("")
         self.label.setObjectName("bannerText")
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)   # messages may quote model text
         self.label.setAccessibleName("Message")
         self.action = QPushButton("")
         self.action.setObjectName("bannerAction")

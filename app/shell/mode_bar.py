@@ -18,6 +18,7 @@ MODE_HELP = {
 
 class ModeBar(QWidget):
     modeChosen = Signal(object)            # Mode, when the user clicks its button
+    choiceMade = Signal(object)            # Mode, shown because the user chose it (any way)
     promptRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -54,9 +55,13 @@ class ModeBar(QWidget):
     def mode(self) -> Mode:
         return MODES[max(self.group.checkedId(), 0)]
 
-    def show_mode(self, mode: Mode) -> None:
-        """Check `mode`'s button (no modeChosen)."""
+    def show_mode(self, mode: Mode, *, chosen: bool = True) -> None:
+        """Check `mode`'s button (no modeChosen). `chosen`: the user picked it (a click, a
+        shortcut), so `choiceMade`; False when the window shows a mode by itself (restoring,
+        opening a conversation, a base model's default)."""
         self.buttons[mode].setChecked(True)
+        if chosen:
+            self.choiceMade.emit(mode)
 
     def set_template(self, text: str) -> None:
         self.template_label.setText(text)

@@ -1,4 +1,5 @@
-"""The first-run view: no model loaded yet — offer the starter model, Open GGUF…, the folder."""
+"""The first-run view: no model loaded yet — offer the starter model (saying that it is a base
+model, tests/library/test_model_kind.py), Open GGUF…, the folder."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.settings.model_panel import model_label
+
+STARTER_NOTE = ("The starter model is a base model: it continues text. Text mode suits it (it "
+                "opens there unless you have chosen a mode); for chat, download an "
+                "instruction-tuned model on the Hub page.")
 
 
 class WelcomePage(QWidget):
@@ -51,8 +56,13 @@ class WelcomePage(QWidget):
         self.folder_button.setAccessibleName("Open the models folder")
         self.folder_button.setToolTip(str(models_dir))
         self.folder_button.clicked.connect(self.open_models_folder)
+        self.starter_note = QLabel(STARTER_NOTE)
+        self.starter_note.setObjectName("mutedLabel")
+        self.starter_note.setAccessibleName("About the starter model")
+        self.starter_note.setWordWrap(True)
         layout.addSpacing(6)
         layout.addWidget(self.starter_button)
+        layout.addWidget(self.starter_note)
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.folder_button)

@@ -40,7 +40,7 @@ from app.shell.theme import Palette, ThemeManager
 from app.shell.welcome import WelcomePage
 from app.shell.window_prefs import restore_window_prefs, save_window_prefs
 from app.shell.wiring import ModeScreens, SidePanels, WindowWiring
-from inference.engine.requests import GenerationRequest, Mode
+from inference.engine.requests import GenerationRequest, Message, Mode
 
 
 class MainWindow(QMainWindow):
@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
             return self.instruct_page.preview_request()
         history = self.controller.history()
         if self.composer.text().strip():
-            history.append(("user", self.composer.text()))
+            history.append(Message("user", self.composer.text()))
         return chat_request(history, self.run_settings()) if history else None
 
     def show_prompt(self) -> None:

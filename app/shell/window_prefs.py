@@ -1,7 +1,8 @@
 """A window's preferences: restored when it opens, saved (debounced) as they change and on close.
 
-Sampling, system prompt, theme, model settings and recent models, the mode, the window geometry
-and splitter layout, and the last conversation (reopened in its mode).
+Sampling, system prompt, theme, model settings and recent models, each model's prompt template
+(shown for the selected model by the wiring), the mode and whether the user chose it, the window
+geometry and splitter layout, and the last conversation (reopened in its mode).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
                                     ms.get("n_threads", 0))
     panels.model.set_models(prefs.recent_models, prefs.last_model)
     screens.welcome.set_recent(prefs.recent_models)
-    screens.bar.show_mode(Mode(prefs.mode))
+    screens.bar.show_mode(Mode(prefs.mode), chosen=False)
     if prefs.window_geometry:
         window.restoreGeometry(QByteArray.fromBase64(prefs.window_geometry.encode()))
     if prefs.splitter_state:
@@ -46,7 +47,7 @@ def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
             conv_mode = ""              # deleted since: start fresh
         if conv_mode:
             open_conversation(last, conv_mode)
-            screens.bar.show_mode(Mode(prefs.mode))
+            screens.bar.show_mode(Mode(prefs.mode), chosen=False)
 
 
 def save_window_prefs(ctx: AppContext, panels: SidePanels, mode: Mode, window: QWidget,

@@ -23,6 +23,7 @@ from app.settings.model_info import ModelInfoPanel
 from app.settings.model_panel import ModelPanel
 from app.settings.settings_panel import SettingsPanel
 from app.shell.banner import Banner
+from app.shell.base_model import BaseModelGuide
 from app.shell.context import AppContext
 from app.shell.mode_bar import ModeBar
 from app.shell.theme import ThemeManager
@@ -116,6 +117,11 @@ class WindowWiring(QObject):
         screens.welcome.starterRequested.connect(lambda: self.load_choice(STARTER))
         screens.welcome.openRequested.connect(mp.open_file_dialog)
         screens.welcome.recentRequested.connect(self.load_choice)
+        mp.choiceChanged.connect(self._model_choice_changed)
+        mp.template.changed.connect(self._template_changed)
+        mp.set_conversation(preview)
+        self.base_model = BaseModelGuide(screens.bar, banner, lambda: self.ctx.prefs, self)
+        screens.bar.choiceMade.connect(lambda _mode: self._prefs_timer.start())
         sp = panels.settings
         sp.samplingChanged.connect(lambda _s: self._prefs_timer.start())
         sp.systemPromptChanged.connect(self._system_prompt_changed)
@@ -200,11 +206,13 @@ class WindowWiring(QObject):
         choice = spec.model if spec else str(loaded.config.path)
         ctx.prefs = ctx.prefs_store.add_recent_model(ctx.prefs, choice)
         welcome.set_recent(ctx.prefs.recent_models)
+        self.base_model.loaded(loaded, choice)
         self.update_page()
         if loaded.warnings:
             self.banner.show_message(" ".join(loaded.warnings), "info", timeout_ms=10000)
 
     def _unloaded(self) -> None:
+        self.base_model.loaded(None)
         self.panels.model.set_loaded(None)
         self.panels.info.set_model(None)
         self.panels.metrics.set_probe(None)
@@ -234,6 +242,7 @@ class WindowWiring(QObject):
 
     def _generation_started(self, rendered: object) -> None:
         self._update_template(getattr(rendered, "template", ""))
+        self.base_model.reply_started()
 
     def _generation_finished(self, fin: Finished) -> None:
         self.panels.metrics.show_final(fin.stats)
@@ -258,6 +267,16 @@ class WindowWiring(QObject):
         self.ctx.prefs.last_conversation_id = conv_id or None
         self._prefs_timer.start()
         self.update_page()
+
+    def _model_choice_changed(self, choice: str) -> None:
+        """The picker moved: show the prompt template saved for that model."""
+        self.panels.model.template.show_pref(self.ctx.prefs.template_pref(choice))
+
+    def _template_changed(self) -> None:
+        model = self.panels.model
+        if model.choice():
+            self.ctx.prefs.set_template_pref(model.choice(), model.template.pref())
+            self._prefs_timer.start()
 
     def _theme_chosen(self, choice: str) -> None:
         self.theme.set_choice(choice)
@@ -288,7 +307,7 @@ class WindowWiring(QObject):
         else:
             chat.controller.open_conversation(conv_id)
         chat.sidebar.select(conv_id)
-        self.screens.bar.show_mode(Mode(mode))
+        self.screens.bar.show_mode(Mode(mode), chosen=False)
         self.ctx.prefs.last_conversation_id = conv_id
         self.update_page()
 

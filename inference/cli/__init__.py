@@ -6,13 +6,23 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from inference.cli import bench, compare, generate, hub, info, models, perplexity, quantize
+from inference.cli import (
+    bench,
+    compare,
+    generate,
+    hub,
+    info,
+    models,
+    perplexity,
+    prompt,
+    quantize,
+)
 from inference.common.errors import Cancelled, ParleyError
 from inference.common.logs import configure_logging
 
-COMMANDS = {"info": info, "generate": generate, "perplexity": perplexity, "bench": bench,
-            "models": models, "search": hub.SEARCH, "files": hub.FILES, "download": hub.DOWNLOAD,
-            "quantize": quantize, "compare": compare}
+COMMANDS = {"info": info, "generate": generate, "prompt": prompt, "perplexity": perplexity,
+            "bench": bench, "models": models, "search": hub.SEARCH, "files": hub.FILES,
+            "download": hub.DOWNLOAD, "quantize": quantize, "compare": compare}
 
 
 def build_parser() -> argparse.ArgumentParser:

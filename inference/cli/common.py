@@ -17,6 +17,7 @@ from inference.common.cancel import CancelToken
 from inference.common.errors import ParleyError
 from inference.common.text_files import decode_text
 from inference.engine.config import KV_CACHE_TYPES, ModelConfig
+from inference.engine.template_source import TemplateSource
 from inference.library.starter import resolve_model
 
 
@@ -45,6 +46,19 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads (0 = physical cores)")
     parser.add_argument("--insist", action="store_true",
                         help="load even if the memory estimate says it will not fit")
+
+
+def add_template_argument(parser: argparse.ArgumentParser) -> None:
+    """--chat-template-file: the user's own Jinja chat template instead of the model's."""
+    parser.add_argument("--chat-template-file", metavar="FILE",
+                        help="use this Jinja chat template (UTF-8, at most 1 MiB) instead of "
+                        "the model's own; one that fails is an error, never a silent fallback")
+
+
+def template_source_from_args(args: argparse.Namespace) -> TemplateSource:
+    """The template --chat-template-file names (read now, one-line errors), else the file's."""
+    path = getattr(args, "chat_template_file", None)
+    return TemplateSource.from_file(path) if path else TemplateSource()
 
 
 def model_path(args: argparse.Namespace) -> Path:

@@ -1,4 +1,5 @@
-"""`parley generate MODEL --prompt …`: stream a reply to stdout, stats to stderr."""
+"""`parley generate MODEL --prompt …`: stream a reply to stdout (its thinking first, between
+llama-cli's `[Start thinking]` / `[End thinking]` lines), stats to stderr."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from collections.abc import Iterable
 from inference.cli.common import (
     add_load_arguments,
     add_model_argument,
+    add_template_argument,
     cancel_on_signals,
     model_config,
     print_json,
     read_text_file,
+    template_source_from_args,
     warn,
 )
 from inference.cli.engine_factory import open_engine
 from inference.common.cancel import CancelToken
 from inference.common.errors import Cancelled, EngineCrashedError
 from inference.engine.events import Finished, GenerationEvent, TokenEvent
+from inference.engine.reply_text import PlainReply
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
 
@@ -45,7 +49,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
                         help="stop when this text appears (repeatable)")
     add_load_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    add_template_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end "
+                        "(the answer as \"text\", the thinking as \"reasoning\")")
+    parser.add_argument("--hide-reasoning", action="store_true",
+                        help="plain text: print the answer only, not the model's thinking")
 
 
 def build_request(args: argparse.Namespace) -> GenerationRequest:
@@ -64,13 +72,15 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
 
 def run(args: argparse.Namespace) -> int:
     request = build_request(args)          # bad values fail before the model loads
-    config = model_config(args, seed=request.sampling.seed)
+    config = model_config(args, seed=request.sampling.seed,
+                          template=template_source_from_args(args))
     with cancel_on_signals(CancelToken()) as cancel, open_engine() as engine:
         try:
             loaded = engine.load(config, cancel=cancel)
             for warning in loaded.warnings:          # before the reply, so it is seen
                 _warn(warning)
-            finished = _stream(engine.generate(request, cancel), echo=not args.json)
+            printer = None if args.json else ReplyPrinter(not args.hide_reasoning)
+            finished = _stream(engine.generate(request, cancel), printer)
         except EngineCrashedError:
             if cancel.cancelled:                     # ended because it ignored the cancel
                 raise Cancelled("generate cancelled") from None
@@ -98,12 +108,33 @@ def _warn(text: str) -> None:
     warn("generate", text)
 
 
-def _stream(events: Iterable[GenerationEvent], echo: bool) -> Finished:
+class ReplyPrinter:
+    """Writes a streamed reply to stdout as `PlainReply` marks it up."""
+
+    def __init__(self, show_reasoning: bool = True) -> None:
+        self._reply = PlainReply(show_reasoning)
+
+    def write(self, event: TokenEvent) -> None:
+        self._out(self._reply.piece(event.text, event.reasoning))
+
+    def end(self) -> None:
+        """Close the thinking block, if one is open."""
+        self._out(self._reply.end())
+
+    @staticmethod
+    def _out(text: str) -> None:
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+
+def _stream(events: Iterable[GenerationEvent], printer: ReplyPrinter | None) -> Finished:
     for event in events:
         if isinstance(event, TokenEvent):
-            if echo:
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
+            if printer is not None:
+                printer.write(event)
         elif isinstance(event, Finished):
+            if printer is not None:
+                printer.end()
             return event
     raise RuntimeError("the engine ended without a Finished event")

@@ -8,7 +8,7 @@ from typing import Any
 from inference.cli.common import add_memory_arguments, add_model_argument, model_config, print_json
 from inference.engine.load_checks import unsupported_message
 from inference.engine.prompts import TemplateChoice
-from inference.engine.template_check import file_template_problem
+from inference.engine.template_check import file_template_choice
 from inference.gguf.file import read_gguf
 from inference.llama.arch_support import architecture_supported
 from inference.memory.fit import estimate, human_bytes
@@ -29,14 +29,16 @@ def run(args: argparse.Namespace) -> int:
     memory = estimate(info, config.n_ctx, config.n_gpu_layers, config.n_ubatch,
                       config.cache_type_k, kv_type_v=config.cache_type_v,
                       flash_attn=config.flash_attn)
-    fallback = file_template_problem(info) if supported else None
+    choice = file_template_choice(info) if supported else None
+    fallback = choice if choice is not None and choice.problem is not None else None
     data: dict[str, Any] = info.to_dict()
     data.update(supported=supported, memory={"n_ctx": args.ctx, "gpu_layers": args.gpu_layers,
                                              "cache_type_k": config.cache_type_k,
                                              "cache_type_v": config.cache_type_v,
                                              **memory.to_dict()},
                 chat_template_error=fallback.problem if fallback else None,
-                chat_template_fallback=fallback.format.name if fallback else None)
+                chat_template_fallback=fallback.format.name if fallback else None,
+                chat_template_notes=list(choice.notes) if choice else [])
     if args.json:
         print_json(data)
         return 0
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         ("Experts", f"{info.expert_count} ({info.experts_used} used per token)"
          if info.is_moe else "none (dense)"),
         ("Vocabulary", f"{info.vocab_size:,}" if info.vocab_size else "—"),
-        ("Chat template", _template_row(info.has_chat_template, fallback)),
+        ("Chat template", _template_row(info.has_chat_template, choice)),
         ("GGUF version", str(info.version)),
         (f"Memory at n_ctx={args.ctx:,}",
          f"~{human_bytes(memory.total_bytes)} (weights {human_bytes(memory.weights_bytes)}, "
@@ -70,10 +72,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _template_row(present: bool, fallback: TemplateChoice | None) -> str:
-    if not present:
-        return "none (a built-in format is used)"
-    if fallback is None:
-        return "yes (in the file)"
-    return (f"yes (in the file) — it cannot be used: {fallback.problem}, so the built-in "
-            f"{fallback.format.name} format is used")
+def _template_row(present: bool, choice: TemplateChoice | None) -> str:
+    if not present or choice is None:
+        return "none (llama.cpp's built-in format for the model is used)"
+    if choice.problem is not None:
+        return (f"yes (in the file) — it cannot be used: {choice.problem}, so llama.cpp's "
+                f"built-in {choice.format.name} format is used")
+    return " ".join(("yes (in the file)", *choice.notes))

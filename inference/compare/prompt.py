@@ -17,6 +17,7 @@ from typing import Any
 from inference.common.cancel import CancelToken
 from inference.common.errors import Cancelled, InvalidSettingError, ParleyError
 from inference.engine.events import Finished, TokenEvent
+from inference.engine.reply_text import PlainReply, plain_reply
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SamplingParams
 from inference.host.jobs import run_in_child
@@ -50,6 +51,12 @@ class PromptReply:
     tpot_s: float | None
     gen_tps: float | None
     error: str | None = None       # this file failed (the others still ran)
+    reasoning: str = ""            # the model's thinking, apart from the answer (`text`)
+
+    @property
+    def shown_text(self) -> str:
+        """What the reply's column shows: the thinking, marked, then the answer."""
+        return plain_reply(self.reasoning, self.text)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -99,9 +106,12 @@ def _reply_in_child(path: str, settings: PromptSettings, request: GenerationRequ
                                 n_gpu_layers=settings.gpu_layers, n_threads=settings.threads,
                                 seed=settings.seed))
         finished: Finished | None = None
+        shown = PlainReply()
         for event in engine.generate(request, CancelToken()):
             if isinstance(event, TokenEvent):
-                emit(event.text)
+                piece = shown.piece(event.text, event.reasoning)
+                if piece:
+                    emit(piece)
             elif isinstance(event, Finished):
                 finished = event
     finally:
@@ -110,4 +120,4 @@ def _reply_in_child(path: str, settings: PromptSettings, request: GenerationRequ
         raise ParleyError("the generation ended without a result")
     s = finished.stats
     return PromptReply(Path(path).name, finished.text, finished.reason.value, s.output_tokens,
-                       s.ttft_s, s.tpot_s, s.gen_tps)
+                       s.ttft_s, s.tpot_s, s.gen_tps, reasoning=finished.reasoning)

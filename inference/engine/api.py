@@ -36,6 +36,7 @@ class RenderedPrompt:
     prompt_tokens: int
     dropped_turns: int = 0         # chat: oldest turns dropped to fit the context
     max_tokens: int = 0            # max tokens after capping to what the context has left
+    warnings: tuple[str, ...] = ()  # e.g. the system prompt was put into the first message
 
 
 class EngineAPI(Protocol):

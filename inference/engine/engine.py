@@ -25,10 +25,12 @@ from inference.engine.events import (
 from inference.engine.load_checks import check_memory, explain_load_failure
 from inference.engine.metrics import StatsClock
 from inference.engine.prompts import BuiltPrompt, TemplateChoice, build_prompt
-from inference.engine.requests import GenerationRequest
+from inference.engine.reasoning import THINK, ReasoningFormat, detect_reasoning
+from inference.engine.requests import GenerationRequest, Mode
 from inference.engine.sampling import REPEAT_LAST_N
-from inference.engine.streaming import TextStream
+from inference.engine.streaming import ReplyStream
 from inference.engine.template_check import template_for
+from inference.engine.template_source import TemplateKind
 from inference.gguf.file import GGUFInfo, read_gguf
 from inference.llama.chunked_tokenize import tokenize_chunked
 from inference.llama.native import NativeContext, NativeModel, build_info
@@ -90,7 +92,7 @@ class Engine:
         except ModelLoadError:
             model.close()
             raise
-        template = template_for(info, model)
+        template = template_for(info, model, config.template)
         if template.warning:
             warnings.append(template.warning)
         build = build_info()
@@ -150,22 +152,37 @@ class Engine:
         reuse = self._reuse_prefix(s, tokens)
         clock = StatsClock(prompt_tokens=len(tokens), cached_tokens=reuse, n_ctx=s.ctx.n_ctx,
                            t0=started)
-        stream = TextStream(request.sampling.stop)
+        thinking = self._reasoning_format(s, request, built)
+        stream = ReplyStream(request.sampling.stop, thinking)
+        shown = marker_tokens(s.model, thinking)
         sampler = SamplerChain(s.model, request.sampling, repeat_last_n=REPEAT_LAST_N)
         s.ctx.set_abort(cancel)
         try:
             sampler.accept_prompt(tokens)
             reason = self._prefill(s, tokens, reuse, cancel)
             if reason is None:
-                reason = yield from self._decode_loop(s, sampler, stream, clock, cancel, built)
+                reason = yield from self._decode_loop(s, sampler, stream, clock, cancel, built,
+                                                      shown)
         finally:
             s.ctx.set_abort(None)
             sampler.close()
         tail = stream.flush()
-        if tail:
-            yield TokenEvent(tail, len(clock.token_times) - 1)
-        yield Finished(reason, stream.text, clock.snapshot(len(s.kv_tokens)), built.text,
-                       built.template, built.dropped_turns, built.warnings)
+        if stream.answer:
+            clock.answer_began(stream.thought)
+        for piece in tail:
+            yield TokenEvent(piece.text, len(clock.token_times) - 1, reasoning=piece.reasoning)
+        yield Finished(reason, stream.answer, clock.snapshot(len(s.kv_tokens)), built.text,
+                       built.template, built.dropped_turns, built.warnings, stream.reasoning)
+
+    def _reasoning_format(self, s: _Session, request: GenerationRequest,
+                          built: BuiltPrompt) -> ReasoningFormat | None:
+        """How this reply's thinking is marked; None in Text mode, where the reply continues
+        the user's own text and is kept whole."""
+        if request.mode is Mode.TEXT:
+            return None
+        source = s.config.template
+        text = source.text if source.kind is TemplateKind.CUSTOM else s.model.chat_template()
+        return detect_reasoning(text, built.text) or THINK
 
     def _reuse_prefix(self, s: _Session, tokens: list[int]) -> int:
         """Keep the longest cached prefix of `tokens` (at least one token is evaluated anew)."""
@@ -195,9 +212,9 @@ class Engine:
             s.kv_tokens.extend(chunk)
         return None
 
-    def _decode_loop(self, s: _Session, sampler: SamplerChain, stream: TextStream,
-                     clock: StatsClock, cancel: CancelToken, built: BuiltPrompt
-                     ) -> Iterator[GenerationEvent]:
+    def _decode_loop(self, s: _Session, sampler: SamplerChain, stream: ReplyStream,
+                     clock: StatsClock, cancel: CancelToken, built: BuiltPrompt,
+                     shown: frozenset[int]) -> Iterator[GenerationEvent]:
         model, ctx = s.model, s.ctx
         max_tokens = built.max_tokens
         # The last token allowed fills the context when the cap came from n_ctx.
@@ -207,13 +224,16 @@ class Engine:
             token = sampler.sample(ctx)
             if model.is_eog(token):
                 return FinishReason.STOP
-            text = stream.feed(model.piece(token))
+            pieces = stream.feed(model.piece(token, special=token in shown))
             now = clock.token()
-            if text:
+            if stream.answer:
+                clock.answer_began(stream.thought)
+            live = None
+            if pieces and now >= next_live:
+                live, next_live = clock.snapshot(len(s.kv_tokens)), now + LIVE_STATS_EVERY_S
+            for piece in pieces:
+                yield TokenEvent(piece.text, index, live, piece.reasoning)
                 live = None
-                if now >= next_live:
-                    live, next_live = clock.snapshot(len(s.kv_tokens)), now + LIVE_STATS_EVERY_S
-                yield TokenEvent(text, index, live)
             if stream.stopped:
                 return FinishReason.STOP
             if cancel.cancelled:
@@ -248,6 +268,16 @@ class Engine:
         return self._session
 
 
+def marker_tokens(model: NativeModel, fmt: ReasoningFormat | None) -> frozenset[int]:
+    """The tokens `fmt`'s markers are made of: their text is rendered even where the vocabulary
+    marks them as control tokens (which llama.cpp renders as nothing), as llama.cpp's server
+    keeps a format's markers."""
+    if fmt is None:
+        return frozenset()
+    return frozenset(t for m in fmt.markers
+                     for t in model.tokenize(m, add_special=False, parse_special=True))
+
+
 def _rendered(built: BuiltPrompt) -> RenderedPrompt:
     return RenderedPrompt(built.text, built.template, len(built.tokens), built.dropped_turns,
-                          built.max_tokens)
+                          built.max_tokens, built.warnings)

@@ -13,6 +13,9 @@ from typing import Any
 DEFINITIONS: dict[str, str] = {
     "ttft_s": "Time to first token: from the moment the engine starts on the request until the "
               "first token's text is ready (tokenizing + prefill + first sample).",
+    "ttfa_s": "Time to first answer token: from the moment the engine starts on the request "
+              "until the answer's first text is ready, after any thinking; the same as TTFT "
+              "when the model does not think.",
     "tpot_s": "Time per output token: (last token − first token) ÷ (output tokens − 1).",
     "gen_tps": "Generation speed: 1 ÷ TPOT, tokens per second after the first.",
     "prefill_tps": "Prefill speed: prompt tokens evaluated ÷ (first token − start); tokens "
@@ -61,6 +64,8 @@ class GenerationStats:
         parts.append(f"output {self.output_tokens} tok")
         if self.ttft_s is not None:
             parts.append(f"TTFT {self.ttft_s * 1000:.0f} ms")
+        if self.ttfa_s is not None and self.ttfa_s != self.ttft_s:   # it thought first
+            parts.append(f"TTFA {self.ttfa_s * 1000:.0f} ms")
         if self.tpot_s is not None:
             parts.append(f"TPOT {self.tpot_s * 1000:.1f} ms")
         if self.gen_tps is not None:
@@ -79,11 +84,18 @@ class StatsClock:
     n_ctx: int = 0
     t0: float = field(default_factory=time.perf_counter)
     token_times: list[float] = field(default_factory=list)
+    answer_time: float | None = None     # when the answer's first text was ready
 
     def token(self) -> float:
         now = time.perf_counter()
         self.token_times.append(now)
         return now
+
+    def answer_began(self, after_thinking: bool) -> None:
+        """The answer's first text is out: with thinking before it, at the latest token; with
+        none, the answer began with the reply (its first token). Later calls change nothing."""
+        if self.answer_time is None and self.token_times:
+            self.answer_time = self.token_times[-1] if after_thinking else self.token_times[0]
 
     def snapshot(self, context_tokens: int = 0) -> GenerationStats:
         times = self.token_times
@@ -97,6 +109,7 @@ class StatsClock:
             cached_tokens=self.cached_tokens,
             output_tokens=n,
             ttft_s=ttft,
+            ttfa_s=self.answer_time - self.t0 if self.answer_time is not None else None,
             prefill_tps=(prefill / ttft) if ttft and prefill > 0 else None,
             tpot_s=tpot,
             gen_tps=(1.0 / tpot) if tpot else None,

@@ -6,16 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from inference.common.errors import PromptError, PromptTooLongError
-from inference.engine.chat_formats import (
-    ChatFormat,
-    JinjaFormat,
-    TemplateError,
-    TurnFormat,
-    builtin_format,
-)
+from inference.engine.chat_formats import BuiltinFormat, ChatFormat, SystemMerged, TemplateError
 from inference.engine.requests import GenerationRequest, Message, Mode
-from inference.engine.template_limits import DEFAULT_LIMITS, TemplateLimits
+from inference.engine.template_choice import (
+    TRIAL_CONVERSATION,
+    TemplateChoice,
+    builtin_label,
+    choose_template,
+    fallback_choice,
+    system_note,
+)
 from inference.engine.user_text import PromptTokenizer
+
+__all__ = ["TRIAL_CONVERSATION", "BuiltPrompt", "TemplateChoice", "build_prompt",
+           "builtin_label", "choose_template", "fallback_choice", "min_reply_tokens"]
 
 Tokenizer = Callable[[str, bool], list[int]]   # (text, parse_special) → tokens incl. BOS
 
@@ -29,68 +33,6 @@ class BuiltPrompt:
     max_tokens: int
     context_capped: bool = False    # max_tokens is what the context has left, not the user's
     warnings: tuple[str, ...] = ()  # e.g. the model's template failed on this conversation
-
-
-@dataclass(frozen=True)
-class TemplateChoice:
-    format: ChatFormat
-    label: str                      # shown to the user, e.g. "gguf" or "gemma (built-in)"
-    problem: str | None = None      # why the model's own template is not used
-    fallback: TurnFormat | None = None  # used for a conversation the model's template fails on
-
-    @property
-    def warning(self) -> str | None:
-        """The sentence the user is told when the model's own template is not used."""
-        if self.problem is None:
-            return None
-        return f"Using the built-in {self.format.name} format: {self.problem}."
-
-
-# What a template must render before it is used: a system prompt and several turns of real text
-# (the same in `parley info` and at load time). A template that refuses system prompts is still
-# used when the conversation has none.
-TRIAL_CONVERSATION: tuple[Message, ...] = (
-    Message("system", "You are a helpful assistant. Answer briefly and plainly."),
-    Message("user", "Hello! What is a \"context window\", in one or two sentences?"),
-    Message("assistant", "It is how much text, counted in tokens, the model can see at "
-                         "once.\nOlder text beyond it is forgotten."),
-    Message("user", "Thanks. Why does my café's menu — ünïcode, 日本語 and all — cost more "
-                    "tokens than plain English?"),
-    Message("assistant", "Rarer characters are split into more pieces, so each costs more."),
-    Message("user", "Write one line of Python that prints {'a': 1} and 2 < 3 & 4 > 1."),
-)
-
-
-def choose_template(architecture: str, gguf_template: str | None, bos: str, eos: str,
-                    vocab_has: set[str], limits: TemplateLimits = DEFAULT_LIMITS
-                    ) -> TemplateChoice:
-    """The model's own template if it renders the trial conversation within its limits, else
-    the architecture's built-in."""
-    fallback = builtin_format(architecture, vocab_has)
-    if not gguf_template:
-        return TemplateChoice(fallback, builtin_label(fallback))
-    try:
-        fmt = JinjaFormat(gguf_template, bos, eos, limits)
-        _trial(fmt)
-    except TemplateError as exc:
-        return fallback_choice(fallback, str(exc))
-    return TemplateChoice(fmt, "gguf (the model's own template)", fallback=fallback)
-
-
-def fallback_choice(fallback: TurnFormat, problem: str) -> TemplateChoice:
-    """The built-in format, used because the model's own template cannot be (`problem`)."""
-    return TemplateChoice(fallback, builtin_label(fallback), problem)
-
-
-def builtin_label(fmt: ChatFormat) -> str:
-    return f"{fmt.name} (built-in)"
-
-
-def _trial(fmt: JinjaFormat) -> None:
-    try:
-        fmt.render(TRIAL_CONVERSATION)
-    except TemplateError:
-        fmt.render(TRIAL_CONVERSATION[1:])    # a template that refuses system prompts
 
 
 def min_reply_tokens(n_ctx: int, max_tokens: int) -> int:
@@ -115,19 +57,39 @@ def build_prompt(request: GenerationRequest, template: TemplateChoice, tokenize:
     while True:
         try:
             text = fmt.render(messages)
-        except TemplateError as exc:    # the model's template fails on this conversation
-            if template.fallback is None or fmt is template.fallback:
-                raise
-            fmt, label = template.fallback, builtin_label(template.fallback)
-            warnings = (f"Using the built-in {fmt.name} format for this reply: {exc}.",)
+        except TemplateError as exc:    # the template fails on this conversation
+            fmt, label, warnings = _recovery(template, fmt, messages, exc)
             continue
         text, tokens = tokenizer.tokens(fmt, messages, text)
         if len(tokens) + reserve <= n_ctx or not _can_drop(messages):
             break
         messages, n = _drop_oldest_turn(messages)
         dropped += n
+    if not warnings and isinstance(fmt, SystemMerged) and _first_turn_with_system(messages):
+        warnings = (system_note(fmt),)  # said once: on the message the system prompt joins
     built = _fitted(text, tokens, label, dropped, n_ctx, reserve, request)
     return replace(built, warnings=warnings)
+
+
+def _recovery(template: TemplateChoice, failed: ChatFormat, messages: list[Message],
+              exc: TemplateError) -> tuple[ChatFormat, str, tuple[str, ...]]:
+    """The next format to try after `failed` raised `exc`: the same template with the system
+    prompt in the first message, then the built-in fallback; else `exc` is raised."""
+    own = template.format
+    if failed is own and not isinstance(own, SystemMerged | BuiltinFormat) \
+            and any(m.role == "system" for m in messages):
+        merged = SystemMerged(own)
+        return merged, template.label, (system_note(merged),)
+    if template.fallback is not None and failed is not template.fallback:
+        fallback = template.fallback
+        return fallback, builtin_label(fallback), (
+            f"Using the built-in {fallback.name} format for this reply: {exc}.",)
+    raise exc
+
+
+def _first_turn_with_system(messages: list[Message]) -> bool:
+    return any(m.role == "system" for m in messages) and \
+        sum(1 for m in messages if m.role == "user") == 1
 
 
 def _messages_for(request: GenerationRequest) -> list[Message]:

@@ -6,6 +6,7 @@ Each check raises `TemplateError` with one sentence that names the limit; the sa
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,8 +28,38 @@ _SHAPE_FILTERS = frozenset({
 })
 
 
+SUBJECT = "the model's chat template"   # how every message names the template
+
+
 class TemplateError(ParleyError):
-    """The GGUF's template could not render: an error, a sandbox violation or a limit."""
+    """A chat template could not render: an error, a sandbox violation or a limit."""
+
+    def about(self, subject: str) -> TemplateError:
+        """The same error naming `subject` (say "the custom chat template") as the template."""
+        text = str(self)
+        if subject == SUBJECT or not text.startswith(SUBJECT):
+            return self
+        clone = copy.copy(self)
+        clone.args = (subject + text[len(SUBJECT):],)
+        return clone
+
+
+class TemplateRefusal(TemplateError):
+    """The template itself refused the conversation (its `raise_exception`); `reason` holds the
+    template's own words."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = one_line(reason)
+        super().__init__(f"{SUBJECT} refused the conversation: {self.reason}")
+
+    def __reduce__(self) -> tuple[object, ...]:     # crosses to the GUI process intact
+        return (_refusal, (self.reason, str(self)))
+
+
+def _refusal(reason: str, text: str) -> TemplateRefusal:
+    error = TemplateRefusal(reason)
+    error.args = (text,)
+    return error
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,19 @@
-"""Jinja's immutable sandbox with limits: every loop, call, filter, operator and output piece
-checks the render's `RenderBudget`, so a hostile template ends with a `TemplateError`."""
+"""The Jinja environment of transformers' `apply_chat_template` (`chat_template_utils.py`), with
+limits: Jinja's immutable sandbox, trim_blocks and lstrip_blocks, `loopcontrols`, the
+`{% generation %}` tag, transformers' `tojson`, `raise_exception`, `strftime_now`, `dict` and
+`namespace`; every loop, call, filter, operator and output piece checks the render's
+`RenderBudget`, so a hostile template ends with a `TemplateError`."""
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 import jinja2
+import jinja2.ext
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
@@ -17,6 +22,7 @@ from inference.engine.template_limits import (
     RenderBudget,
     TemplateError,
     TemplateLimits,
+    TemplateRefusal,
     check_binop,
     check_filter,
     check_source,
@@ -27,13 +33,68 @@ from inference.engine.template_limits import (
 _REMOVED_GLOBALS = ("lipsum",)       # its loop runs in one call; no chat template uses it
 
 
+class GenerationTag(jinja2.ext.Extension):
+    """`{% generation %}…{% endgeneration %}`, transformers' marker of the assistant's own text
+    (for training masks): rendering shows its body as it is."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: jinja2.parser.Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+    def _body(self, caller: Callable[[], str]) -> str:
+        return caller()
+
+
+class TemplateDict:
+    """The `dict` global: builds plain dicts, offers `fromkeys`, exposes nothing else."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+        return dict(*args, **kwargs)
+
+    def fromkeys(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+        return dict.fromkeys(*args, **kwargs)
+
+
+class TemplateNamespace(jinja2.utils.Namespace):
+    """The `namespace` global, refusing underscore-prefixed names (as transformers does)."""
+
+    def __init__(*args: Any, **kwargs: Any) -> None:  # noqa: N805 - Jinja's own signature trick
+        self, args = args[0], args[1:]
+        attrs = dict(*args, **kwargs)
+        for name in attrs:
+            _check_namespace_name(name)
+        jinja2.utils.Namespace.__init__(self, attrs)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        _check_namespace_name(name)
+        jinja2.utils.Namespace.__setitem__(self, name, value)
+
+
+def _check_namespace_name(name: object) -> None:
+    if isinstance(name, str) and name.startswith("_"):
+        raise jinja2.exceptions.SecurityError(
+            f"chat templates cannot store underscore-prefixed attributes on a namespace, "
+            f"but got {name!r}")
+
+
+def tojson(value: Any, ensure_ascii: bool = False, indent: int | str | None = None,
+           separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
+    """transformers' `tojson`: json.dumps as asked, neither HTML-escaped nor Markup."""
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                      sort_keys=sort_keys)
+
+
 class LimitedSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox a model's chat template renders in; one render at a time."""
+    """The sandbox a chat template renders in; one render at a time."""
 
     intercepted_binops = frozenset({"*", "+", "%", "**"})
 
     def __init__(self, limits: TemplateLimits) -> None:
-        super().__init__(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.Undefined)
+        super().__init__(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.Undefined,
+                         extensions=[GenerationTag, jinja2.ext.loopcontrols])
         self.limits = limits
         self.budget = RenderBudget(limits)          # replaced by each render's own
         self.concat = self._concat                  # joins every block's output pieces
@@ -41,7 +102,9 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         for name in _REMOVED_GLOBALS:
             self.globals.pop(name, None)
         self.globals.update(range=self._range, raise_exception=_raise_exception,
-                            strftime_now=_strftime_now)
+                            strftime_now=_strftime_now, dict=TemplateDict(),
+                            namespace=TemplateNamespace)
+        self.filters["tojson"] = tojson
         self.filters = {name: self._guarded(name, fn) for name, fn in self.filters.items()}
 
     # -- compiling ----------------------------------------------------------------------------
@@ -191,7 +254,7 @@ class _Guards(NodeTransformer):
 
 
 def _raise_exception(message: str) -> None:
-    raise TemplateError(f"the model's chat template refused the conversation: {one_line(message)}")
+    raise TemplateRefusal(str(message))
 
 
 def _strftime_now(fmt: str) -> str:

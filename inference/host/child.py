@@ -148,10 +148,10 @@ class _Child:
         send, token = self._pipe.send, hp.TOKEN
         for event in self._engine.generate(GenerationRequest.from_dict(request), self._cancel):
             if isinstance(event, TokenEvent):
-                if event.stats is None:
+                if event.stats is None and not event.reasoning:   # the common case, smallest
                     send((token, event.text, event.index))
                 else:
-                    send((token, event.text, event.index, event.stats))
+                    send((token, event.text, event.index, event.stats, event.reasoning))
             elif isinstance(event, Finished):
                 return event
             else:

@@ -152,7 +152,7 @@ class EngineHost:
                 reply = self._receive(child, during, relay)
                 tag = reply[0]
                 if tag == hp.TOKEN:
-                    yield TokenEvent(reply[1], reply[2], reply[3] if len(reply) > 3 else None)
+                    yield TokenEvent(*reply[1:])     # text, index[, stats, reasoning]
                     continue
                 if tag == hp.EVENT:
                     yield reply[1]

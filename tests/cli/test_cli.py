@@ -77,7 +77,7 @@ def test_info_on_each_corpus_file_says_what_is_wrong(capsys, tmp_path, kind):
         assert code == 0 and err == ""
         row = next(line for line in out.splitlines() if line.startswith("Chat template"))
         assert "yes (in the file)" in row and "stopped by the sandbox" in row
-        assert row.endswith("so the built-in llama2 format is used")
+        assert row.endswith("so llama.cpp's built-in llama2 format is used")
     else:
         pytest.fail(f"no expectation for corpus kind {kind!r}")
 
@@ -96,7 +96,7 @@ def test_generate_on_each_corpus_file_says_what_is_wrong(capsys, tmp_path, kind)
         assert err == f"parley generate: error: {unsupported_message('parleytest')}\n"
     elif kind == "jinja_escape_template":
         data = json.loads(out)
-        assert code == 0 and data["template"] == "llama2 (built-in)"
+        assert code == 0 and data["template"] == "llama2 (llama.cpp built-in)"
         assert [w for w in data["warnings"] if "stopped by the sandbox" in w]
         assert err.startswith("parley generate: warning: Using the built-in llama2 format: ")
         assert "stopped by the sandbox" in err and err.count("\n") == 1

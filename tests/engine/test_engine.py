@@ -42,7 +42,7 @@ def test_loaded_model_reports_its_facts(engine):
     loaded = engine.loaded
     assert loaded.info["architecture"] == "gemma3"
     assert loaded.n_ctx == 1024 and loaded.n_ctx_train == 32768
-    assert loaded.template == "gemma (built-in)"
+    assert loaded.template == "gemma (llama.cpp built-in)"
     assert loaded.backend == "CPU" and loaded.gpu_offload is False
 
 
@@ -72,7 +72,7 @@ def test_each_mode_renders_the_prompt_it_should(engine):
         "<start_of_turn>user\nBe kind.\n\nHi<end_of_turn>\n"
         "<start_of_turn>model\nHello!<end_of_turn>\n"
         "<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n")
-    assert chat_prompt.template == "gemma (built-in)"
+    assert chat_prompt.template == "gemma (llama.cpp built-in)"
 
     text_prompt = engine.render(GenerationRequest(Mode.TEXT, history, text="The sky is"))
     assert text_prompt.text == "The sky is" and text_prompt.template.startswith("none")

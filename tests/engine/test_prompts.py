@@ -19,18 +19,31 @@ def words(text: str, _special: bool) -> list[int]:
 GEMMA = choose_template("gemma3", None, "<bos>", "<eos>", set())
 
 
-def test_builtin_format_follows_the_architecture_and_vocab():
+def test_builtin_format_follows_the_template_then_the_vocab_then_the_architecture():
     assert builtin_format("gemma3").name == "gemma"
-    assert builtin_format("qwen2").name == "chatml"
-    assert builtin_format("llama", {"<|start_header_id|>"}).name == "llama3"
-    assert builtin_format("llama", {"[INST]"}).name == "llama2"
+    assert builtin_format("qwen2").name == "chatml"             # llama.cpp's own default
+    assert builtin_format("llama").name == "llama2"
+    llama3_vocab = {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}
+    assert builtin_format("llama", llama3_vocab).name == "llama3"
+    assert builtin_format("llama", {"<|im_start|>", "<|im_end|>"}).name == "chatml"
+    assert builtin_format("llama", {"[INST]", "</s>"}).name == "llama2"
+    assert builtin_format("llama", {"[INST]", "[SYSTEM_PROMPT]"}).name == "mistral-v7"
+    assert builtin_format("phi3", {"<|user|>", "<|assistant|>", "<|end|>"}).name == "phi3"
+    assert builtin_format("deepseek2", {"<｜User｜>", "<｜Assistant｜>",
+                                        "<｜end▁of▁sentence｜>"}).name == "deepseek3"
+    assert builtin_format("glm4", {"[gMASK]", "<sop>", "<|user|>"}).name == "chatglm4"
+    # a template's own text decides first, as llama_chat_apply_template detects it
+    gemma_like = "{% for m in messages %}<start_of_turn>{{ m.role }}{% endfor %}"
+    assert builtin_format("qwen2", {"<|im_start|>"}, gemma_like).name == "gemma"
+    assert builtin_format("llama", llama3_vocab, "{{ nothing known }}").name == "llama3"
 
 
 def test_gguf_template_is_used_when_it_renders():
     source = ("{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}"
               "{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}")
     choice = choose_template("llama", source, "<s>", "</s>", set())
-    assert choice.label.startswith("gguf") and choice.warning is None
+    assert choice.label == "the model's own template (tokenizer.chat_template)"
+    assert choice.warning is None and not choice.merges_system
     built = build_prompt(GenerationRequest(Mode.CHAT, (Message("user", "hi"),)), choice,
                          words, 100, bos_text="<s>")
     assert built.text == "<user>hi<assistant>"           # BOS left to the tokenizer
@@ -43,7 +56,7 @@ def test_gguf_template_is_used_when_it_renders():
 ])
 def test_template_that_escapes_the_sandbox_falls_back_and_says_so(escape):
     choice = choose_template("gemma3", escape, "<bos>", "<eos>", set())
-    assert choice.label == "gemma (built-in)"
+    assert choice.label == "gemma (llama.cpp built-in)"
     assert choice.warning and "built-in gemma" in choice.warning
 
 

@@ -32,7 +32,7 @@ def words(text: str, _special: bool) -> list[int]:
 
 def problem(source: str, limits: TemplateLimits = QUICK) -> str:
     choice = choose_template("gemma3", source, "<bos>", "<eos>", set(), limits)
-    assert choice.label == "gemma (built-in)" and choice.warning
+    assert choice.label == "gemma (llama.cpp built-in)" and choice.warning
     assert choice.warning.startswith("Using the built-in gemma format: the model's chat template")
     assert "\n" not in choice.warning and len(choice.warning) < 400
     return choice.warning
@@ -117,7 +117,7 @@ def test_a_template_failing_on_this_conversation_falls_back_for_the_reply():
     assert choice.problem is None
     built = build_prompt(GenerationRequest(Mode.CHAT, (Message("user", "boom"),)), choice,
                          words, 100)
-    assert built.template == "gemma (built-in)"
+    assert built.template == "gemma (llama.cpp built-in)"
     assert built.text == "<start_of_turn>user\nboom<end_of_turn>\n<start_of_turn>model\n"
     assert built.warnings == ("Using the built-in gemma format for this reply: the model's "
                               "chat template refused the conversation: no boom.",)
@@ -150,7 +150,7 @@ def test_info_and_load_name_the_same_problem(tmp_path, capsys, source, limit):
         loaded = engine.load(ModelConfig(path, n_ctx=64, n_threads=1))
     finally:
         engine.close()
-    assert loaded.template == f"{found.format.name} (built-in)"
+    assert loaded.template == f"{found.format.name} (llama.cpp built-in)"
     assert f"Using the built-in {found.format.name} format: {found.problem}." in loaded.warnings
 
 
@@ -169,4 +169,4 @@ def test_info_prints_one_line_for_a_template_that_multiplies_strings(tmp_path, c
     out, err = capsys.readouterr()
     assert err == "" and "AAAA" not in out
     row = next(line for line in out.splitlines() if line.startswith("Chat template"))
-    assert "-character limit, so the built-in llama2 format is used" in row
+    assert "-character limit, so llama.cpp's built-in llama2 format is used" in row

@@ -11,7 +11,7 @@ from inference.engine.config import ModelConfig
 from inference.engine.metrics import StatsClock
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SamplingParams
-from inference.engine.streaming import TextStream
+from inference.engine.streaming import ReplyStream
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -63,20 +63,25 @@ def test_stats_clock_follows_the_definitions():
     assert s.context_used == pytest.approx(0.13)
 
 
-def test_text_stream_never_splits_a_character():
-    stream = TextStream()
+def _texts(pieces) -> str:
+    assert all(not p.reasoning for p in pieces)        # no reasoning format: all answer
+    return "".join(p.text for p in pieces)
+
+
+def test_the_reply_stream_never_splits_a_character():
+    stream = ReplyStream()
     data = "日本🐱".encode()
-    pieces = [stream.feed(data[i:i + 1]) for i in range(len(data))]
-    assert "".join(pieces) + stream.flush() == "日本🐱"
+    pieces = [_texts(stream.feed(data[i:i + 1])) for i in range(len(data))]
+    assert "".join(pieces) + _texts(stream.flush()) == "日本🐱"
     assert all("\ufffd" not in p for p in pieces)
 
 
-def test_text_stream_holds_back_a_possible_stop_string():
-    stream = TextStream(stop=("</end>",))
-    assert stream.feed(b"hello </e") == "hello "
-    assert stream.feed(b"nough") == "</enough"
-    assert stream.feed(b" bye</end> hidden") == " bye"
-    assert stream.stopped and stream.text == "hello </enough bye"
+def test_the_reply_stream_holds_back_a_possible_stop_string():
+    stream = ReplyStream(stop=("</end>",))
+    assert _texts(stream.feed(b"hello </e")) == "hello "
+    assert _texts(stream.feed(b"nough")) == "</enough"
+    assert _texts(stream.feed(b" bye</end> hidden")) == " bye"
+    assert stream.stopped and stream.answer == "hello </enough bye"
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -264,13 +264,13 @@ def test_template_that_trips_the_sandbox_falls_back_through_the_host(
         tmp_path: Path, fresh_host: EngineHost) -> None:
     path = write_broken("jinja_escape_template", tmp_path)
     loaded = fresh_host.load(ModelConfig(path, n_ctx=256, n_threads=1))
-    assert loaded.template == "llama2 (built-in)"
+    assert loaded.template == "llama2 (llama.cpp built-in)"
     assert [w for w in loaded.warnings
             if w.startswith("Using the built-in llama2 format") and "stopped by the sandbox" in w]
     request = GenerationRequest(Mode.CHAT, (Message("user", "hello"),), sampling=greedy(3))
     assert fresh_host.render(request).text == "[INST] hello [/INST]"
     _, done = collect(fresh_host.generate(request))
-    assert done.template == "llama2 (built-in)" and done.stats.output_tokens > 0
+    assert done.template == "llama2 (llama.cpp built-in)" and done.stats.output_tokens > 0
 
 
 def test_cancel_during_load(fresh_host: EngineHost, config: ModelConfig) -> None:

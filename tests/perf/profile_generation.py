@@ -62,7 +62,7 @@ def instrument() -> None:
                                            llama_cpp.llama_sampler_sample)
     native.NativeModel.piece = timed("NativeModel.piece", native.NativeModel.piece)
     native.NativeModel.is_eog = timed("NativeModel.is_eog", native.NativeModel.is_eog)
-    streaming.TextStream.feed = timed("TextStream.feed", streaming.TextStream.feed)
+    streaming.ReplyStream.feed = timed("ReplyStream.feed", streaming.ReplyStream.feed)
     metrics.StatsClock.token = timed("StatsClock.token", metrics.StatsClock.token)
     metrics.StatsClock.snapshot = timed("StatsClock.snapshot", metrics.StatsClock.snapshot)
     sampler.SamplerChain.sample = timed("SamplerChain.sample (total)", sampler.SamplerChain.sample)

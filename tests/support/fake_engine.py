@@ -7,6 +7,7 @@ engine. The flows that matter also run on the real engine and starter model
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -32,9 +33,12 @@ from inference.perplexity.measure import PerplexityResult
 
 @dataclass
 class FakeEngine:
-    """EngineAPI with scripted replies: `words` streamed one per `delay` seconds."""
+    """EngineAPI with scripted replies: `words` streamed one per `delay` seconds, after the
+    `thoughts` (the reply's thinking, streamed as reasoning token events, as the real engine
+    sends a reasoning model's thinking once it has split it from the answer)."""
 
     words: list[str] = field(default_factory=lambda: ["Hello", " there", ",", " friend", "."])
+    thoughts: list[str] = field(default_factory=list)
     delay: float = 0.01
     fail_load: str = ""
     gpu_offload: bool = False             # what LoadedModel says about the build
@@ -85,21 +89,29 @@ class FakeEngine:
         rendered = self.render(request)
         yield PromptRendered(rendered)
         clock = StatsClock(prompt_tokens=12, n_ctx=self._loaded.n_ctx if self._loaded else 0)
-        text = ""
+        parts = {True: "", False: ""}               # reasoning?, text
+        first_answer: float | None = None
         reason = FinishReason.STOP
-        for i, word in enumerate(self.words[: request.sampling.max_tokens]):
+        script = [(piece, True) for piece in self.thoughts] + \
+            [(word, False) for word in self.words]
+        for i, (piece, thinking) in enumerate(script[: request.sampling.max_tokens]):
             if cancel.cancelled:
                 reason = FinishReason.CANCELLED
                 break
             time.sleep(self.delay)
-            clock.token()
-            text += word
-            yield TokenEvent(word, i)
+            now = clock.token()
+            if not thinking and first_answer is None:
+                first_answer = now
+            parts[thinking] += piece
+            yield TokenEvent(piece, i, reasoning=thinking)
         else:
-            if len(self.words) > request.sampling.max_tokens:
+            if len(script) > request.sampling.max_tokens:
                 reason = FinishReason.LENGTH
-        yield Finished(reason, text, clock.snapshot(12 + len(clock.token_times)),
-                       rendered.text, rendered.template)
+        stats = clock.snapshot(12 + len(clock.token_times))
+        if first_answer is not None:
+            stats = dataclasses.replace(stats, ttfa_s=first_answer - clock.t0)
+        yield Finished(reason, parts[False], stats, rendered.text, rendered.template,
+                       reasoning=parts[True])
 
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
         return list(range(len(text.split())))

@@ -1,65 +1,58 @@
 """MessageDelegate: paints each transcript row as Markdown in a bubble (no widget per row).
 
 No widget per message: the delegate paints bubbles, code blocks with a Copy chip, a stats line
-and action links (Copy, Edit, Regenerate), and handles clicks on them. Rendered documents are
-cached per (message, width), so 1,000-message conversations lay out once and scroll smoothly.
+and action links (Copy, Edit, Regenerate), a reply's folded Thinking block (thinking.py), and
+handles clicks on them and on links (which open only by the rule in links.py, their URL shown
+as a tooltip first). Rendered documents are cached per (message, width), so 1,000-message
+conversations lay out once and scroll smoothly.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
+    QPointF,
     QRect,
     QRectF,
     QSize,
     Qt,
     Signal,
 )
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QFontMetrics,
-    QPainter,
-)
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QListView,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QToolTip,
 )
 
-from app.chat.footer import footer_height, footer_text
+from app.chat.footer import footer_text
 from app.chat.message_actions import MessageAction
+from app.chat.render import thinking
+from app.chat.render.layout import GAP, ROLE_H, Geometry, row_geometry, row_height, text_width
+from app.chat.render.links import link_tooltip, open_link
 from app.chat.render.markdown import RenderCache, RenderedMessage, render_markdown
-from app.chat.render.pixmaps import DocumentPixmaps, paint_document
+from app.chat.render.pixmaps import DocumentPixmaps, paint_document, painted_area
 from app.chat.transcript import Role, TranscriptMessage
 from app.shell.theme import LIGHT, Palette
 
-MARGIN_X = 20
 LAID_OUT_LIMIT = 20_000    # row heights remembered (rows × widths seen)
-PAD = 12
-ROLE_H = 20
-GAP = 6
-@dataclass(frozen=True)
-class Geometry:
-    bubble: QRectF
-    text: QRectF
-    footer: QRectF
-    actions: list[tuple[MessageAction, QRectF]]
 
 
 class MessageDelegate(QStyledItemDelegate):
     actionTriggered = Signal(str, int)        # "copy" | "edit" | "regenerate" | "stop", row
     codeCopied = Signal(str)
+    linkRefused = Signal(str)                 # a clicked link the rule does not open
 
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
         self._view = view
         self.cache = RenderCache()
+        self.thinking = thinking.ThinkingDocs()
         self.pixmaps = DocumentPixmaps()
         # row key → (the message measured, the height last given to the view)
         self._laid_out: dict[tuple[int, int], tuple[TranscriptMessage, int]] = {}
@@ -73,13 +66,14 @@ class MessageDelegate(QStyledItemDelegate):
     def set_palette(self, palette: Palette) -> None:
         self.palette = palette
         self.cache.clear()
+        self.thinking.clear()
         self.pixmaps.clear()
         self._laid_out.clear()
 
     # -- geometry ----------------------------------------------------------------------------
-    def text_width(self, total: int, role: str) -> float:
-        usable = max(total - 2 * MARGIN_X - 2 * PAD, 80)
-        return usable * 0.85 if role == "user" else usable
+    @staticmethod
+    def text_width(total: int, role: str) -> float:
+        return text_width(total, role)
 
     @staticmethod
     def message(index: QModelIndex | QPersistentModelIndex) -> TranscriptMessage:
@@ -120,29 +114,28 @@ class MessageDelegate(QStyledItemDelegate):
             size = (item.height, item.ideal_width)
         return size
 
+    def _reasoning_key(self, msg: TranscriptMessage,
+                       index: QModelIndex | QPersistentModelIndex, width: int) -> tuple[int, int]:
+        return self._key(msg, index, int(self.text_width(width, "assistant") - thinking.INDENT))
+
+    def reasoning_rendered(self, index: QModelIndex | QPersistentModelIndex, width: int,
+                           msg: TranscriptMessage | None = None) -> RenderedMessage | None:
+        """The reply's thinking as a document (None when it did not think)."""
+        msg = msg or self.message(index)
+        return self.thinking.rendered(msg, self._reasoning_key(msg, index, width),
+                                      self.palette, self.font)
+
+    def _thinking_height(self, msg: TranscriptMessage,
+                         index: QModelIndex | QPersistentModelIndex, width: int) -> float:
+        return self.thinking.height(msg, self._reasoning_key(msg, index, width), self.palette,
+                                    self.font)
+
     def geometry(self, index: QModelIndex | QPersistentModelIndex, rect: QRect,
                  msg: TranscriptMessage | None = None) -> Geometry:
         msg = msg or self.message(index)
-        role = msg.role or "assistant"
-        height, ideal = self._size(msg, index, rect.width())
-        max_w = self.text_width(rect.width(), role)
-        text_w = min(max(ideal, 40), max_w) if role == "user" else max_w
-        bubble_w = text_w + 2 * PAD
-        left = rect.right() - MARGIN_X - bubble_w if role == "user" else rect.left() + MARGIN_X
-        top = rect.top() + GAP + ROLE_H
-        bubble = QRectF(left, top, bubble_w, height + 2 * PAD - 4)
-        text = QRectF(left + PAD, top + PAD - 2, text_w, height)
-        footer = QRectF(left + 2, bubble.bottom() + 2, max(bubble_w, 360), footer_height(msg))
-        actions = []
-        metrics = QFontMetrics(self.small)
-        names = self._actions_for(msg, index)
-        widths = [metrics.horizontalAdvance(n.capitalize()) + 16 for n in names]
-        # on the label line: after "Assistant", or before "You" (right-aligned user bubbles)
-        x = left + 90 if role != "user" else bubble.right() - 48 - sum(w + 4 for w in widths)
-        for name, w in zip(names, widths, strict=True):
-            actions.append((name, QRectF(x, rect.top() + GAP + 1, w, ROLE_H - 2)))
-            x += w + 4
-        return Geometry(bubble, text, footer, actions)
+        return row_geometry(rect, msg, self._size(msg, index, rect.width()),
+                            self._thinking_height(msg, index, rect.width()),
+                            self._actions_for(msg, index), self.small)
 
     @staticmethod
     def _actions_for(msg: TranscriptMessage,
@@ -165,7 +158,7 @@ class MessageDelegate(QStyledItemDelegate):
         if hint is not None and hint[0] is msg:         # the very message it was measured for
             return QSize(width, hint[1])
         height, _ = self._size(msg, index, width)
-        total = int(GAP + ROLE_H + height + 2 * PAD - 4 + 2 + footer_height(msg) + GAP + 6)
+        total = row_height(height, self._thinking_height(msg, index, width), msg)
         if len(self._laid_out) >= LAID_OUT_LIMIT:       # every width a resize went through
             self._laid_out.clear()
         self._laid_out[key] = (msg, total)
@@ -204,9 +197,14 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(QColor(p.accent))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(geo.bubble.adjusted(-2, -2, 2, 2), 11, 11)
+        if geo.thinking is not None:
+            thinking.paint_thinking(
+                painter, msg, geo.thinking, geo.reasoning,
+                self.reasoning_rendered(index, rect.width(), msg), p, self.small, self.pixmaps,
+                ("thinking", *self._key(msg, index, rect.width())), QColor(bg))
         if msg.streaming:                            # new text on every update: draw it
             painter.translate(geo.text.topLeft())
-            paint_document(painter, item, p, _painted_area(painter))
+            paint_document(painter, item, p, painted_area(painter))
             painter.translate(-geo.text.topLeft())
         else:
             self.pixmaps.draw(painter, self._key(msg, index, rect.width()), item, p,
@@ -229,7 +227,8 @@ class MessageDelegate(QStyledItemDelegate):
     @staticmethod
     def footer(msg: TranscriptMessage) -> str:
         """The stats line painted under a message: its TTFT, TPOT, tokens and how it ended."""
-        return footer_text(msg.stats, msg.finish_reason, msg.streaming)
+        return footer_text(msg.stats, msg.finish_reason, msg.streaming,
+                           thought=bool(msg.reasoning))
 
     def _paint_code_chips(self, painter: QPainter, geo: Geometry, item: RenderedMessage) -> None:
         painter.setFont(self.small)
@@ -253,8 +252,9 @@ class MessageDelegate(QStyledItemDelegate):
             return False
         pos = event.position()  # type: ignore[attr-defined]
         rect = option.rect  # type: ignore[attr-defined]
-        geo = self.geometry(index, rect)
-        item = self.rendered(index, rect.width())
+        msg = self.message(index)
+        geo = self.geometry(index, rect, msg)
+        item = self.rendered(index, rect.width(), msg)
         for chip, block in zip(self.code_chip_rects(geo, item), item.code_blocks, strict=False):
             if chip.contains(pos):
                 self.codeCopied.emit(block.text)
@@ -263,17 +263,56 @@ class MessageDelegate(QStyledItemDelegate):
             if r.contains(pos):
                 self.actionTriggered.emit(name, index.row())
                 return True
+        if geo.thinking is not None and geo.thinking.contains(pos):
+            index.model().setData(index, not msg.thinking_open, Role.ThinkingOpenRole)
+            return True
+        href = self.link_at(index, rect, pos)
+        if href:
+            if not open_link(href):
+                self.linkRefused.emit(href)
+            return True
         return False
 
+    def link_at(self, index: QModelIndex | QPersistentModelIndex, rect: QRect,
+                pos: QPointF) -> str:
+        """The link under `pos` (viewport coordinates) in the row's answer or unfolded
+        thinking: its href, or ""."""
+        msg = self.message(index)
+        geo = self.geometry(index, rect, msg)
+        places = [(geo.text, self.rendered(index, rect.width(), msg))]
+        if geo.reasoning is not None:
+            places.append((geo.reasoning, self.reasoning_rendered(index, rect.width(), msg)))
+        for area, item in places:
+            if item is not None and area.contains(pos):
+                return item.layout.anchorAt(pos - area.topLeft())
+        return ""
 
-def _painted_area(painter: QPainter) -> QRectF | None:
-    """The part of the painter's current coordinates this paint event may touch (its system
-    clip), so a document draws only the lines in it; None when unknown."""
-    engine = painter.paintEngine()
-    region = engine.systemClip() if engine is not None else None
-    if region is None or region.isEmpty():
-        return None
-    inverse, invertible = painter.deviceTransform().inverted()
-    if not invertible:
-        return None
-    return inverse.mapRect(QRectF(region.boundingRect()))
+    def over_clickable(self, index: QModelIndex | QPersistentModelIndex, rect: QRect,
+                       pos: QPointF) -> bool:
+        """Whether `pos` is on a link or the Thinking line (the pointer shows a hand)."""
+        geo = self.geometry(index, rect)
+        return bool(geo.thinking is not None and geo.thinking.contains(pos)) or \
+            bool(self.link_at(index, rect, pos))
+
+    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView,  # type: ignore[override]
+                  option: QStyleOptionViewItem,
+                  index: QModelIndex | QPersistentModelIndex) -> bool:
+        """A link's tooltip is its URL (and whether it opens); the Thinking line says what a
+        click does."""
+        if event.type() != QEvent.Type.ToolTip:
+            return super().helpEvent(event, view, option, index)
+        rect = option.rect  # type: ignore[attr-defined]
+        pos = QPointF(event.pos())
+        href = self.link_at(index, rect, pos)
+        geo = self.geometry(index, rect)
+        if href:
+            text = link_tooltip(href)
+        elif geo.thinking is not None and geo.thinking.contains(pos):
+            text = "Hide the thinking" if self.message(index).thinking_open else \
+                "Show the thinking"
+        else:
+            QToolTip.hideText()
+            return False
+        QToolTip.showText(event.globalPos(), text, view)
+        return True
+

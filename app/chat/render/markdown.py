@@ -1,5 +1,7 @@
 """Markdown → laid-out QTextDocument for one message, with code blocks shaded and monospace.
 
+The text is made safe first (`safe_text`): no HTML from anyone, line breaks kept.
+
 A `RenderedMessage` caches the document, its height and where each code block is, so the
 delegate can paint a Copy chip on it and find which block a click hit.
 """
@@ -22,6 +24,7 @@ from PySide6.QtGui import (
     QTextFormat,
 )
 
+from app.chat.render.safe_text import MARKDOWN_FEATURES, safe_markdown
 from app.shell.theme import Palette
 
 CACHE_SIZE = 400
@@ -42,11 +45,16 @@ class RenderedMessage:
     layout: QAbstractTextDocumentLayout      # doc's, kept: asking PySide for it is not cheap
 
 
+def set_message_text(doc: QTextDocument, text: str) -> None:
+    """Fill `doc` with message text as safe Markdown (the one way message text is parsed)."""
+    doc.setMarkdown(safe_markdown(text), MARKDOWN_FEATURES)
+
+
 def render_markdown(text: str, width: float, palette: Palette, font: QFont) -> RenderedMessage:
     doc = QTextDocument()
     doc.setDefaultFont(font)
     doc.setDocumentMargin(0)
-    doc.setMarkdown(text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+    set_message_text(doc, text)
     code_blocks = _style_code(doc, palette, font)
     doc.setTextWidth(max(width, 40))
     layout = doc.documentLayout()

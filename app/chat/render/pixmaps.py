@@ -15,9 +15,10 @@ PIXMAP_LIMIT = 48          # about three screens of messages
 
 
 def paint_document(painter: QPainter, item: RenderedMessage, palette: Palette,
-                   area: QRectF | None = None) -> None:
+                   area: QRectF | None = None, text_color: str | None = None) -> None:
     """The message's code-block shading and text, with the document's top-left at (0, 0);
-    with `area` (document coordinates), only the lines that reach into it."""
+    with `area` (document coordinates), only the lines that reach into it; `text_color`
+    instead of the palette's text colour (the thinking's muted text)."""
     painter.setPen(QColor(palette.border))
     painter.setBrush(QColor(palette.code_bg))
     for block in item.code_blocks:
@@ -26,7 +27,7 @@ def paint_document(painter: QPainter, item: RenderedMessage, palette: Palette,
     ctx = QAbstractTextDocumentLayout.PaintContext()
     if area is not None:
         ctx.clip = area
-    ctx.palette.setColor(QPalette.ColorRole.Text, QColor(palette.text))
+    ctx.palette.setColor(QPalette.ColorRole.Text, QColor(text_color or palette.text))
     item.layout.draw(painter, ctx)
 
 
@@ -51,14 +52,15 @@ class DocumentPixmaps:
             OrderedDict()
 
     def draw(self, painter: QPainter, key: object, item: RenderedMessage, palette: Palette,
-             background: QColor, text: QRectF) -> None:
+             background: QColor, text: QRectF, text_color: str | None = None) -> None:
         """Paint `item` into the bubble's `text` rectangle over a solid `background`, from the
-        cache."""
+        cache (`key` names what is drawn there, one colour per key)."""
         ratio = painter.device().devicePixelRatioF()
         cache_key = (key, round(ratio * 100), round(text.width()))
         entry = self._items.get(cache_key)
         if entry is None or entry[0] is not item:
-            entry = (item, *self._render(item, palette, background, ratio, text.width()))
+            entry = (item, *self._render(item, palette, background, ratio, text.width(),
+                                         text_color))
             self._items[cache_key] = entry
             while len(self._items) > self._limit:
                 self._items.popitem(last=False)
@@ -68,7 +70,7 @@ class DocumentPixmaps:
 
     @staticmethod
     def _render(item: RenderedMessage, palette: Palette, background: QColor,
-                ratio: float, width: float) -> tuple[QPixmap, QRectF]:
+                ratio: float, width: float, text_color: str | None) -> tuple[QPixmap, QRectF]:
         bounds = document_bounds(item, width)
         pixmap = QPixmap(max(1, round(bounds.width() * ratio)),
                          max(1, round(bounds.height() * ratio)))
@@ -77,7 +79,7 @@ class DocumentPixmaps:
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.translate(-bounds.topLeft())
-        paint_document(painter, item, palette)
+        paint_document(painter, item, palette, text_color=text_color)
         painter.end()
         return pixmap, bounds
 
@@ -86,3 +88,16 @@ class DocumentPixmaps:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def painted_area(painter: QPainter) -> QRectF | None:
+    """The part of the painter's current coordinates this paint event may touch (its system
+    clip), so a document draws only the lines in it; None when unknown."""
+    engine = painter.paintEngine()
+    region = engine.systemClip() if engine is not None else None
+    if region is None or region.isEmpty():
+        return None
+    inverse, invertible = painter.deviceTransform().inverted()
+    if not invertible:
+        return None
+    return inverse.mapRect(QRectF(region.boundingRect()))

@@ -4,7 +4,8 @@ No widget per message: the delegate paints bubbles, code blocks with a Copy chip
 and action links (Copy, Edit, Regenerate), and handles clicks on them. Rendered documents are
 cached per (message, width), so 1,000-message conversations lay out once and scroll smoothly.
 Everything the mouse can do is on the keyboard too: Ctrl+C, Ctrl+Shift+C (the code), F2,
-Ctrl+R, and the context menu (Menu key or Shift+F10) on the selected message.
+Ctrl+R, Ctrl+T (fold or unfold the thinking), and the context menu (Menu key or Shift+F10) on
+the selected message.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QContextMenuEvent, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from app.chat.message_actions import MessageAction
@@ -23,11 +31,13 @@ from app.chat.transcript import Role
 from app.shell.theme import Palette
 
 COPY_CODE_KEYS = "Ctrl+Shift+C"
+THINKING_KEYS = "Ctrl+T"
 
 
 class ChatView(QListView):
     actionTriggered = Signal(str, int)     # copy | copy_code | edit | regenerate | stop, row
     codeCopied = Signal(str)
+    linkRefused = Signal(str)              # a clicked link that Parley does not open
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,7 +45,8 @@ class ChatView(QListView):
         self.setAccessibleName("Conversation")
         self.setAccessibleDescription("Messages; Ctrl+C copies, Ctrl+Shift+C copies the code, "
                                       "F2 edits a message of yours, Ctrl+R regenerates the last "
-                                      "reply, the Menu key or Shift+F10 shows every action")
+                                      "reply, Ctrl+T shows or hides a reply's thinking, the Menu "
+                                      "key or Shift+F10 shows every action")
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -50,6 +61,7 @@ class ChatView(QListView):
         self.setItemDelegate(self.delegate)
         self.delegate.actionTriggered.connect(self.actionTriggered)
         self.delegate.codeCopied.connect(self.codeCopied)
+        self.delegate.linkRefused.connect(self.linkRefused)
         self.menu: QMenu | None = None
         self._stick_to_bottom = True
         self._scroll_timer = QTimer(self, singleShot=True, interval=0)
@@ -84,6 +96,22 @@ class ChatView(QListView):
         item = self.delegate.rendered(index, self.viewport().width())
         return [block.text for block in item.code_blocks]
 
+    def toggle_thinking(self, row: int) -> bool:
+        """Fold or unfold message `row`'s thinking; False when it has none."""
+        index = self.model().index(row, 0)
+        return index.isValid() and self.model().setData(
+            index, not index.data(Role.ThinkingOpenRole), Role.ThinkingOpenRole)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # type: ignore[override]
+        """A hand over a link or the Thinking line (what a click will do)."""
+        pos = event.position()
+        index = self.indexAt(pos.toPoint())
+        if index.isValid() and self.delegate.over_clickable(index, self.visualRect(index), pos):
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.viewport().unsetCursor()
+        super().mouseMoveEvent(event)
+
     def _scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._stick_to_bottom = value >= bar.maximum() - 48
@@ -100,11 +128,14 @@ class ChatView(QListView):
         """A streamed token that keeps the row's height repaints that row alone; anything else
         goes through Qt (which repaints the whole viewport, and tells assistive technology —
         once per reply is enough, not once per token)."""
-        streamed = top == bottom and list(roles) == [int(Role.ContentRole)]
-        before = self.delegate.last_rendering(top, self.viewport().width()) if streamed else None
+        content = list(roles) == [int(Role.ContentRole)]
+        streamed = top == bottom and (content or list(roles) == [int(Role.ReasoningRole)])
+        before = self.delegate.last_rendering(top, self.viewport().width()) if content else None
         resized = self.delegate.height_changed(top)
         if streamed and not resized:
-            self._repaint_changed_lines(top, before)
+            if content:
+                self._repaint_changed_lines(top, before)
+            self._repaint_thinking(top)
             return
         if resized:                                      # e.g. a new line: lay out again
             self.delegate.sizeHintChanged.emit(top)
@@ -123,6 +154,18 @@ class ChatView(QListView):
         top = max(row.top(), int(text_top + changed) - 2)
         if top <= row.bottom():
             self.viewport().update(QRect(row.left(), top, row.width(), row.bottom() - top + 1))
+
+    def _repaint_thinking(self, index: QModelIndex) -> None:
+        """Repaint the row's Thinking block (its figures grew, or the answer began)."""
+        if not index.data(Role.ReasoningRole):
+            return
+        row = self.visualRect(index)
+        geo = self.delegate.geometry(index, row) if not row.isEmpty() else None
+        if geo is None or geo.thinking is None:
+            return
+        bottom = (geo.reasoning or geo.thinking).bottom()
+        top = int(geo.thinking.top()) - 2
+        self.viewport().update(QRect(row.left(), top, row.width(), int(bottom) - top + 3))
 
     def _follow(self) -> None:
         if self._stick_to_bottom:
@@ -145,6 +188,8 @@ class ChatView(QListView):
                 return
             if shift and key == Qt.Key.Key_F10:
                 self.show_menu(index.row(), self.visualRect(index).center())
+                return
+            if ctrl and key == Qt.Key.Key_T and self.toggle_thinking(index.row()):
                 return
         if ctrl and key == Qt.Key.Key_R:
             self.actionTriggered.emit(MessageAction.REGENERATE, self.model().rowCount() - 1)
@@ -178,6 +223,9 @@ class ChatView(QListView):
             return menu
         menu.addAction("Copy message\tCtrl+C",
                        lambda: self.actionTriggered.emit(MessageAction.COPY, row))
+        if index.data(Role.ReasoningRole):
+            label = "Hide thinking" if index.data(Role.ThinkingOpenRole) else "Show thinking"
+            menu.addAction(f"{label}\t{THINKING_KEYS}", lambda: self.toggle_thinking(row))
         blocks = self.code_blocks(row)
         for i, code in enumerate(blocks):
             label = "Copy code" if len(blocks) == 1 else f"Copy code block {i + 1}"
