@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +17,17 @@ from tests.support.gui_window import MakeWindow, this_build
 
 @pytest.fixture(name="make_window")
 def make_window_fixture(qtbot, qapp) -> Iterator[MakeWindow]:
-    """`make(engine, theme, build)`: a shown MainWindow on a FakeEngine (the same PARLEY_HOME
-    each call in a test, so a second call is a restart). `theme=None` takes the theme from the
-    preferences, as the app does; `build` replaces the build reader (see `gpu_build`)."""
+    """`make(engine, theme, build, resolver)`: a shown MainWindow on a FakeEngine (the same
+    PARLEY_HOME each call in a test, so a second call is a restart). `theme=None` takes the theme
+    from the preferences, as the app does; `build` replaces the build reader (see `gpu_build`);
+    `resolver` turns a model choice into its path."""
     windows: list[MainWindow] = []
 
     def make(engine: FakeEngine | None = None, theme: str | None = "light",
-             build: BuildReader = this_build) -> MainWindow:
+             build: BuildReader = this_build,
+             resolver: Callable[[str], Path] = Path) -> MainWindow:
         eng = engine or FakeEngine()
-        ctx = AppContext.create(lambda: eng, resolver=Path, build_reader=build)
+        ctx = AppContext.create(lambda: eng, resolver=resolver, build_reader=build)
         window = MainWindow(ctx, ThemeManager(qapp, ctx.prefs.theme if theme is None
                                               else theme))
         qtbot.addWidget(window)

@@ -26,7 +26,7 @@ from inference.host.host import EngineHost
 from inference.library.model_kind import BASE_MODEL_NOTICE
 from tests.support.fake_engine import FakeEngine
 from tests.support.gguf_factory import SIMPLE_CHAT_TEMPLATE, write_tiny_model
-from tests.support.gui_window import send_and_wait, this_build
+from tests.support.gui_window import MakeWindow, send_and_wait, this_build
 
 pytestmark = pytest.mark.gui
 HeaderWindow = Callable[..., MainWindow]
@@ -44,7 +44,8 @@ class HeaderEngine(FakeEngine):
 
 
 @pytest.fixture(name="header_window")
-def header_window_fixture(qtbot, qapp, starter_model_path: Path) -> Iterator[HeaderWindow]:
+def header_window_fixture(make_window: MakeWindow,
+                          starter_model_path: Path) -> Iterator[HeaderWindow]:
     """`make(engine)`: a shown window whose "starter" is the real starter file, where the app
     keeps it (a link: no 253 MB copy); the same PARLEY_HOME each call in a test, so a second
     call is a restart."""
@@ -52,24 +53,14 @@ def header_window_fixture(qtbot, qapp, starter_model_path: Path) -> Iterator[Hea
 
     starter = parley_paths().ensure().models / starter_model_path.name
     starter.symlink_to(starter_model_path)
-    windows: list[MainWindow] = []
 
     def resolve(choice: str) -> Path:
         return starter if choice == STARTER else Path(choice)
 
     def make(engine: FakeEngine | None = None) -> MainWindow:
-        eng = engine or HeaderEngine()
-        ctx = AppContext.create(lambda: eng, resolver=resolve, build_reader=this_build)
-        window = MainWindow(ctx, ThemeManager(qapp, "light"))
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
+        return make_window(engine or HeaderEngine(), resolver=resolve)
 
     yield make
-    for window in windows:
-        window.close()
-        window.ctx.store.close()
 
 
 def load(qtbot, window: MainWindow, choice: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QRectF, Qt
+from PySide6.QtCore import QModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 
 from app.chat.render import thinking
@@ -22,6 +22,7 @@ from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SamplingParams
 from tests.support.fake_engine import FakeEngine
 from tests.support.gui_window import MakeWindow, load_fake, send_and_wait
+from tests.support.paint_regions import PaintRegions
 
 pytestmark = pytest.mark.gui
 
@@ -284,19 +285,6 @@ def test_the_screenshot_of_a_reasoning_reply_folded_and_unfolded_runs_offscreen(
     assert all(ink > 100 for _unfolded, ink in shots.values())
     assert all((tmp_path / f"{name}.png").stat().st_size > 10_000 for name in shots)
     assert window.controller.conversation_id == earlier        # left as it was found
-
-
-class PaintRegions(QObject):
-    """Records the region of every paint event of the widget it filters."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rects: list[QRect] = []
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Paint:
-            self.rects.append(event.region().boundingRect())
-        return False
 
 
 def test_a_streamed_thinking_piece_repaints_the_thinking_line_alone(

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QRect, QRectF, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QRectF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
@@ -23,6 +23,7 @@ from tests.support.gui_window import (
     load_fake,
     send_and_wait,
 )
+from tests.support.paint_regions import PaintRegions
 
 pytestmark = pytest.mark.gui
 README = Path(__file__).parents[2] / "README.md"
@@ -159,19 +160,6 @@ def test_a_burst_of_tokens_reaches_the_view_in_few_updates(qtbot,
     assert updates == sorted(updates) and updates[-1] == len("".join(words))
     assert 2 <= len(updates) <= len(words) // 5, f"{len(updates)} updates for 300 tokens"
     assert len(updates) <= elapsed / 0.030 + 2          # at most one per ~30 ms
-
-
-class PaintRegions(QObject):
-    """Records the region of every paint event of the widget it filters."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rects: list[QRect] = []
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Paint:
-            self.rects.append(event.region().boundingRect())
-        return False
 
 
 def test_a_streamed_token_repaints_its_row_and_finished_rows_are_blitted(
@@ -328,7 +316,7 @@ def _readme_definitions() -> dict[str, str]:
     return {name: definition for name, definition in rows if name not in ("figure", "---")}
 
 
-README_NAMES = {"ttft_s": "TTFT", "tpot_s": "TPOT", "gen_tps": "tokens/s",
+README_NAMES = {"ttft_s": "TTFT", "ttfa_s": "TTFA", "tpot_s": "TPOT", "gen_tps": "tokens/s",
                 "prefill_tps": "prefill tokens/s", "prompt_tokens": "prompt tokens",
                 "output_tokens": "output tokens", "context_used": "context used",
                 "ram": "RAM", "vram": "VRAM"}
