@@ -19,6 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat.busy_buttons import BusyButtons
+from app.data.drafts import ChatDraft
+
 
 class Composer(QWidget):
     sendRequested = Signal(str)
@@ -30,6 +33,8 @@ class Composer(QWidget):
         self.setObjectName("composer")
         self._editing_row = -1
         self._busy = False
+        self.conversation_id = 0                     # the conversation the text belongs to
+        self.elsewhere: dict[int, ChatDraft] = {}   # other conversations' unsent text
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 8, 16, 12)
         layout.setSpacing(4)
@@ -56,7 +61,7 @@ class Composer(QWidget):
         self.stop_button.setAccessibleName("Stop generating")
         self.stop_button.setToolTip("Stop the reply (Esc)")
         self.stop_button.clicked.connect(self.stopRequested)
-        self.stop_button.hide()
+        self.buttons = BusyButtons(self.send_button, self.stop_button, self)
         row.addWidget(self.input, 1)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
@@ -64,6 +69,11 @@ class Composer(QWidget):
         buttons.addStretch(1)
         row.addLayout(buttons)
         layout.addLayout(row)
+        self.token_label = QLabel("")
+        self.token_label.setObjectName("mutedLabel")
+        self.token_label.setAccessibleName("Tokens of the message and the context left")
+        self.token_label.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(self.token_label)
 
     # -- state -------------------------------------------------------------------------------
     def text(self) -> str:
@@ -81,8 +91,7 @@ class Composer(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         self._busy = busy
-        self.stop_button.setVisible(busy)
-        self.send_button.setVisible(not busy)
+        self.buttons.set_busy(busy)
 
     def begin_edit(self, row: int, text: str) -> None:
         self._editing_row = row

@@ -32,6 +32,7 @@ class _Reply:
     row: int
     restore_text: str | None = None       # the user's text to give back if it fails at once
     attached: bool = True
+    created: int = 0                      # the conversation its send created (0: none)
 
     @property
     def text(self) -> str:
@@ -40,6 +41,7 @@ class _Reply:
 
 class ChatController(QObject):
     conversationChanged = Signal(int)      # the conversation on screen (0: none yet)
+    leavingConversation = Signal(int)      # the person opens another one: this one is left
     conversationsChanged = Signal()        # titles / order changed: refresh the sidebar
     busyChanged = Signal(bool)
     errorOccurred = Signal(str)
@@ -79,6 +81,7 @@ class ChatController(QObject):
         except StoreError as err:
             self.errorOccurred.emit(str(err))
             return
+        self.leavingConversation.emit(self._conv_id)
         self._detach()
         self._conv_id = conv_id
         self.transcript.set_messages(messages)
@@ -118,7 +121,8 @@ class ChatController(QObject):
             self.errorOccurred.emit(str(err))
             return False
         self.transcript.append_message("user", text, user.id, mode="chat")
-        if not self._start_reply(settings, restore_text=text, user_msg_id=user.id):
+        if not self._start_reply(settings, restore_text=text, user_msg_id=user.id,
+                                 created=created):
             self.transcript.remove_from(self.transcript.rowCount() - 1)
             self._quietly(lambda: self.store.delete_messages_from(self._conv_id, user.id))
             if created:
@@ -183,7 +187,7 @@ class ChatController(QObject):
         return chat_history(self.store.messages(self._conv_id)) if self._conv_id else []
 
     def _start_reply(self, settings: RunSettings, restore_text: str | None = None,
-                     user_msg_id: int | None = None) -> bool:
+                     user_msg_id: int | None = None, created: int = 0) -> bool:
         """Store the empty reply and start generating it; False (with the error said) when
         the store refuses it."""
         try:
@@ -197,7 +201,7 @@ class ChatController(QObject):
         row = self.transcript.append_message("assistant", "", msg.id, streaming=True,
                                              mode="chat")
         record = self.recorder.start(self._conv_id, msg.id, user_msg_id or 0)
-        reply = _Reply(record, row, restore_text)
+        reply = _Reply(record, row, restore_text, created=created)
         handlers = GenerationHandlers(
             on_tokens=lambda text: self._on_tokens(reply, text),
             on_reasoning=lambda piece: self._on_reasoning(reply, piece),
@@ -255,19 +259,33 @@ class ChatController(QObject):
             self._end(reply)
 
     def _show_failed(self, reply: _Reply, message: str, *, crashed: bool) -> None:
-        if self.recorder.fail(reply.record):
+        kept = self.recorder.fail(reply.record)
+        if kept and reply.attached:
             stats = reply.record.stats
-            if reply.attached:
-                self.transcript.finish(reply.row, stats.to_dict() if stats else None, "error")
-        else:
-            if reply.attached:
-                row = reply.row - 1 if reply.restore_text is not None else reply.row
-                self.transcript.remove_from(row)
-                if reply.restore_text is not None:
-                    self.draftRestored.emit(reply.restore_text)
-            self.conversationsChanged.emit()
+            self.transcript.finish(reply.row, stats.to_dict() if stats else None, "error")
+        elif reply.attached:
+            row = reply.row - 1 if reply.restore_text is not None else reply.row
+            self.transcript.remove_from(row)
+            if reply.restore_text is not None:
+                self.draftRestored.emit(reply.restore_text)
         if not crashed and reply.attached:
             self.errorOccurred.emit(message)
+        if not kept:
+            self._drop_if_empty(reply.created)
+            self.conversationsChanged.emit()
+
+    def _drop_if_empty(self, conv_id: int) -> None:
+        """A conversation this send created that the failure left empty goes (no entry in the
+        sidebar titled with a prompt that was never answered)."""
+        if not conv_id:
+            return
+        try:
+            if self.store.messages(conv_id):
+                return
+            self.store.delete(conv_id)
+        except (StoreError, LookupError):
+            return
+        self.forget_conversation(conv_id)
 
     @staticmethod
     def _quietly(undo: Callable[[], object]) -> None:

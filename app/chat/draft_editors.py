@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.chat.composer import Composer
+from app.chat.composer_drafts import put_back
 from app.chat.instruct_mode import InstructModePage
 from app.chat.text_mode import TextModePage
 from app.chat.transcript import TranscriptModel
-from app.data.drafts import Drafts
+from app.data.drafts import ChatDraft, Drafts
 from app.data.store import Store
 
 
@@ -34,6 +35,8 @@ class ChatDraftEditors:
                    if 0 <= row < self.transcript.rowCount() else 0)
         system = self.instruct_page.system
         return Drafts(chat=self.composer.text(), chat_edit_of=edit_of,
+                      chat_conversation=self.composer.conversation_id,
+                      chat_elsewhere=tuple(self.composer.elsewhere.values()),
                       text=self.text_page.editor.toPlainText(),
                       text_conversation=self.text_page.run.conv_id,
                       instruction=self.instruct_page.instruction.toPlainText(),
@@ -51,13 +54,16 @@ class ChatDraftEditors:
             page.system.document().setModified(True)
 
     def _restore_chat(self, drafts: Drafts) -> None:
-        if not drafts.chat:
-            return
-        row = self.transcript.row_of_message(drafts.chat_edit_of) if drafts.chat_edit_of else -1
-        if row >= 0 and self.transcript.message_at(row).role == "user":
-            self.composer.begin_edit(row, drafts.chat)
-        else:
-            self.composer.set_text(drafts.chat)
+        """Each conversation's draft back with it: the one on screen in the composer."""
+        composer = self.composer
+        composer.elsewhere.update({d.conv_id: d for d in drafts.chat_elsewhere})
+        on_screen = composer.conversation_id
+        owner = on_screen if drafts.chat_conversation is None else drafts.chat_conversation
+        if drafts.chat:
+            composer.elsewhere[owner] = ChatDraft(owner, drafts.chat, drafts.chat_edit_of)
+        draft = composer.elsewhere.pop(on_screen, None)
+        if draft is not None:
+            put_back(composer, self.transcript, draft)
 
     def _restore_text(self, drafts: Drafts) -> None:
         if not drafts.text and not drafts.text_conversation:

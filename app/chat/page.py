@@ -37,6 +37,7 @@ class ChatPage(QSplitter):
 
     def shutdown(self) -> None:
         """Keep the partial replies of every mode and stop generating."""
+        self.parts.sidebar.shutdown()
         self.parts.controller.shutdown()
         self.parts.text_run.shutdown()
         self.parts.instruct_run.shutdown()

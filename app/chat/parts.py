@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject
 
 from app.chat.composer import Composer
+from app.chat.composer_drafts import ComposerDrafts
 from app.chat.controller import ChatController
 from app.chat.instruct_mode import InstructModePage
 from app.chat.mode_run import ModeRun
 from app.chat.render.view import ChatView
-from app.chat.request_builder import RunSettings
+from app.chat.request_builder import RunSettings, chat_request
 from app.chat.sidebar import Sidebar
 from app.chat.text_mode import TextModePage
+from app.chat.token_count import TokenCount
 from app.chat.transcript import TranscriptModel
 from app.data.store import Store
 from app.engine.client import EngineClient
-from inference.engine.requests import Mode
+from inference.engine.requests import Message, Mode
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,13 @@ class ChatParts:
         instruct_run = ModeRun(store, client, Mode.INSTRUCT.value, owner)
         view = ChatView()
         view.setModel(transcript)
+        composer = Composer()
+        ComposerDrafts(composer, transcript, controller)
+        TokenCount(composer.input, composer.token_label, client,
+                   lambda text: chat_request([*controller.history(), Message("user", text)],
+                                             settings()))
         return cls(transcript, controller, text_run, instruct_run, Sidebar(store), view,
-                   Composer(), TextModePage(text_run, settings),
+                   composer, TextModePage(text_run, settings),
                    InstructModePage(instruct_run, settings))
 
     @property

@@ -26,6 +26,17 @@ def chat_history(messages: Iterable[StoredMessage]) -> list[Message]:
             for m in messages]
 
 
+def preview_history(history: Iterable[Message], composer_text: str) -> list[Message]:
+    """What "Show prompt" renders: the history with the unsent text as your next turn; with
+    nothing typed after a reply, the prompt of that reply (the history up to your last
+    message)."""
+    turns = list(history)
+    if composer_text.strip():
+        return [*turns, Message("user", composer_text)]
+    last_user = max((i for i, m in enumerate(turns) if m.role == "user"), default=-1)
+    return turns[: last_user + 1]
+
+
 def chat_request(history: Iterable[Message], settings: RunSettings) -> GenerationRequest:
     """The conversation so far, ending with the user's turn (replies with no answer left out)."""
     messages = tuple(m for m in history

@@ -1,4 +1,5 @@
-"""The action row of the Text and Instruct pages: a go button, a Stop button, a stats line."""
+"""The action row of the Text and Instruct pages: a go button that turns to Stop while it
+runs (BusyButtons), and a stats line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
+from app.chat.busy_buttons import BusyButtons
+
 
 @dataclass(frozen=True)
 class RunRow:
@@ -14,10 +17,11 @@ class RunRow:
     go: QPushButton
     stop: QPushButton
     stats: QLabel
+    buttons: BusyButtons
 
     def set_busy(self, busy: bool) -> None:
-        self.go.setVisible(not busy)
-        self.stop.setVisible(busy)
+        """Go turns to Stop (after BusyButtons' short guard, so a double click cannot stop)."""
+        self.buttons.set_busy(busy)
 
 
 def run_row(label: str, accessible_name: str, tooltip: str, on_go: Callable[[], None],
@@ -32,7 +36,6 @@ def run_row(label: str, accessible_name: str, tooltip: str, on_go: Callable[[], 
     stop.setAccessibleName("Stop generating")
     stop.setToolTip("Stop; the text so far is kept (Esc)")
     stop.clicked.connect(on_stop)
-    stop.hide()
     stats = QLabel("")
     stats.setObjectName("mutedLabel")
     stats.setWordWrap(True)          # long stats lines must not widen the window
@@ -40,4 +43,4 @@ def run_row(label: str, accessible_name: str, tooltip: str, on_go: Callable[[], 
     layout.addWidget(go)
     layout.addWidget(stop)
     layout.addWidget(stats, 1)
-    return RunRow(layout, go, stop, stats)
+    return RunRow(layout, go, stop, stats, BusyButtons(go, stop))

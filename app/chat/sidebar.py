@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QListView,
     QMenu,
@@ -129,7 +130,13 @@ class Sidebar(QWidget):
             QShortcut(QKeySequence(keys), self.list, slot,
                       context=Qt.ShortcutContext.WidgetShortcut)
         layout.addWidget(self.new_button)
+        self.no_results = QLabel("No results")
+        self.no_results.setObjectName("mutedLabel")
+        self.no_results.setAccessibleName("No conversations match the search")
+        self.no_results.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.no_results.hide()
         layout.addWidget(self.search)
+        layout.addWidget(self.no_results)
         layout.addWidget(self.list, 1)
         self._current = 0
         self.refresh()
@@ -138,8 +145,15 @@ class Sidebar(QWidget):
         self.delegate.palette = palette
         self.list.viewport().update()
 
+    def shutdown(self) -> None:
+        """The window is closing (the history database with it): no delayed search refresh."""
+        self._search_timer.stop()
+        self._search_timer.timeout.disconnect(self.refresh)
+
     def refresh(self) -> None:
         self.model.refresh(self.search.text())
+        self.no_results.setVisible(bool(self.search.text().strip())
+                                   and self.model.rowCount() == 0)
         self.select(self._current)
 
     def select(self, conv_id: int) -> None:

@@ -39,6 +39,7 @@ class Role(IntEnum):
     MessageRole = _USER_ROLE + 8       # the row's TranscriptMessage (replaced when it changes)
     ReasoningRole = _USER_ROLE + 9     # str: the reply's thinking ("" when it did not think)
     ThinkingOpenRole = _USER_ROLE + 10  # bool: its Thinking block is unfolded (setData sets it)
+    UnfoldedRole = _USER_ROLE + 11     # bool: a long message shown whole (setData sets it)
 
 
 _ROLE_NAMES = {
@@ -52,6 +53,7 @@ _ROLE_NAMES = {
     Role.MessageRole: b"message",
     Role.ReasoningRole: b"reasoning",
     Role.ThinkingOpenRole: b"thinkingOpen",
+    Role.UnfoldedRole: b"unfolded",
 }
 
 
@@ -67,6 +69,7 @@ class TranscriptMessage:
     reasoning: str = ""
     thinking: ThinkingFacts = ThinkingFacts()
     thinking_open: bool = False
+    unfolded: bool = False           # a long message shown whole ("Show more" clicked)
 
     @property
     def still_thinking(self) -> bool:
@@ -117,15 +120,24 @@ class TranscriptModel(QAbstractListModel):
             return msg.reasoning
         if role == Role.ThinkingOpenRole:
             return msg.thinking_open
+        if role == Role.UnfoldedRole:
+            return msg.unfolded
         return None
 
     def setData(self, index: _Index, value: Any,  # type: ignore[override]
                 role: int = Qt.ItemDataRole.EditRole) -> bool:
-        """Only ThinkingOpenRole can be set: fold or unfold a reply's Thinking block."""
-        if int(role) != Role.ThinkingOpenRole or not index.isValid() \
+        """Only ThinkingOpenRole (fold or unfold a reply's Thinking block) and UnfoldedRole
+        (show a long message whole, or folded) can be set."""
+        if int(role) not in (Role.ThinkingOpenRole, Role.UnfoldedRole) or not index.isValid() \
                 or not 0 <= index.row() < len(self._rows):
             return False
         msg = self._rows[index.row()]
+        if int(role) == Role.UnfoldedRole:
+            if bool(value) == msg.unfolded:
+                return False
+            self._rows[index.row()] = replace(msg, unfolded=bool(value))
+            self._changed(index.row(), [Role.UnfoldedRole])
+            return True
         if not msg.reasoning or bool(value) == msg.thinking_open:
             return False
         self._rows[index.row()] = replace(msg, thinking_open=bool(value))

@@ -9,9 +9,10 @@ prompt, Past comparisons (`data/comparisons/*.json`).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from app.compare.history_view import HistoryPanel
@@ -20,7 +21,7 @@ from app.compare.prompt_view import SamePromptView
 from app.compare.results import ResultsPanel
 from app.compare.setup import AUTO_REFERENCE, AUTO_REFERENCE_TIP, SAMPLES_DIR, SetupTab
 from app.compare.worker import CompareBackend, CompareRunner, LadderJob
-from app.shell.formatting import eta_text
+from app.shell.formatting import RateEta
 from app.shell.theme import Palette
 from inference.compare.comparison import CompareProgress, CompareSettings
 from inference.compare.history import CompareHistory
@@ -31,10 +32,12 @@ from inference.quantize.quantize import QuantizeProgress, QuantizeResult
 
 __all__ = ["AUTO_REFERENCE", "AUTO_REFERENCE_TIP", "ComparePage"]
 RESULTS_TAB = 1
+ETA_TICK_MS = 1000           # the time left counts down between progress reports
 
 
 class ComparePage(QWidget):
     errorOccurred = Signal(str)
+    errorResolved = Signal()                # what the last error said no longer holds
     resultReady = Signal(object)            # CompareResult
 
     def __init__(self, backend: CompareBackend | None = None, samples_dir: Path = SAMPLES_DIR,
@@ -44,6 +47,9 @@ class ComparePage(QWidget):
         self.setObjectName("comparePage")
         self.runner = CompareRunner(backend, self)
         self.result: CompareResult | None = None
+        self._eta: RateEta | None = None
+        self._eta_timer = QTimer(self, interval=ETA_TICK_MS)
+        self._eta_timer.timeout.connect(self._show_eta)
         self.setup = s = SetupTab(samples_dir, library)
         s.errorOccurred.connect(self.errorOccurred)
         s.run_button.clicked.connect(self.start_compare)
@@ -118,7 +124,17 @@ class ComparePage(QWidget):
         self.status.addItems([f"{n}: waiting" for n in names])
         self.progress.setValue(0)
         self.eta.setText("")
+        self._eta = RateEta(time.monotonic())
+        self._eta_timer.start()
         self._set_busy(True)
+
+    def _show_eta(self) -> None:
+        self.eta.setText(self._eta.text(time.monotonic()) if self._eta is not None else "")
+
+    def _end_eta(self) -> None:
+        self._eta = None
+        self._eta_timer.stop()
+        self.eta.setText("")
 
     def _set_busy(self, busy: bool) -> None:
         for button in (self.run_button, self.ladder_button, self.prompt_view.run_button):
@@ -131,7 +147,6 @@ class ComparePage(QWidget):
         if isinstance(p, CompareProgress):
             text = f"{p.file}: {p.stage} {p.detail or f'{100 * p.fraction:.0f} %'}"
             row, value = p.index, p.overall
-            self.eta.setText(eta_text(p.eta_s) if p.stage != "done" or value < 1 else "")
         elif isinstance(p, QuantizeProgress):
             text = f"{p.target}: {p.tensors_done}/{p.tensors_total or '?'} tensors"
             row, value = p.job - 1, (p.job - 1 + p.fraction) / p.jobs
@@ -140,10 +155,16 @@ class ComparePage(QWidget):
         if 0 <= row < self.status.count():
             self.status.item(row).setText(text)
         self.progress.setValue(int(1000 * value))
+        if self._eta is not None:
+            self._eta.update(value, time.monotonic())
+            self._show_eta()
 
     def _on_compared(self, result: CompareResult) -> None:
         self.progress.setValue(1000)
-        self.eta.setText("")
+        self._end_eta()
+        if result.partial:
+            self.status.addItem(f"Cancelled: kept the {len(result.rows)} of "
+                                f"{result.files_asked} files measured before it.")
         try:
             saved: Path | None = self.history.history.save(result)
         except OSError as exc:
@@ -168,22 +189,25 @@ class ComparePage(QWidget):
                 self.status.item(i).setText(f"{r.quant}: {r.output.name}, {how} "
                                             f"({r.bits_per_weight:.2f} bpw)")
         self.progress.setValue(1000)
+        self._end_eta()
         self._set_busy(False)
+        self.errorResolved.emit()              # e.g. the refusal to requantize, now allowed
 
     def _on_replied(self, replies: object) -> None:
         self.prompt_view.finish(replies)  # type: ignore[arg-type]
         self._set_busy(False)
 
     def _on_failed(self, message: str) -> None:
+        message = gui_wording(message)
         self.status.addItem(f"Failed: {message}")
-        self.eta.setText("")
+        self._end_eta()
         self._set_busy(False)
         self.prompt_view.set_busy(False)
         self.errorOccurred.emit(message)
 
     def _on_cancelled(self) -> None:
         self.status.addItem("Cancelled.")
-        self.eta.setText("")
+        self._end_eta()
         self._set_busy(False)
         self.prompt_view.set_busy(False)
 
@@ -191,10 +215,22 @@ class ComparePage(QWidget):
         return self.setup.open_library_picker()
 
     def set_palette(self, palette: Palette) -> None:
-        """The page's colours come from the window's style sheet alone."""
+        """The page's colours come from the window's style sheet; the chart's from the
+        palette."""
+        self.results.set_palette(palette)
 
     def shutdown(self) -> None:
         """Cancel running work and stop the worker thread (call when the window closes)."""
         if self.setup.picker is not None:
             self.setup.picker.tasks.shutdown()
         self.runner.shutdown()
+
+
+CLI_FLAGS = {"(--allow-requantize)": "(tick “Allow requantizing”)"}
+
+
+def gui_wording(message: str) -> str:
+    """An engine message as the page says it: the setting to change, not the CLI's flag."""
+    for flag, words in CLI_FLAGS.items():
+        message = message.replace(flag, words)
+    return message

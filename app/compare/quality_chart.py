@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.shell.theme import LIGHT, Palette
 from inference.compare.result import CompareResult
 
 Y_CHOICES = {"ppl": "Perplexity", "kld_mean": "Mean KLD vs reference"}
@@ -21,6 +22,25 @@ X_CHOICES = {"file_size": "File size (MiB)", "bits_per_weight": "Bits per weight
 _X_SCALE = {"file_size": 1 / (1024 * 1024), "bits_per_weight": 1.0}
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP, MARGIN_RIGHT = 64, 44, 16, 24
 RADIUS = 5
+GRID_ALPHA = 90               # gridlines: the border colour, faint, so they never glare
+
+
+def chart_colors(palette: Palette) -> dict[str, QColor]:
+    """The chart's colours from the window's palette (readable labels on dark, soft grid)."""
+    grid = QColor(palette.border)
+    grid.setAlpha(GRID_ALPHA)
+    return {"axis": QColor(palette.muted), "point": QColor(palette.chart_a),
+            "text": QColor(palette.text), "grid": grid}
+
+
+def label_rect(pos: QPointF, width: float, height: float, plot: QRectF) -> QRectF:
+    """Where a point's label goes: right of the point, or left where it would leave the plot,
+    always kept inside the plot."""
+    gap = RADIUS + 3
+    left = pos.x() + gap if pos.x() + gap + width <= plot.right() else pos.x() - gap - width
+    left = min(max(left, plot.left()), plot.right() - width)
+    top = min(max(pos.y() - RADIUS - height, plot.top()), plot.bottom() - height)
+    return QRectF(left, top, width, height)
 
 
 @dataclass(frozen=True)
@@ -60,8 +80,8 @@ class QualityChart(QWidget):
         self._points: list[ChartPoint] = []
         self.x_key, self.y_key = "file_size", "ppl"
         self._result: CompareResult | None = None
-        self.colors = {"axis": QColor("#6b7280"), "point": QColor("#2563eb"),
-                       "text": QColor("#111827"), "grid": QColor("#e5e7eb")}
+        self.colors = chart_colors(LIGHT)
+        self.labels: dict[str, QRectF] = {}        # where each label was last drawn
 
     # -- data ----------------------------------------------------------------------------------
     def set_result(self, result: CompareResult | None) -> None:
@@ -95,8 +115,7 @@ class QualityChart(QWidget):
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        plot = QRectF(MARGIN_LEFT, MARGIN_TOP, max(10, self.width() - MARGIN_LEFT - MARGIN_RIGHT),
-                      max(10, self.height() - MARGIN_TOP - MARGIN_BOTTOM))
+        plot = self.plot_rect()
         painter.setPen(QPen(self.colors["axis"], 1))
         painter.drawLine(plot.bottomLeft(), plot.bottomRight())
         painter.drawLine(plot.bottomLeft(), plot.topLeft())
@@ -121,13 +140,18 @@ class QualityChart(QWidget):
             return QPointF(plot.left() + fx * plot.width(), plot.bottom() - fy * plot.height())
 
         self._draw_ticks(painter, plot, xs, ys, at)
+        metrics = QFontMetricsF(painter.font())
+        self.labels = {}
         for p in self._points:
             pos = at(p.x, p.y)
             painter.setPen(QPen(self.colors["point"], 2))
             painter.setBrush(Qt.BrushStyle.NoBrush if p.reference else self.colors["point"])
             painter.drawEllipse(pos, RADIUS, RADIUS)
             painter.setPen(self.colors["text"])
-            painter.drawText(pos + QPointF(RADIUS + 3, -RADIUS), p.label)
+            rect = label_rect(pos, metrics.horizontalAdvance(p.label) + 2, metrics.height(),
+                              plot)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, p.label)
+            self.labels[p.label] = rect
 
     def _draw_ticks(self, painter: QPainter, plot: QRectF, xs: list[float], ys: list[float],
                     at: Callable[[float, float], QPointF]) -> None:
@@ -147,7 +171,11 @@ class QualityChart(QWidget):
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                              f"{y:g}")
 
-    def set_palette_colors(self, axis: str, point: str, text: str, grid: str) -> None:
-        self.colors = {"axis": QColor(axis), "point": QColor(point), "text": QColor(text),
-                       "grid": QColor(grid)}
+    def set_palette(self, palette: Palette) -> None:
+        self.colors = chart_colors(palette)
         self.update()
+
+    def plot_rect(self) -> QRectF:
+        return QRectF(MARGIN_LEFT, MARGIN_TOP,
+                      max(10, self.width() - MARGIN_LEFT - MARGIN_RIGHT),
+                      max(10, self.height() - MARGIN_TOP - MARGIN_BOTTOM))

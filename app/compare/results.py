@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.compare.quality_chart import X_CHOICES, Y_CHOICES, QualityChart
 from app.compare.table import SORT_ROLE, CompareTableModel
+from app.shell.theme import Palette
 from inference.common.errors import ParleyError
 from inference.compare.export import write
 from inference.compare.result import CompareResult
@@ -75,6 +76,9 @@ class ResultsPanel(QWidget):
             f"Reference <b>{result.reference}</b> · n_ctx {result.n_ctx} · {result.tokens:,} "
             f"tokens in {result.chunks} chunks, {result.tokens_scored:,} positions scored · "
             f"{result.seconds:.1f} s")
+
+    def set_palette(self, palette: Palette) -> None:
+        self.chart.set_palette(palette)
 
     def set_exports_enabled(self, enabled: bool) -> None:
         for button in self.export_buttons:

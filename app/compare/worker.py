@@ -21,7 +21,12 @@ from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from app.engine.jobs import JobContext, JobPool, Work, failure_message
 from inference.common.cancel import CancelToken
-from inference.compare.comparison import CompareResult, CompareSettings, compare_files
+from inference.compare.comparison import (
+    CompareResult,
+    CompareSettings,
+    ComparisonCancelled,
+    compare_files,
+)
 from inference.compare.prompt import PromptPiece, PromptReply, PromptSettings, run_same_prompt
 from inference.quantize.quantize import QuantizeResult, quantize_ladder
 
@@ -68,8 +73,15 @@ class InferenceBackend:
 
     def compare(self, job: CompareJob, progress: Callable[[Any], None],
                 cancel: CancelToken) -> CompareResult:
-        return compare_files(job.paths, job.text, reference=job.reference,
-                             settings=job.settings, progress=progress, cancel=cancel)
+        """The comparison; cancelled after the reference, the files measured so far (a
+        partial result) rather than nothing."""
+        try:
+            return compare_files(job.paths, job.text, reference=job.reference,
+                                 settings=job.settings, progress=progress, cancel=cancel)
+        except ComparisonCancelled as exc:
+            if exc.partial is None:
+                raise
+            return exc.partial
 
     def ladder(self, job: LadderJob, progress: Callable[[Any], None],
                cancel: CancelToken) -> tuple[QuantizeResult, ...]:

@@ -25,9 +25,34 @@ SAVE_MS = 1000
 
 
 @dataclass(frozen=True)
+class ChatDraft:
+    """Unsent text of one chat conversation (0: the new one not created yet)."""
+
+    conv_id: int
+    text: str
+    edit_of: int = 0                 # the message id it edits (0: a new message)
+
+    @classmethod
+    def from_dict(cls, data: object) -> ChatDraft | None:
+        """A draft read back from the file; None when the entry is not one."""
+        if not isinstance(data, dict):
+            return None
+        conv_id, text, edit_of = data.get("conv_id"), data.get("text"), data.get("edit_of", 0)
+        if not (_count(conv_id) and _count(edit_of) and isinstance(text, str) and text):
+            return None
+        return cls(conv_id, text, edit_of)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
 class Drafts:
     chat: str = ""
     chat_edit_of: int = 0            # the message id the composer is editing (0: a new one)
+    chat_conversation: int | None = None   # the conversation `chat` belongs to (None: on screen)
+    chat_elsewhere: tuple[ChatDraft, ...] = ()   # the other conversations' unsent text
     text: str = ""
     text_conversation: int = 0       # the Text-mode conversation the document belongs to
     instruction: str = ""
@@ -40,7 +65,14 @@ class Drafts:
         for f in fields(cls):
             value = data.get(f.name)
             if f.name in ("chat_edit_of", "text_conversation"):
-                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+                ok = _count(value)
+            elif f.name == "chat_conversation":
+                ok = value is None or _count(value)
+            elif f.name == "chat_elsewhere":
+                drafts = [ChatDraft.from_dict(d) for d in value] \
+                    if isinstance(value, list) else []
+                value = tuple(d for d in drafts if d is not None)
+                ok = True
             elif f.name == "instruct_system":
                 ok = value is None or isinstance(value, str)
             else:

@@ -22,6 +22,7 @@ from app.engine.worker import (
     EngineWorker,
     LoadSpec,
     ModelResolver,
+    PrefillUpdate,
     ReasoningPiece,
     default_resolver,
 )
@@ -74,6 +75,7 @@ class EngineClient(QObject):
     loadFailed = Signal(str)
     engineCrashed = Signal(str)
     liveStats = Signal(object)          # GenerationStats, while a reply streams
+    prefillProgress = Signal(int, int)  # prompt tokens evaluated, of those to evaluate
     generationStarted = Signal(object)  # RenderedPrompt
     generationFinished = Signal(object)  # Finished
 
@@ -133,7 +135,7 @@ class EngineClient(QObject):
         w = self._worker                        # the jobs hold the worker, never the client
         self._start(lambda ctx: w.load(spec, ctx.token, ctx.report),
                     returned=self._on_loaded, errored=self._on_load_failed,
-                    yielded=self.loadProgress.emit, aborted=self._at_rest)
+                    yielded=self.loadProgress.emit, aborted=self._on_load_cancelled)
         return True
 
     def unload(self) -> bool:
@@ -226,19 +228,30 @@ class EngineClient(QObject):
         self._set_state(ClientState.UNLOADED)
         self.loadFailed.emit(failure_message(error, "Could not load the model"))
 
+    def _on_load_cancelled(self) -> None:
+        """A load that was stopped: `EngineAPI.load` replaces the model first, so none is
+        loaded now (the panels must not go on showing the one before)."""
+        had = self._loaded is not None
+        self._loaded = None
+        self._set_state(ClientState.UNLOADED)
+        if had:
+            self.modelUnloaded.emit()
+
     def _on_unloaded(self, _result: None) -> None:
         self._loaded = None
         self._set_state(ClientState.UNLOADED)
         self.modelUnloaded.emit()
 
     def _on_update(self, update: RenderedPrompt | str | ReasoningPiece | GenerationStats
-                   ) -> None:
+                   | PrefillUpdate) -> None:
         if isinstance(update, RenderedPrompt):
             self._handlers.on_rendered(update)
             self.generationStarted.emit(update)
         elif isinstance(update, GenerationStats):
             self._handlers.on_stats(update)
             self.liveStats.emit(update)
+        elif isinstance(update, PrefillUpdate):
+            self.prefillProgress.emit(update.done, update.total)
         elif isinstance(update, ReasoningPiece):
             self._handlers.on_reasoning(update)
         else:

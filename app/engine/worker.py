@@ -5,10 +5,11 @@ A stop is the request's CancelToken, set directly by the GUI thread. A generatio
 it yields the rendered prompt (the engine's first event), then the text pieces coalesced and
 paced by a `StreamPacer` (at most one update every ~30 ms, fewer when the GUI's share of the CPU
 while streaming would slow the engine down) each followed by live stats, and returns the
-`Finished`. The answer's text comes as `str`, a reasoning model's thinking as `ReasoningPiece`
-(never both in one update, in the order the engine sent them). Perplexity progress is
-throttled to at most 10 updates a second. An `EngineCrashedError` drops the dead engine here,
-on its thread, and goes on up to the client.
+`Finished`; while the prompt is evaluated, before the first token, it yields how far that has
+got (`PrefillUpdate`). The answer's text comes as `str`, a reasoning model's thinking as
+`ReasoningPiece` (never both in one update, in the order the engine sent them). Perplexity
+progress is throttled to at most 10 updates a second. An `EngineCrashedError` drops the dead
+engine here, on its thread, and goes on up to the client.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from inference.common.errors import (
 )
 from inference.engine.api import EngineAPI, LoadedModel, RenderedPrompt
 from inference.engine.config import ModelConfig
-from inference.engine.events import Finished, FinishReason, PromptRendered, TokenEvent
+from inference.engine.events import (
+    Finished,
+    FinishReason,
+    PrefillProgress,
+    PromptRendered,
+    TokenEvent,
+)
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
 from inference.engine.template_source import TemplateSource
@@ -63,7 +70,15 @@ class ReasoningPiece:
     seconds: float
 
 
-StreamUpdate = RenderedPrompt | str | ReasoningPiece | GenerationStats   # what a generation yields
+@dataclass(frozen=True)
+class PrefillUpdate:
+    """Prefill progress as a generation yields it to the GUI, before the first token."""
+
+    done: int
+    total: int
+
+
+StreamUpdate = RenderedPrompt | str | ReasoningPiece | GenerationStats | PrefillUpdate
 
 
 @dataclass(frozen=True)
@@ -209,6 +224,8 @@ class EngineWorker:
                     yield from pending.flush()
                     return event
                 if not isinstance(event, TokenEvent):
+                    if isinstance(event, PrefillProgress) and first is None:
+                        yield PrefillUpdate(int(event.done), int(event.total))
                     continue
                 now = time.perf_counter()
                 first = now if first is None else first

@@ -35,12 +35,3 @@ def method_summary(tokens: int, n_ctx: int) -> str:
         return (f"{tokens:,} tokens · method: chunked ({tokens // n_ctx:,} chunks of "
                 f"{n_ctx:,})")
     return f"{tokens:,} tokens · method: full text (chunked needs ≥ {2 * n_ctx:,})"
-
-
-def eta_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"about {seconds} s left"
-    return f"about {seconds // 60} min {seconds % 60:02d} s left"

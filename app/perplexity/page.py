@@ -8,6 +8,7 @@ answers arrive as callbacks on the GUI thread.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -28,9 +29,10 @@ from app.engine.perplexity_job import PerplexityHandlers, PerplexityOptions
 from app.perplexity.heat_colors import HeatLegend
 from app.perplexity.heatmap_view import MAX_TOKENS, HeatmapView
 from app.perplexity.history import PplHistory, ppl_text
-from app.perplexity.job import METHOD_HELP, PPL_HELP, eta_text
+from app.perplexity.job import METHOD_HELP, PPL_HELP
 from app.perplexity.store import NewRun, PplStore
 from app.perplexity.text_input import TextInput
+from app.shell.formatting import RateEta
 from app.shell.theme import Palette
 from inference.engine.api import LoadedModel
 from inference.perplexity.measure import PerplexityResult
@@ -56,6 +58,7 @@ class PerplexityPage(QWidget):
         self.client = client
         self.result: PerplexityResult | None = None
         self._run: _Run | None = None
+        self._eta = RateEta(time.monotonic())
         self._build(store)
         client.modelLoaded.connect(self._model_changed)
         client.modelUnloaded.connect(self._model_changed)
@@ -182,6 +185,7 @@ class PerplexityPage(QWidget):
             self.show_message("The engine is busy; try again in a moment.", error=True)
             return False
         self._run = _Run(text, options, loaded)
+        self._eta = RateEta(time.monotonic())
         self._set_running(True)
         self.show_message(f"Measuring on {loaded.config.path.name}…")
         return True
@@ -195,12 +199,15 @@ class PerplexityPage(QWidget):
     def running(self) -> bool:
         return self._run is not None
 
-    def _progress(self, done: int, total: int, eta: float | None) -> None:
+    def _progress(self, done: int, total: int, _engine_eta: float | None) -> None:
+        """Progress; the time left is the one rate-based estimate every page shows."""
         if self._run is None:
             return
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        self.eta.setText(eta_text(eta))
+        now = time.monotonic()
+        self._eta.update(done / total if total else 1.0, now)
+        self.eta.setText(self._eta.text(now) or "estimating…")
 
     def _finished(self, result: PerplexityResult) -> None:
         run, self._run = self._run, None

@@ -102,6 +102,8 @@ class TextInput(QWidget):
         except TextFileError as err:
             self.messageRequested.emit(f"Could not open the file: {err}.", True)
             return False
+        if text.endswith("\n"):      # as llama-perplexity -f, Compare and the CLI: drop one
+            text = text[:-1]          # trailing newline, so all count the same tokens
         self.set_text(text)
         self.messageRequested.emit(f"Opened {Path(path).name} ({len(text):,} characters).",
                                    False)

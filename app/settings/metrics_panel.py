@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from app.settings.sparkline import Sparkline
+from app.shell.formatting import RateEta, prefill_text
 from app.shell.theme import Palette
 from inference.engine.metrics import DEFINITIONS, GenerationStats
 from inference.memory.fit import human_bytes
@@ -43,13 +44,15 @@ def format_figure(key: str, stats: GenerationStats | None) -> str:
     if stats is None:
         return "—"
     value = getattr(stats, key)
+    if key == "prefill_tps" and stats.prompt_tokens > 0:
+        return prefill_text(stats)            # "cached" even when no speed was measured
     if value is None:
         return "—"
     if key == "ttft_s":
         return f"{value * 1000:.0f} ms"
     if key == "tpot_s":
         return f"{value * 1000:.1f} ms"
-    if key in ("gen_tps", "prefill_tps"):
+    if key == "gen_tps":
         return f"{value:.1f} tok/s"
     if key == "prompt_tokens" and stats.cached_tokens:
         return f"{value} ({stats.cached_tokens} cached)"
@@ -69,6 +72,9 @@ class MetricsPanel(QWidget):
         self._probe: MemoryProbe | None = None
         self._snapshot: MemorySnapshot | None = None
         self._sampled_at: float | None = None      # monotonic time of the last memory reading
+        self._prefill: tuple[int, int] | None = None   # prompt tokens evaluated, to evaluate
+        self._prefill_eta: RateEta | None = None
+        self._started = 0.0                        # monotonic time the reply was asked for
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 12)
         layout.setSpacing(6)
@@ -118,8 +124,16 @@ class MetricsPanel(QWidget):
         for label in (self.vram, self.ram):
             label.setObjectName("memoryLabel")
             label.setWordWrap(True)
+        self.prefill_bar = QProgressBar()
+        self.prefill_bar.setObjectName("prefillBar")
+        self.prefill_bar.setAccessibleName("Prompt processing")
+        self.prefill_bar.setToolTip("The prompt is evaluated before the first token can come: "
+                                    "tokens evaluated so far, of those to evaluate (tokens "
+                                    "reused from the cache are not counted), and time left")
+        self.prefill_bar.hide()
         self.chart = Sparkline()
-        for widget in (self.context_label, self.context_bar, self.vram, self.ram, self.chart):
+        for widget in (self.prefill_bar, self.context_label, self.context_bar, self.vram,
+                       self.ram, self.chart):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.timer = QTimer(self)
@@ -137,6 +151,8 @@ class MetricsPanel(QWidget):
         self._probe = probe
         self._n_ctx = n_ctx
         self._sampled_at = None
+        self._stats = None                # figures of another model (or none) are not shown
+        self._end_prefill()
         self.refresh()
 
     def set_generating(self, generating: bool) -> None:
@@ -145,12 +161,29 @@ class MetricsPanel(QWidget):
         self._generating = generating
         if generating:
             self._stats = None
+            self._started = time.monotonic()
+        self._end_prefill()
         self.timer.setInterval(LIVE_MS if generating else IDLE_MS)
         self.refresh()
 
     def update_stats(self, stats: GenerationStats) -> None:
         """Cheap: remember the newest figures; the timer paints them."""
         self._stats = stats
+        if stats.output_tokens:
+            self._end_prefill()
+
+    def show_prefill(self, done: int, total: int) -> None:
+        """The prompt is being evaluated: `done` of `total` tokens so far."""
+        now = time.monotonic()
+        if self._prefill_eta is None or self._prefill is None or done < self._prefill[0]:
+            self._prefill_eta = RateEta(self._started or now)
+        self._prefill = (done, total)
+        self._prefill_eta.update(done / total if total else 1.0, now)
+        self._show_prefill(now)
+
+    @property
+    def prefill(self) -> tuple[int, int] | None:
+        return self._prefill
 
     def show_final(self, stats: GenerationStats) -> None:
         self._stats = stats
@@ -173,6 +206,7 @@ class MetricsPanel(QWidget):
             label.setText(format_figure(key, stats))
         self._show_context(stats)
         now = time.monotonic()
+        self._show_prefill(now)
         # 0.95: the fourth 250 ms tick counts even when the timer fires a little early
         if self._sampled_at is None or now - self._sampled_at >= MEMORY_EVERY_S * 0.95:
             self._sampled_at = now
@@ -190,6 +224,23 @@ class MetricsPanel(QWidget):
                 memory += snap.gpu.used_by_process_bytes
         if self._probe is not None or self._generating:
             self.chart.add(tps, memory, now)
+
+    def _show_prefill(self, now: float) -> None:
+        if self._prefill is None or self._prefill_eta is None:
+            self.prefill_bar.hide()
+            return
+        done, total = self._prefill
+        left = self._prefill_eta.text(now)
+        self.prefill_bar.setRange(0, max(total, 1))
+        self.prefill_bar.setValue(min(done, total))
+        self.prefill_bar.setFormat(f"Prompt {done:,} / {total:,} tokens"
+                                   + (f" · {left}" if left else ""))
+        self.prefill_bar.show()
+
+    def _end_prefill(self) -> None:
+        self._prefill = None
+        self._prefill_eta = None
+        self.prefill_bar.hide()
 
     def _show_context(self, stats: GenerationStats | None) -> None:
         n_ctx = (stats.n_ctx if stats and stats.n_ctx else 0) or self._n_ctx

@@ -4,12 +4,14 @@ a note when the loaded model is a base model."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.engine.build_read import BuildReport
 from app.engine.worker import STARTER, LoadSpec
 from app.settings.gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
+from app.settings.model_check import model_file_problem
 from app.settings.slider_field import FieldSpec, SliderField
 from app.settings.template_panel import TemplatePanel
 from app.settings.template_preview import PreviewContext, preview_context
@@ -47,6 +50,7 @@ class ModelPanel(QWidget):
     unloadRequested = Signal()
     cancelRequested = Signal()
     choiceChanged = Signal(str)            # the picker's model (a path or "starter")
+    fileRefused = Signal(str)              # why an opened file cannot be loaded (one line)
 
     def __init__(self, models_dir: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +58,7 @@ class ModelPanel(QWidget):
         self._models_dir = models_dir
         self._loaded: LoadedModel | None = None
         self._loading = False
+        self._load_clicked_at = -1e9           # monotonic time of the last Load click
         self._n_threads = 0                 # 0 = physical cores (preferences may say otherwise)
         self._conversation: Callable[[], GenerationRequest | None] = lambda: None
         layout = QVBoxLayout(self)
@@ -149,8 +154,18 @@ class ModelPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "",
                                               "GGUF models (*.gguf);;All files (*)")
         if path:
-            self.select(path)
-            self._load_clicked()
+            self.open_file(Path(path))
+
+    def open_file(self, path: Path) -> bool:
+        """Pick and load `path`; a file that is not a GGUF model is refused (with what it is)
+        before anything is unloaded, and is not added to the list."""
+        problem = model_file_problem(path)
+        if problem:
+            self.fileRefused.emit(problem)
+            return False
+        self.select(str(path))
+        self._load_clicked()
+        return True
 
     # -- settings ----------------------------------------------------------------------------
     def set_model_settings(self, n_ctx: int, n_gpu_layers: int, n_threads: int = 0) -> None:
@@ -175,6 +190,8 @@ class ModelPanel(QWidget):
         self.progress.setValue(0)
         if loading:
             self.status.setText(f"Loading {model_label(self.choice())}…")
+        elif self.status.text().startswith("Loading "):
+            self._show_loaded_status("")          # stopped: say what is loaded now
         self._update_buttons()
 
     def set_progress(self, fraction: float) -> None:
@@ -183,16 +200,22 @@ class ModelPanel(QWidget):
     def set_loaded(self, loaded: LoadedModel | None, message: str = "") -> None:
         self._loaded = loaded
         self.set_loading(False)
+        self._show_loaded_status(message)
         if loaded is not None:
-            self.status.setText(f"Loaded {loaded.config.path.name} · {loaded.backend} · "
-                                f"context {loaded.n_ctx} · {loaded.load_seconds:.1f} s")
             self.estimator.set_model(loaded.config.path, loaded.gpu_offload, loaded.n_ctx_train)
         else:
-            self.status.setText(message or "No model loaded")
             self.estimator.show_file(self.selected_file())
         self.base_note.setVisible(loaded is not None and model_kind_of(loaded.info).is_base)
         self.template.set_in_use(loaded.template if loaded is not None else "")
         self._update_buttons()
+
+    def _show_loaded_status(self, message: str) -> None:
+        loaded = self._loaded
+        if loaded is not None:
+            self.status.setText(f"Loaded {loaded.config.path.name} · {loaded.backend} · "
+                                f"context {loaded.n_ctx} · {loaded.load_seconds:.1f} s")
+        else:
+            self.status.setText(message or "No model loaded")
 
     def set_memory(self, free_vram: int | None) -> None:
         self.estimator.set_free_vram(free_vram)
@@ -214,9 +237,13 @@ class ModelPanel(QWidget):
         return path if path is not None and path.is_file() else None
 
     def _load_clicked(self) -> None:
+        now = time.monotonic()
         if self._loading:
-            self.cancelRequested.emit()
+            # the second click of a double-click on Load is not a Cancel
+            if now - self._load_clicked_at > QApplication.doubleClickInterval() / 1000:
+                self.cancelRequested.emit()
         elif self.choice():
+            self._load_clicked_at = now
             self.loadRequested.emit(self.spec())
 
     def _apply_clicked(self) -> None:

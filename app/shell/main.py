@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QStyleFactory
 
 from app.engine.worker import STARTER
 from app.shell.context import AppContext, default_engine_factory
-from app.shell.theme import ThemeManager
+from app.shell.theme import ThemeManager, style_for_platform
 from app.shell.window import MainWindow
 from inference.common.errors import ParleyError
 
@@ -28,7 +28,9 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
     QCoreApplication.setApplicationName("Parley")
     QCoreApplication.setOrganizationName("Parley")
     QGuiApplication.setDesktopFileName("parley")
-    app.setStyle("Fusion")
+    style = style_for_platform(sys.platform, QStyleFactory.keys())
+    if style is not None:
+        app.setStyle(style)
     icon = _icon()
     if icon is not None:
         app.setWindowIcon(icon)

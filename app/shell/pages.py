@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, SignalInstance
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QLabel,
@@ -153,7 +153,8 @@ class PageSwitcher(QObject):
                  model_panel: ModelPanel, banner: Banner, load_model: Callable[[str], None],
                  palette: Palette, window: QWidget) -> None:
         """`chat`: the Chat page, already in `stack`; `load_model` loads a file the way the
-        window does; `window` holds the Alt+1…5 shortcuts."""
+        window does; `window` is its parent (the menu bar's View actions, made from
+        `app.shell.menus.SHORTCUTS`, hold the Alt+1…5 shortcuts)."""
         super().__init__(window)
         self.stack = stack
         self.nav = nav
@@ -173,9 +174,6 @@ class PageSwitcher(QObject):
         self._fit_timer.timeout.connect(self._refit)
         model_panel.ctx.valueChanged.connect(self._fit_settings_changed)
         model_panel.gpu.valueChanged.connect(self._fit_settings_changed)
-        for i, name in enumerate(NAMES):
-            QShortcut(QKeySequence(f"Alt+{i + 1}"), window,
-                      lambda n=name: self.show(n, focus=True))
         client = ctx.client
         for signal in (client.stateChanged, client.modelLoaded, client.modelUnloaded,
                        client.loadFailed, client.engineCrashed):
@@ -255,7 +253,14 @@ class PageSwitcher(QObject):
     def _compare(self) -> Page:
         from app.compare.page import ComparePage
 
-        return ComparePage()
+        page = ComparePage()
+        page.errorResolved.connect(self._error_resolved)
+        return page
+
+    def _error_resolved(self) -> None:
+        """A page's error no longer holds (the run it refused has now succeeded)."""
+        if self.banner.kind == "error":
+            self.banner.hide()
 
     # -- wiring ------------------------------------------------------------------------------
     def _load_from_library(self, path: str) -> None:

@@ -57,13 +57,26 @@ DARK = Palette(
     chart_a="#5b93ff", chart_b="#f0a45d")
 
 
+NATIVE_PLATFORMS = frozenset({"windows", "darwin"})   # Qt picks their own native style
+
+
+def style_for_platform(platform: str, available: list[str] | tuple[str, ...]) -> str | None:
+    """The Qt style to set for `sys.platform`-style `platform`: None keeps the platform's own
+    native style (Windows, macOS); Fusion on Linux and the rest, where it is the best one."""
+    name = "windows" if platform.startswith("win") else platform
+    if name in NATIVE_PLATFORMS:
+        return None
+    return "Fusion" if "fusion" in (a.lower() for a in available) else None
+
+
 def system_is_dark() -> bool:
     hints = QGuiApplication.styleHints()
     return hints is not None and hints.colorScheme() == Qt.ColorScheme.Dark
 
 
 def style_sheet(palette: Palette) -> str:
-    values = {**asdict(palette), "arrow": _arrow_path(palette).as_posix()}
+    values = {**asdict(palette), "arrow": _arrow_path(palette).as_posix(),
+              "check": _check_path(palette).as_posix()}
     return Template(STYLE_FILE.read_text(encoding="utf-8")).safe_substitute(values)
 
 
@@ -84,6 +97,27 @@ def _arrow_path(palette: Palette) -> Path:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(palette.muted))
         painter.drawPolygon(QPolygonF([QPointF(3, 6), QPointF(17, 6), QPointF(10, 14)]))
+        painter.end()
+        image.save(str(path))
+    return path
+
+
+def _check_path(palette: Palette) -> Path:
+    """A small tick PNG in the accent's text colour, for checked check boxes (cached on disk)."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QImage, QPainter, QPen
+
+    from inference.common.paths import parley_paths
+
+    path = parley_paths().cache / f"check-{palette.accent_text.lstrip('#')}.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = QImage(28, 28, QImage.Format.Format_ARGB32)
+        image.fill(0)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(palette.accent_text), 4))
+        painter.drawPolyline([QPointF(6, 14), QPointF(12, 20), QPointF(22, 8)])
         painter.end()
         image.save(str(path))
     return path

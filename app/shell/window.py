@@ -8,8 +8,9 @@ only the objects it uses: wiring, pages, preferences, drafts, the build probe, t
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QMainWindow,
     QScrollArea,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.chat.draft_editors import ChatDraftEditors
 from app.chat.page import ChatPage
 from app.chat.parts import ChatParts
-from app.chat.request_builder import RunSettings, chat_request
+from app.chat.request_builder import RunSettings, chat_request, preview_history
 from app.data.drafts import DraftKeeper
 from app.engine.build_probe import BuildProbe
 from app.engine.client import ClientState
@@ -34,13 +35,14 @@ from app.settings.settings_panel import SettingsPanel
 from app.shell.about import AboutDialog
 from app.shell.banner import Banner
 from app.shell.context import AppContext
-from app.shell.mode_bar import MODES, ModeBar
+from app.shell.menus import HelpDialog, MenuHandlers, WindowMenus
+from app.shell.mode_bar import ModeBar
 from app.shell.pages import PageNav, PageSwitcher
 from app.shell.theme import Palette, ThemeManager
 from app.shell.welcome import WelcomePage
 from app.shell.window_prefs import restore_window_prefs, save_window_prefs
 from app.shell.wiring import ModeScreens, SidePanels, WindowWiring
-from inference.engine.requests import GenerationRequest, Message, Mode
+from inference.engine.requests import GenerationRequest, Mode
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         self.resize(1360, 860)
         self._closed = False
         self.about: AboutDialog | None = None
+        self.help: HelpDialog | None = None
         chat = self.chat = ChatParts.create(ctx.store, ctx.client, self.run_settings, self)
         self.transcript, self.controller = chat.transcript, chat.controller
         self.text_run, self.instruct_run = chat.text_run, chat.instruct_run
@@ -68,6 +71,7 @@ class MainWindow(QMainWindow):
         self.switcher = PageSwitcher(self.splitter, self.page_stack, self.nav, ctx,
                                      self.model_panel, self.banner, self.wiring.load_choice,
                                      theme.palette, self)
+        self.menus = WindowMenus(self, self._menu_handlers(), theme.choice)
         restore_window_prefs(ctx, theme.choice, panels, screens, self.instruct_page, self,
                              self.splitter, self.wiring.open_conversation)
         self.drafts = DraftKeeper(ChatDraftEditors(self.composer, self.transcript,
@@ -112,8 +116,6 @@ class MainWindow(QMainWindow):
         self.template_label = self.mode_bar.template_label
         self.mode_bar.modeChosen.connect(self.set_mode)
         self.mode_bar.promptRequested.connect(self.show_prompt)
-        for i, mode in enumerate(MODES):
-            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda m=mode: self.set_mode(m))
         center_layout.addWidget(self.mode_bar)
         center_layout.addWidget(self.pages, 1)
         self.model_panel = ModelPanel(self.ctx.models_dir)
@@ -162,12 +164,18 @@ class MainWindow(QMainWindow):
         root_layout.addWidget(self.nav)
         root_layout.addWidget(column, 1)
         self.setCentralWidget(root)
-        QShortcut(QKeySequence("Esc"), self, self.escape)
-        QShortcut(QKeySequence("Ctrl+N"), self, self.sidebar.newRequested.emit)
-        QShortcut(QKeySequence("Ctrl+F"), self, self.sidebar.search.setFocus)
-        QShortcut(QKeySequence("Ctrl+P"), self, self.show_prompt)
-        QShortcut(QKeySequence("F1"), self, self.show_about)
         self.nav.aboutRequested.connect(self.show_about)
+
+    def _menu_handlers(self) -> MenuHandlers:
+        """What the menu bar's actions (and their shortcuts, `menus.SHORTCUTS`) do."""
+        return MenuHandlers(
+            new_conversation=self.new_conversation, open_model=self.model_panel.open_file_dialog,
+            quit=self.close, copy=copy_selection, find=self.find, preferences=self.preferences,
+            show_prompt=self.show_prompt, stop=self.escape,
+            set_mode=lambda mode: self.set_mode(Mode(mode)),
+            show_page=lambda name: self.switcher.show(name, focus=True),
+            set_theme=self.settings_panel.themeChosen.emit, help=self.show_help,
+            about=self.show_about)
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -191,13 +199,35 @@ class MainWindow(QMainWindow):
             return self.text_page.preview_request()
         if self.mode is Mode.INSTRUCT:
             return self.instruct_page.preview_request()
-        history = self.controller.history()
-        if self.composer.text().strip():
-            history.append(Message("user", self.composer.text()))
+        history = preview_history(self.controller.history(), self.composer.text())
         return chat_request(history, self.run_settings()) if history else None
 
     def show_prompt(self) -> None:
         self.wiring.show_prompt()
+
+    def new_conversation(self) -> None:
+        self.switcher.show("chat")
+        self.sidebar.newRequested.emit()
+
+    def find(self) -> None:
+        """Edit → Find: the conversation search, on the Chat page."""
+        self.switcher.show("chat")
+        self.sidebar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.sidebar.search.selectAll()
+
+    def preferences(self) -> None:
+        """Edit → Preferences: the Chat page's Settings tab."""
+        self.switcher.show("chat")
+        self.tabs.setCurrentIndex(0)
+        self.settings_panel.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_help(self) -> None:
+        """Help → Parley Help (F1): the keyboard shortcuts."""
+        if self.help is None:
+            self.help = HelpDialog(self)
+        self.help.show()
+        self.help.raise_()
+        self.help.activateWindow()
 
     def escape(self) -> None:
         """The window's one Esc handler: stop what runs (a reply in any mode, a load, a
@@ -213,7 +243,7 @@ class MainWindow(QMainWindow):
             self.composer.clear()
 
     def show_about(self) -> None:
-        """Help → About: versions, the llama.cpp build and the data folders (F1)."""
+        """Help → About: versions, the llama.cpp build and the data folders."""
         if self.about is None:
             self.about = AboutDialog(self.ctx.paths, self)
             probe = self.build_probe
@@ -229,6 +259,8 @@ class MainWindow(QMainWindow):
         self.about.activateWindow()
 
     def apply_palette(self, palette: Palette) -> None:
+        self.menus.show_theme(self.theme.choice)
+        self.settings_panel.set_theme(self.theme.choice)
         self.metrics.set_palette(palette)
         self.switcher.set_palette(palette)          # every page, the Chat page too
 
@@ -242,6 +274,9 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        for dialog in (self.help, self.about):
+            if dialog is not None:
+                dialog.close()
         self.drafts.flush()
         self.build_probe.shutdown()
         self.switcher.shutdown()                    # the Chat page keeps its partial replies
@@ -253,3 +288,11 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def copy_selection() -> None:
+    """Edit → Copy: copy what is selected in the focused widget, when it can copy."""
+    widget = QApplication.focusWidget()
+    copy = getattr(widget, "copy", None)
+    if callable(copy):
+        copy()

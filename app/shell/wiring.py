@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QStackedWidget, QWidget
@@ -19,6 +20,7 @@ from app.data.store import DeletedConversation
 from app.engine.client import ClientState
 from app.engine.worker import STARTER, LoadSpec
 from app.settings.metrics_panel import MetricsPanel
+from app.settings.model_check import model_file_problem
 from app.settings.model_info import ModelInfoPanel
 from app.settings.model_panel import ModelPanel
 from app.settings.settings_panel import SettingsPanel
@@ -82,6 +84,7 @@ class WindowWiring(QObject):
         c.loadFailed.connect(self._load_failed)
         c.engineCrashed.connect(self._crashed)
         c.liveStats.connect(panels.metrics.update_stats)
+        c.prefillProgress.connect(panels.metrics.show_prefill)
         panels.metrics.memorySampled.connect(self._memory_sampled)
         c.generationStarted.connect(self._generation_started)
         c.generationFinished.connect(self._generation_finished)
@@ -112,6 +115,7 @@ class WindowWiring(QObject):
             f"Exported to {path}", "info", timeout_ms=6000))
         mp = panels.model
         mp.loadRequested.connect(self.load)
+        mp.fileRefused.connect(self.error)
         mp.unloadRequested.connect(self.client.unload)
         mp.cancelRequested.connect(self.client.stop)
         screens.welcome.starterRequested.connect(lambda: self.load_choice(STARTER))
@@ -170,12 +174,29 @@ class WindowWiring(QObject):
 
     # -- engine ------------------------------------------------------------------------------
     def load_choice(self, choice: str) -> None:
+        """Load a path (or the starter); a file that is not a GGUF model is refused before
+        anything is unloaded, and never joins the model list."""
+        problem = self._refusal(choice)
+        if problem:
+            self.error(problem)
+            return
         self.panels.model.select(choice)
         self.load(self.panels.model.spec(choice))
 
+    def _refusal(self, choice: str) -> str:
+        """Why `choice` cannot be loaded, checked from its header ("" when it may)."""
+        return "" if choice == STARTER else model_file_problem(Path(choice))
+
     def load(self, spec: LoadSpec) -> None:
+        client = self.client
+        if client.state == ClientState.LOADING and client.last_spec == spec:
+            return                                 # a second click of the same Load
         if self.chat.busy:
             self.error("Stop the running reply before loading a model.")
+            return
+        problem = self._refusal(spec.model)
+        if problem:
+            self.error(problem)
             return
         if not self.client.load(spec):
             self.error("The engine is busy; try again in a moment.")
@@ -190,6 +211,8 @@ class WindowWiring(QObject):
         self.panels.metrics.set_generating(state == ClientState.GENERATING)
         if state == ClientState.LOADING:
             self.screens.welcome.set_status("Loading the model…")
+        else:
+            self.screens.welcome.set_status("")     # a load ended (done, failed, cancelled)
 
     def _load_progress(self, fraction: float) -> None:
         self.panels.model.set_progress(fraction)

@@ -16,13 +16,15 @@ from inference.cli import (
     perplexity,
     prompt,
     quantize,
+    serve,
 )
 from inference.common.errors import Cancelled, ParleyError
 from inference.common.logs import configure_logging
 
 COMMANDS = {"info": info, "generate": generate, "prompt": prompt, "perplexity": perplexity,
             "bench": bench, "models": models, "search": hub.SEARCH, "files": hub.FILES,
-            "download": hub.DOWNLOAD, "quantize": quantize, "compare": compare}
+            "download": hub.DOWNLOAD, "quantize": quantize, "compare": compare,
+            "serve": serve}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""`parley bench MODEL`: llama-bench's pp / tg tests on Parley's decode path, plus a chat turn."""
+"""`parley bench MODEL`: llama-bench's pp / tg tests on Parley's decode path, plus a chat turn;
+`--parallel 1,2,4,8`: llama-batched-bench's figures for B sequences at once (BatchEngine)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 
 from inference.bench.memory import MIB
+from inference.bench.parallel import ParallelSettings, format_parallel, run_parallel
 from inference.bench.throughput import BenchResult, BenchSettings, chat_config, run_bench
 from inference.cli.common import (
     add_model_argument,
@@ -14,6 +16,7 @@ from inference.cli.common import (
     print_json,
     warn_about_threads,
 )
+from inference.common.limits import MAX_SEQ
 
 HELP = ("Benchmark prefill (pp) and generation (tg) speed the way llama-bench does, "
         "and a real chat turn's TTFT / TPOT.")
@@ -38,7 +41,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-chat", action="store_true", help="skip the chat turn")
     parser.add_argument("--in-process", action="store_true",
                         help="run the chat turn in this process instead of the engine host")
+    parser.add_argument("--parallel", type=batch_list, default=None, metavar="B,B,…",
+                        help="aggregate speed with B sequences at once through the batch "
+                             "engine, as llama-batched-bench (e.g. 1,2,4,8); -p / -n per "
+                             "sequence")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def batch_list(value: str) -> tuple[int, ...]:
+    """`--parallel 1,2,4,8` → (1, 2, 4, 8); argparse turns a ValueError into one line."""
+    try:
+        counts = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers separated by commas, like 1,2,4,8; got {value!r}") from None
+    bad = [b for b in counts if not 1 <= b <= MAX_SEQ]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"each number of sequences must be between 1 and {MAX_SEQ}, got {bad[0]}")
+    return counts
 
 
 def settings_from(args: argparse.Namespace) -> BenchSettings:
@@ -56,15 +77,36 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
     return settings
 
 
+def parallel_settings_from(args: argparse.Namespace) -> ParallelSettings:
+    check_limits(n_threads=args.threads, n_prompt=args.n_prompt, n_gen=args.n_gen,
+                 n_batch=args.batch_size, n_ubatch=args.ubatch_size,
+                 n_gpu_layers=args.gpu_layers)
+    settings = ParallelSettings(
+        model=model_path(args), batches=args.parallel, threads=args.threads,
+        n_prompt=args.n_prompt, n_gen=args.n_gen, n_batch=args.batch_size,
+        n_ubatch=args.ubatch_size, gpu_layers=args.gpu_layers)
+    check_limits(n_ctx=settings.n_ctx)      # max(B) × (-p + -n), rounded up
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    warn_about_threads("bench", args.threads)
     quiet = args.json
 
     def progress(message: str) -> None:
         if not quiet:
             print(f"bench: {message}", file=sys.stderr, flush=True)
 
+    if args.parallel is not None:
+        parallel = parallel_settings_from(args)
+        warn_about_threads("bench", args.threads)
+        outcome = run_parallel(parallel, progress)
+        if args.json:
+            print_json(outcome.to_dict())
+        else:
+            print(format_parallel(outcome))
+        return 0
+    settings = settings_from(args)
+    warn_about_threads("bench", args.threads)
     result = run_bench(settings, progress)
     if args.json:
         print_json(result.to_dict())

@@ -143,7 +143,7 @@ def run_self_test(model: str | None = None, *, in_process: bool = False,
 
 def _generate(report: SelfTestReport, path: Path, *, in_process: bool, max_tokens: int) -> None:
     from inference.engine.config import ModelConfig
-    from inference.engine.events import Finished, PromptRendered, TokenEvent
+    from inference.engine.events import Finished, PrefillProgress, PromptRendered, TokenEvent
     from inference.engine.requests import GenerationRequest, Mode
     from inference.engine.sampling import SamplingParams
 
@@ -172,7 +172,7 @@ def _generate(report: SelfTestReport, path: Path, *, in_process: bool, max_token
         for event in engine.generate(request):
             if isinstance(event, Finished):
                 finished = event
-            elif not isinstance(event, (PromptRendered, TokenEvent)):
+            elif not isinstance(event, (PromptRendered, PrefillProgress, TokenEvent)):
                 raise SelfTestError(f"unexpected engine event {event!r}")
         if finished is None or finished.stats.output_tokens < 1:
             raise SelfTestError("the model generated no tokens")

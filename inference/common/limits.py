@@ -48,6 +48,7 @@ LIMITS: Mapping[str, IntLimit] = MappingProxyType({
     "n_threads": IntLimit("threads", 0, MAX_THREADS),          # 0 = physical cores
     "n_batch": IntLimit("batch size", 1, MAX_BATCH),
     "n_ubatch": IntLimit("micro-batch size", 1, MAX_BATCH),
+    "n_parallel": IntLimit("parallel slots", 1, MAX_SEQ),        # sequences served at once
     "n_prompt": IntLimit("prompt tokens", 1, MAX_CTX),         # bench -p
     "n_gen": IntLimit("generated tokens", 1, MAX_CTX),         # bench -n
     "repetitions": IntLimit("repetitions", 1, 1000),           # bench -r

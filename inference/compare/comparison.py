@@ -143,23 +143,48 @@ def compare_files(paths: Sequence[str | Path], text: str, *, reference: str | Pa
     order = [ref] + [i for i in range(len(infos)) if i != ref]
     started = time.perf_counter()
     measured: dict[int, FileMeasurement] = {}
-    with tempfile.TemporaryDirectory(prefix="parley-compare-", dir=settings.temp_dir) as tmp:
-        logprobs = str(Path(tmp) / "reference.kld")
-        for step, i in enumerate(order):
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled("comparison cancelled")
-            job = FileJob(path=str(infos[i].path), logprob_file=logprobs,
-                          text=text if i == ref else None, n_ctx=settings.n_ctx,
-                          n_batch=settings.n_batch, n_threads=settings.n_threads,
-                          gpu_layers=settings.gpu_layers, speed=settings.speed)
-            measured[i] = _measure(job, settings.isolate, _Where(step, len(order),
-                                   infos[i].path.name, started), progress, cancel)
+    try:
+        with tempfile.TemporaryDirectory(prefix="parley-compare-",
+                                         dir=settings.temp_dir) as tmp:
+            logprobs = str(Path(tmp) / "reference.kld")
+            for step, i in enumerate(order):
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled("comparison cancelled")
+                job = FileJob(path=str(infos[i].path), logprob_file=logprobs,
+                              text=text if i == ref else None, n_ctx=settings.n_ctx,
+                              n_batch=settings.n_batch, n_threads=settings.n_threads,
+                              gpu_layers=settings.gpu_layers, speed=settings.speed)
+                measured[i] = _measure(job, settings.isolate, _Where(step, len(order),
+                                       infos[i].path.name, started), progress, cancel)
+    except Cancelled as exc:
+        partial = _result(infos, ref, measured, settings, started) if ref in measured else None
+        raise ComparisonCancelled(str(exc), partial) from None
+    return _result(infos, ref, measured, settings, started)
+
+
+class ComparisonCancelled(Cancelled):
+    """A comparison cancelled midway; `partial` holds the files measured before the cancel
+    (None when the reference itself was not finished)."""
+
+    def __init__(self, message: str, partial: CompareResult | None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+    def __reduce__(self) -> tuple[Any, ...]:      # crosses process boundaries whole
+        return (type(self), (str(self), self.partial))
+
+
+def _result(infos: Sequence[GGUFInfo], ref: int, measured: dict[int, FileMeasurement],
+            settings: CompareSettings, started: float) -> CompareResult:
+    """The rows of the measured files, in the order the files were given."""
     ref_m = measured[ref]
-    rows = tuple(_row(info, measured[i], i == ref, ref_m) for i, info in enumerate(infos))
+    rows = tuple(_row(info, measured[i], i == ref, ref_m) for i, info in enumerate(infos)
+                 if i in measured)
     return CompareResult(reference=infos[ref].path.name, rows=rows, n_ctx=settings.n_ctx,
                          tokens=ref_m.tokens_total, chunks=ref_m.chunks,
                          tokens_scored=ref_m.tokens_scored,
-                         seconds=time.perf_counter() - started, settings=settings.to_dict())
+                         seconds=time.perf_counter() - started, settings=settings.to_dict(),
+                         files_asked=len(infos))
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,22 @@ def human_bytes(n: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
+def _fixed(value: float, digits: int) -> str:
+    """`value` to `digits` places, never "-0.000…" (a reference's KLD of −1e-9 is 0)."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
 def _pm(value: float | None, se: float | None, digits: int, suffix: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if se is None or math.isnan(se):
-        return f"{value:.{digits}f}{suffix}"
-    return f"{value:.{digits}f} ± {se:.{digits}f}{suffix}"
+        return f"{_fixed(value, digits)}{suffix}"
+    return f"{_fixed(value, digits)} ± {_fixed(se, digits)}{suffix}"
 
 
 def _num(value: float | None, digits: int, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:.{digits}f}{suffix}"
+    return "—" if value is None else f"{_fixed(value, digits)}{suffix}"
 
 
 def _speed(value: float | None, std: float | None) -> str:

@@ -80,11 +80,22 @@ class CompareResult:
     tokens_scored: int
     seconds: float
     settings: dict[str, Any]
+    files_asked: int = 0               # files given; more than len(rows) when cancelled midway
+
+    def __post_init__(self) -> None:
+        if not self.files_asked:
+            object.__setattr__(self, "files_asked", len(self.rows))
+
+    @property
+    def partial(self) -> bool:
+        """Cancelled after some files: the rows are those measured before the cancel."""
+        return self.files_asked > len(self.rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "n_ctx": self.n_ctx, "tokens": self.tokens,
                 "chunks": self.chunks, "tokens_scored": self.tokens_scored,
                 "seconds": self.seconds, "settings": self.settings,
+                "files_asked": self.files_asked,
                 "rows": [r.to_dict() for r in self.rows]}
 
     @classmethod
@@ -95,7 +106,8 @@ class CompareResult:
         return cls(reference=data["reference"], rows=rows, n_ctx=int(data["n_ctx"]),
                    tokens=int(data["tokens"]), chunks=int(data["chunks"]),
                    tokens_scored=int(data["tokens_scored"]), seconds=float(data["seconds"]),
-                   settings=dict(data.get("settings", {})))
+                   settings=dict(data.get("settings", {})),
+                   files_asked=int(data.get("files_asked", len(rows))))
 
     def save_json(self, path: str | Path) -> Path:
         target = Path(path)

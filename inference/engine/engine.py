@@ -1,9 +1,14 @@
-"""The in-process engine: load a GGUF, build prompts, stream tokens with llama.cpp's own sampler."""
+"""The in-process engine: load a GGUF, build prompts, stream tokens with llama.cpp's own sampler.
+
+The pieces a reply needs besides the decode loop itself (opening the model and context, building
+the prompt, keeping a cached prefix, one reply's token bookkeeping) are module functions and
+`ReplyRun`, shared with `inference.batching`'s several-sequence engine.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from inference.common.cancel import CancelToken
@@ -19,6 +24,7 @@ from inference.engine.events import (
     Finished,
     FinishReason,
     GenerationEvent,
+    PrefillProgress,
     PromptRendered,
     TokenEvent,
 )
@@ -43,7 +49,7 @@ LIVE_STATS_EVERY_S = 0.2
 
 
 @dataclass
-class _Session:
+class Session:
     """Everything that lives while one model is loaded."""
 
     config: ModelConfig
@@ -59,11 +65,152 @@ class _Session:
         self.model.close()
 
 
+def open_session(config: ModelConfig, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None, n_seq_max: int = 1) -> Session:
+    """Load the model and create its context (`n_seq_max` sequences), with specific errors."""
+    started = time.perf_counter()
+    info = read_gguf(config.path)               # specific errors before native code runs
+    warnings = [*config.warnings(), *check_memory(info, config)]
+    mark = NATIVE_LOG.mark()
+    try:
+        model = NativeModel(config.path, n_gpu_layers=config.n_gpu_layers,
+                            use_mmap=config.use_mmap, progress=progress, cancel=cancel)
+    except UnsupportedArchitectureError:
+        raise
+    except ModelLoadError as exc:
+        raise explain_load_failure(info, exc, NATIVE_LOG.lines(since=mark)) from exc
+    try:
+        ctx = NativeContext(model, n_ctx=config.n_ctx, n_batch=config.n_batch,
+                            n_ubatch=config.n_ubatch, n_threads=config.threads,
+                            flash_attn=config.flash_attn, n_seq_max=n_seq_max,
+                            type_k=config.cache_type_k, type_v=config.cache_type_v)
+    except ModelLoadError:
+        model.close()
+        raise
+    template = template_for(info, model, config.template)
+    if template.warning:
+        warnings.append(template.warning)
+    build = build_info()
+    loaded = LoadedModel(
+        config=config, info=info.to_dict(), n_ctx=ctx.n_ctx, n_ctx_train=model.n_ctx_train,
+        template=template.label, gpu_offload=build.gpu_offload, backend=build.backend,
+        load_seconds=time.perf_counter() - started, warnings=tuple(warnings))
+    return Session(config, info, model, ctx, template, loaded, [])
+
+
+def build_for(s: Session, request: GenerationRequest, n_ctx: int,
+              cancel: CancelToken | None = None) -> BuiltPrompt:
+    """The request's prompt with the session's template, fitted into `n_ctx` tokens."""
+    bos_text = s.model.token_text(s.model.bos) if s.model.add_bos else ""
+    return build_prompt(
+        request, s.template,
+        lambda text, special: tokenize_chunked(s.model, text, add_special=True,
+                                               parse_special=special, cancel=cancel),
+        n_ctx, bos_text)
+
+
+def reasoning_format(s: Session, request: GenerationRequest,
+                     built: BuiltPrompt) -> ReasoningFormat | None:
+    """How this reply's thinking is marked; None in Text mode, where the reply continues
+    the user's own text and is kept whole."""
+    if request.mode is Mode.TEXT:
+        return None
+    source = s.config.template
+    text = source.text if source.kind is TemplateKind.CUSTOM else s.model.chat_template()
+    return detect_reasoning(text, built.text) or THINK
+
+
+def reuse_prefix(ctx: NativeContext, n_swa: int, cached: list[int], tokens: list[int],
+                 seq_id: int = 0) -> int:
+    """Keep the longest prefix of `tokens` that sequence `seq_id` has cached (`cached`, trimmed
+    to it in place); at least one token is evaluated anew. Returns the tokens kept."""
+    n = 0
+    limit = min(len(cached), len(tokens) - 1)
+    while n < limit and cached[n] == tokens[n]:
+        n += 1
+    usable = n > 0 and ctx.keep_prefix(n, seq_id=seq_id) and (
+        n_swa <= 0 or ctx.pos_min(seq_id) <= max(0, n - n_swa))
+    if not usable:
+        if ctx.n_seq_max == 1:
+            ctx.clear()
+        else:
+            ctx.clear_seq(seq_id)
+        n = 0
+    del cached[n:]
+    return n
+
+
+class ReplyRun:
+    """One reply's bookkeeping from its first sampled token to its `Finished`: the sampler chain,
+    the text stream (UTF-8, thinking, stop strings), the clock and the reasons to stop."""
+
+    def __init__(self, s: Session, request: GenerationRequest, built: BuiltPrompt,
+                 cancel: CancelToken, *, started: float, cached: int, n_ctx: int) -> None:
+        self.model = s.model
+        self.built = built
+        self.cancel = cancel
+        self.n_ctx = n_ctx
+        self.clock = StatsClock(prompt_tokens=len(built.tokens), cached_tokens=cached,
+                                n_ctx=n_ctx, t0=started)
+        thinking = reasoning_format(s, request, built)
+        self.stream = ReplyStream(request.sampling.stop, thinking)
+        self.shown = marker_tokens(s.model, thinking)
+        self.sampler = SamplerChain(s.model, request.sampling, repeat_last_n=REPEAT_LAST_N)
+        self.sampler.accept_prompt(built.tokens)
+        # The last token allowed fills the context when the cap came from n_ctx.
+        self.at_cap = FinishReason.CONTEXT_FULL if built.context_capped else FinishReason.LENGTH
+        self._next_live = 0.0
+
+    def take(self, token: int, kv_len: int) -> tuple[list[TokenEvent], FinishReason | None]:
+        """The events of one sampled token, and the reason to stop after it (None: go on and
+        evaluate it); `kv_len` is the tokens now in the sequence's cache."""
+        if self.model.is_eog(token):
+            return [], FinishReason.STOP
+        index = len(self.clock.token_times)
+        pieces = self.stream.feed(self.model.piece(token, special=token in self.shown))
+        now = self.clock.token()
+        if self.stream.answer:
+            self.clock.answer_began(self.stream.thought)
+        live = None
+        if pieces and now >= self._next_live:
+            live, self._next_live = self.clock.snapshot(kv_len), now + LIVE_STATS_EVERY_S
+        events = []
+        for piece in pieces:
+            events.append(TokenEvent(piece.text, index, live, piece.reasoning))
+            live = None
+        if self.stream.stopped:
+            return events, FinishReason.STOP
+        if self.cancel.cancelled:
+            return events, FinishReason.CANCELLED
+        if index == self.built.max_tokens - 1:
+            return events, self.at_cap
+        if kv_len >= self.n_ctx:
+            return events, FinishReason.CONTEXT_FULL
+        return events, None
+
+    def finish(self, reason: FinishReason, kv_len: int) -> list[GenerationEvent]:
+        """The held-back text, then the one `Finished`."""
+        tail = self.stream.flush()
+        if self.stream.answer:
+            self.clock.answer_began(self.stream.thought)
+        last = len(self.clock.token_times) - 1
+        events: list[GenerationEvent] = [TokenEvent(p.text, last, reasoning=p.reasoning)
+                                         for p in tail]
+        built, stream = self.built, self.stream
+        events.append(Finished(reason, stream.answer, self.clock.snapshot(kv_len), built.text,
+                               built.template, built.dropped_turns, built.warnings,
+                               stream.reasoning))
+        return events
+
+    def close(self) -> None:
+        self.sampler.close()
+
+
 class Engine:
     """Implements `EngineAPI` in this process. Use from one thread at a time."""
 
     def __init__(self) -> None:
-        self._session: _Session | None = None
+        self._session: Session | None = None
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -73,35 +220,8 @@ class Engine:
     def load(self, config: ModelConfig, progress: ProgressCallback | None = None,
              cancel: CancelToken | None = None) -> LoadedModel:
         self.unload()
-        started = time.perf_counter()
-        info = read_gguf(config.path)               # specific errors before native code runs
-        warnings = [*config.warnings(), *check_memory(info, config)]
-        mark = NATIVE_LOG.mark()
-        try:
-            model = NativeModel(config.path, n_gpu_layers=config.n_gpu_layers,
-                                use_mmap=config.use_mmap, progress=progress, cancel=cancel)
-        except UnsupportedArchitectureError:
-            raise
-        except ModelLoadError as exc:
-            raise explain_load_failure(info, exc, NATIVE_LOG.lines(since=mark)) from exc
-        try:
-            ctx = NativeContext(model, n_ctx=config.n_ctx, n_batch=config.n_batch,
-                                n_ubatch=config.n_ubatch, n_threads=config.threads,
-                                flash_attn=config.flash_attn, type_k=config.cache_type_k,
-                                type_v=config.cache_type_v)
-        except ModelLoadError:
-            model.close()
-            raise
-        template = template_for(info, model, config.template)
-        if template.warning:
-            warnings.append(template.warning)
-        build = build_info()
-        loaded = LoadedModel(
-            config=config, info=info.to_dict(), n_ctx=ctx.n_ctx, n_ctx_train=model.n_ctx_train,
-            template=template.label, gpu_offload=build.gpu_offload, backend=build.backend,
-            load_seconds=time.perf_counter() - started, warnings=tuple(warnings))
-        self._session = _Session(config, info, model, ctx, template, loaded, [])
-        return loaded
+        self._session = open_session(config, progress, cancel)
+        return self._session.loaded
 
     def unload(self) -> None:
         if self._session is not None:
@@ -116,17 +236,8 @@ class Engine:
         return tokenize_chunked(self._require().model, text, add_special=add_bos)
 
     def render(self, request: GenerationRequest) -> RenderedPrompt:
-        return _rendered(self._build(request))
-
-    def _build(self, request: GenerationRequest,
-               cancel: CancelToken | None = None) -> BuiltPrompt:
         s = self._require()
-        bos_text = s.model.token_text(s.model.bos) if s.model.add_bos else ""
-        return build_prompt(
-            request, s.template,
-            lambda text, special: tokenize_chunked(s.model, text, add_special=True,
-                                                   parse_special=special, cancel=cancel),
-            s.ctx.n_ctx, bos_text)
+        return rendered(build_for(s, request, s.ctx.n_ctx))
 
     # -- long jobs --------------------------------------------------------------------------
     def perplexity(self, text: str, *, n_ctx: int = 512, n_batch: int = 2048,
@@ -146,62 +257,26 @@ class Engine:
         cancel = cancel or CancelToken()
         # docs/ARCHITECTURE.md § Figures: TTFT counts rendering + tokenizing
         started = time.perf_counter()
-        built = self._build(request, cancel)
-        yield PromptRendered(_rendered(built))
+        built = build_for(s, request, s.ctx.n_ctx, cancel)
+        yield PromptRendered(rendered(built))
         tokens = built.tokens
-        reuse = self._reuse_prefix(s, tokens)
-        clock = StatsClock(prompt_tokens=len(tokens), cached_tokens=reuse, n_ctx=s.ctx.n_ctx,
-                           t0=started)
-        thinking = self._reasoning_format(s, request, built)
-        stream = ReplyStream(request.sampling.stop, thinking)
-        shown = marker_tokens(s.model, thinking)
-        sampler = SamplerChain(s.model, request.sampling, repeat_last_n=REPEAT_LAST_N)
+        reuse = reuse_prefix(s.ctx, s.model.n_swa, s.kv_tokens, tokens)
+        run = ReplyRun(s, request, built, cancel, started=started, cached=reuse,
+                       n_ctx=s.ctx.n_ctx)
         s.ctx.set_abort(cancel)
         try:
-            sampler.accept_prompt(tokens)
-            reason = self._prefill(s, tokens, reuse, cancel)
+            reason = yield from self._prefill(s, tokens, reuse, cancel)
             if reason is None:
-                reason = yield from self._decode_loop(s, sampler, stream, clock, cancel, built,
-                                                      shown)
+                reason = yield from self._decode_loop(s, run, cancel)
         finally:
             s.ctx.set_abort(None)
-            sampler.close()
-        tail = stream.flush()
-        if stream.answer:
-            clock.answer_began(stream.thought)
-        for piece in tail:
-            yield TokenEvent(piece.text, len(clock.token_times) - 1, reasoning=piece.reasoning)
-        yield Finished(reason, stream.answer, clock.snapshot(len(s.kv_tokens)), built.text,
-                       built.template, built.dropped_turns, built.warnings, stream.reasoning)
+            run.close()
+        yield from run.finish(reason, len(s.kv_tokens))
 
-    def _reasoning_format(self, s: _Session, request: GenerationRequest,
-                          built: BuiltPrompt) -> ReasoningFormat | None:
-        """How this reply's thinking is marked; None in Text mode, where the reply continues
-        the user's own text and is kept whole."""
-        if request.mode is Mode.TEXT:
-            return None
-        source = s.config.template
-        text = source.text if source.kind is TemplateKind.CUSTOM else s.model.chat_template()
-        return detect_reasoning(text, built.text) or THINK
-
-    def _reuse_prefix(self, s: _Session, tokens: list[int]) -> int:
-        """Keep the longest cached prefix of `tokens` (at least one token is evaluated anew)."""
-        cached = s.kv_tokens
-        n = 0
-        limit = min(len(cached), len(tokens) - 1)
-        while n < limit and cached[n] == tokens[n]:
-            n += 1
-        window = s.model.n_swa
-        usable = n > 0 and s.ctx.keep_prefix(n) and (
-            window <= 0 or s.ctx.pos_min() <= max(0, n - window))
-        if not usable:
-            s.ctx.clear()
-            n = 0
-        del cached[n:]
-        return n
-
-    def _prefill(self, s: _Session, tokens: list[int], start: int,
-                 cancel: CancelToken) -> FinishReason | None:
+    def _prefill(self, s: Session, tokens: list[int], start: int,
+                 cancel: CancelToken) -> Generator[PrefillProgress, None, FinishReason | None]:
+        """Evaluate tokens[start:] in n_batch chunks, saying how far it got after each chunk
+        but the last; returns a FinishReason when it could not finish, else None."""
         step = s.ctx.n_batch
         for begin in range(start, len(tokens), step):
             chunk = tokens[begin:begin + step]
@@ -210,62 +285,47 @@ class Engine:
             if code != 0:
                 return self._decode_failed(s, code, cancel, begin)
             s.kv_tokens.extend(chunk)
+            if not last:
+                yield PrefillProgress(begin + len(chunk) - start, len(tokens) - start)
         return None
 
-    def _decode_loop(self, s: _Session, sampler: SamplerChain, stream: ReplyStream,
-                     clock: StatsClock, cancel: CancelToken, built: BuiltPrompt,
-                     shown: frozenset[int]) -> Iterator[GenerationEvent]:
-        model, ctx = s.model, s.ctx
-        max_tokens = built.max_tokens
-        # The last token allowed fills the context when the cap came from n_ctx.
-        at_cap = FinishReason.CONTEXT_FULL if built.context_capped else FinishReason.LENGTH
-        next_live = 0.0
-        for index in range(max_tokens):
-            token = sampler.sample(ctx)
-            if model.is_eog(token):
-                return FinishReason.STOP
-            pieces = stream.feed(model.piece(token, special=token in shown))
-            now = clock.token()
-            if stream.answer:
-                clock.answer_began(stream.thought)
-            live = None
-            if pieces and now >= next_live:
-                live, next_live = clock.snapshot(len(s.kv_tokens)), now + LIVE_STATS_EVERY_S
-            for piece in pieces:
-                yield TokenEvent(piece.text, index, live, piece.reasoning)
-                live = None
-            if stream.stopped:
-                return FinishReason.STOP
-            if cancel.cancelled:
-                return FinishReason.CANCELLED
-            if index == max_tokens - 1:
-                return at_cap
-            if len(s.kv_tokens) >= ctx.n_ctx:
-                return FinishReason.CONTEXT_FULL
-            code = ctx.decode([token], len(s.kv_tokens))
+    def _decode_loop(self, s: Session, run: ReplyRun,
+                     cancel: CancelToken) -> Iterator[GenerationEvent]:
+        for _ in range(run.built.max_tokens):
+            token = run.sampler.sample(s.ctx)
+            events, reason = run.take(token, len(s.kv_tokens))
+            yield from events
+            if reason is not None:
+                return reason
+            code = s.ctx.decode([token], len(s.kv_tokens))
             if code != 0:
                 return self._decode_failed(s, code, cancel, len(s.kv_tokens))
             s.kv_tokens.append(token)
         return FinishReason.LENGTH
 
-    def _decode_failed(self, s: _Session, code: int, cancel: CancelToken,
+    def _decode_failed(self, s: Session, code: int, cancel: CancelToken,
                        position: int) -> FinishReason:
         # An aborted batch may leave part of itself in the cache: drop that part and keep the
         # prefix that was complete before it, so the next turn still reuses it.
         if code < 0 or not s.ctx.keep_prefix(len(s.kv_tokens)):
             s.ctx.clear()
             s.kv_tokens.clear()
-        if code == 2 or cancel.cancelled:
-            return FinishReason.CANCELLED
-        if code == 1:
-            return FinishReason.CONTEXT_FULL
-        detail = NATIVE_LOG.last_error() or f"llama_decode returned {code}"
-        raise GenerationError(f"The model failed to evaluate at position {position}: {detail}")
+        return decode_failure(code, cancel, position)
 
-    def _require(self) -> _Session:
+    def _require(self) -> Session:
         if self._session is None:
             raise NoModelLoadedError()
         return self._session
+
+
+def decode_failure(code: int, cancel: CancelToken, position: int) -> FinishReason:
+    """llama_decode's non-zero `code` as a reason to stop, or a GenerationError."""
+    if code == 2 or cancel.cancelled:
+        return FinishReason.CANCELLED
+    if code == 1:
+        return FinishReason.CONTEXT_FULL
+    detail = NATIVE_LOG.last_error() or f"llama_decode returned {code}"
+    raise GenerationError(f"The model failed to evaluate at position {position}: {detail}")
 
 
 def marker_tokens(model: NativeModel, fmt: ReasoningFormat | None) -> frozenset[int]:
@@ -278,6 +338,7 @@ def marker_tokens(model: NativeModel, fmt: ReasoningFormat | None) -> frozenset[
                      for t in model.tokenize(m, add_special=False, parse_special=True))
 
 
-def _rendered(built: BuiltPrompt) -> RenderedPrompt:
+def rendered(built: BuiltPrompt) -> RenderedPrompt:
+    """What the caller is told of a built prompt (its first event)."""
     return RenderedPrompt(built.text, built.template, len(built.tokens), built.dropped_turns,
                           built.max_tokens, built.warnings)

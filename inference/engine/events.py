@@ -1,5 +1,5 @@
-"""What a generation yields: the rendered prompt first, token pieces while it streams, then one
-Finished event."""
+"""What a generation yields: the rendered prompt first, prefill progress on a long prompt, token
+pieces while it streams, then one Finished event."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ class PromptRendered:
     """A generation's first event: the prompt as rendered and tokenized, before it is run."""
 
     prompt: RenderedPrompt
+
+
+@dataclass(frozen=True)
+class PrefillProgress:
+    """Between the prompt's n_batch chunks (a prompt of more than one chunk): `done` of `total`
+    prompt tokens evaluated, tokens reused from the KV cache not counted."""
+
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -63,4 +72,4 @@ class LoadProgress:
     fraction: float                # 0 … 1
 
 
-GenerationEvent = PromptRendered | TokenEvent | Finished
+GenerationEvent = PromptRendered | PrefillProgress | TokenEvent | Finished

@@ -192,12 +192,13 @@ class NativeContext:
 
     def __init__(self, model: NativeModel, *, n_ctx: int, n_batch: int, n_ubatch: int,
                  n_threads: int, flash_attn: str = "auto", n_seq_max: int = 1,
-                 type_k: str = "f16", type_v: str = "f16") -> None:
+                 type_k: str = "f16", type_v: str = "f16", kv_unified: bool = False) -> None:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch
         params.n_ubatch = min(n_ubatch, n_batch)
         params.n_seq_max = n_seq_max
+        params.kv_unified = kv_unified   # False: each sequence its own n_ctx / n_seq_max cells
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.flash_attn_type = FLASH_ATTN[flash_attn]
@@ -215,6 +216,8 @@ class NativeContext:
         self.ptr = ctx
         self.model = model
         self.n_ctx = llama_cpp.llama_n_ctx(ctx)
+        self.n_ctx_seq = llama_cpp.llama_n_ctx_seq(ctx)     # the most one sequence may hold
+        self.n_seq_max = llama_cpp.llama_n_seq_max(ctx)
         self.n_batch = llama_cpp.llama_n_batch(ctx)
         self.memory = llama_cpp.llama_get_memory(ctx)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, n_seq_max)
@@ -252,6 +255,27 @@ class NativeContext:
             b.logits[n - 1] = True
         return llama_cpp.llama_decode(self.ptr, b)
 
+    def decode_mixed(self, tokens: Sequence[int], positions: Sequence[int],
+                     seq_ids: Sequence[int], outputs: Sequence[bool]) -> int:
+        """Evaluate one batch of several sequences: token i at positions[i] of sequence
+        seq_ids[i], with logits where outputs[i] (read them with the token's index i).
+
+        Returns llama_decode's code, as `decode`.
+        """
+        n = len(tokens)
+        if not 0 < n <= self.n_batch:
+            raise ValueError(f"a batch holds 1…{self.n_batch} tokens, got {n}")
+        b = self._batch
+        b.n_tokens = n
+        token, pos, n_seq, seq, logits = b.token, b.pos, b.n_seq_id, b.seq_id, b.logits
+        for i in range(n):
+            token[i] = tokens[i]
+            pos[i] = positions[i]
+            n_seq[i] = 1
+            seq[i][0] = seq_ids[i]
+            logits[i] = outputs[i]
+        return llama_cpp.llama_decode(self.ptr, b)
+
     def batch(self) -> NativeBatch:
         """The context's own batch buffer (n_batch tokens) for callers that fill it directly."""
         return self._batch
@@ -283,6 +307,10 @@ class NativeContext:
 
     def pos_min(self, seq_id: int = 0) -> int:
         return llama_cpp.llama_memory_seq_pos_min(self.memory, seq_id)
+
+    def clear_seq(self, seq_id: int) -> None:
+        """Drop every cached position of sequence `seq_id` (the others keep theirs)."""
+        llama_cpp.llama_memory_seq_rm(self.memory, seq_id, -1, -1)
 
     def clear(self) -> None:
         llama_cpp.llama_memory_clear(self.memory, True)

@@ -87,9 +87,10 @@ class SamplerChain:
         for token in tokens[-self.repeat_last_n:]:
             llama_cpp.llama_sampler_accept(self.ptr, token)
 
-    def sample(self, ctx: NativeContext) -> int:
-        """Sample from the last evaluated position's logits (the chain accepts the token)."""
-        return int(llama_cpp.llama_sampler_sample(self.ptr, ctx.ptr, -1))
+    def sample(self, ctx: NativeContext, index: int = -1) -> int:
+        """Sample from the logits of the last batch's token `index` (−1: its last output);
+        the chain accepts the token."""
+        return int(llama_cpp.llama_sampler_sample(self.ptr, ctx.ptr, index))
 
     def close(self) -> None:
         if self.ptr:

@@ -21,11 +21,12 @@ from inference.compare.checks import ModelMismatchError, check_same_model
 from inference.compare.comparison import (
     CompareProgress,
     CompareSettings,
+    ComparisonCancelled,
     compare_files,
     estimate_eta,
     pick_reference,
 )
-from inference.compare.export import CSV_FIELDS, to_csv, to_markdown, to_text
+from inference.compare.export import CSV_FIELDS, _pm, to_csv, to_markdown, to_text
 from inference.compare.history import CompareHistory, HistoryError
 from inference.compare.prompt import PromptSettings, run_same_prompt
 from inference.compare.result import CompareResult
@@ -213,11 +214,33 @@ def test_cancel_ends_the_comparison(ladder) -> None:
         seen.append(p)
         cancel.cancel()
 
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled) as err:
         compare_files([ladder["Q8_0"], ladder["Q4_0"]], sample_text(),
                       settings=CompareSettings(n_ctx=N_CTX, threads=2, speed=None),
                       progress=on_progress, cancel=cancel)
     assert seen and seen[0].index == 0 and seen[0].file == "gemma-3-270m-Q8_0.gguf"
+    assert isinstance(err.value, ComparisonCancelled) and err.value.partial is None
+
+
+def test_a_cancel_after_the_reference_keeps_the_files_measured(ladder) -> None:
+    """Cancelled while the second of three files runs: the reference and nothing half-done."""
+    cancel = CancelToken()
+
+    def on_progress(p: CompareProgress) -> None:
+        if p.index == 1:
+            cancel.cancel()
+
+    files = [ladder["Q8_0"], ladder["Q4_0"], ladder["Q2_K"]]
+    with pytest.raises(ComparisonCancelled) as err:
+        compare_files(files, sample_text(),
+                      settings=CompareSettings(n_ctx=N_CTX, threads=2, speed=None),
+                      progress=on_progress, cancel=cancel)
+    partial = err.value.partial
+    assert partial is not None and partial.partial and partial.files_asked == 3
+    assert [r.file for r in partial.rows] == ["gemma-3-270m-Q8_0.gguf"]
+    assert partial.rows[0].is_reference
+    again = CompareResult.from_dict(partial.to_dict())
+    assert again.partial and again.files_asked == 3
 
 
 def test_text_too_short_says_what_to_do(ladder) -> None:
@@ -296,3 +319,10 @@ def test_help_texts_render(argv: list[str], capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 0 and "usage: parley" in capsys.readouterr().out
+
+
+def test_a_figure_that_rounds_to_zero_is_never_negative_zero() -> None:
+    assert _pm(-1e-9, 1e-9, 6) == "0.000000 ± 0.000000"
+    assert _pm(-0.0001, 0.1, 3, " %") == "0.000 ± 0.100 %"
+    assert _pm(-0.000001, None, 6) == "-0.000001"
+    assert _pm(0.012345, 0.0004, 6) == "0.012345 ± 0.000400"

@@ -1,6 +1,6 @@
 """The quant workbench page, offscreen: progress per file, cancel, sortable table, chart,
 exports, ladder, same-prompt columns (a scripted backend), the library picker on a real library,
-saved comparisons, and one real comparison (progress, ETA, reopened after a restart)."""
+and saved comparisons (the real comparisons: test_compare_real.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import Qt
 
 from app.compare.page import AUTO_REFERENCE, ComparePage
 from app.compare.table import SORT_ROLE
@@ -22,13 +22,12 @@ from inference.common.errors import Cancelled, ParleyError
 from inference.common.paths import parley_paths
 from inference.compare.comparison import CompareProgress
 from inference.compare.export import table_cells, to_csv, to_json, to_markdown
-from inference.compare.history import CompareHistory
 from inference.compare.prompt import PromptPiece, PromptReply, PromptSettings
 from inference.compare.result import CompareResult, FileRow
 from inference.library.library import Library
 from inference.quantize.quantize import QuantizeProgress, QuantizeResult
 from tests.support.gguf_factory import write_tiny_model
-from tests.support.quant_ladder import N_CTX, sample_text, session_ladder
+from tests.support.quant_ladder import session_ladder
 
 pytestmark = pytest.mark.gui
 WAIT_MS = 10_000
@@ -156,7 +155,7 @@ def test_progress_per_file_and_eta_while_running(page: ComparePage, qtbot) -> No
     qtbot.waitUntil(lambda: page.status.item(1).text() == "a-Q4_0.gguf: eval 50 %",
                     timeout=WAIT_MS)
     assert page.status.item(0).text() == "a-Q8_0.gguf: eval 50 %"
-    assert page.eta.text() == "1:34 left"                 # the last report's 94 s
+    assert page.eta.text() == ""              # under a second in: too early for a rate
     assert 0 < page.progress.value() < 1000
     with qtbot.waitSignal(page.resultReady, timeout=WAIT_MS):
         page.backend.hold = False
@@ -213,7 +212,7 @@ def test_finished_comparisons_are_saved_and_reopen(qtbot, parley_home: Path) -> 
         model = second.results.model
         shown = [[model.index(r, c).data() for c in range(model.columnCount())]
                  for r in range(model.rowCount())]
-        assert shown == table_cells(RESULT)
+        assert shown == [list(row) for row in table_cells(RESULT)]    # the export's text
         assert all(b.isEnabled() for b in second.results.export_buttons)
         saved.write_text("{broken")
         with qtbot.waitSignal(second.errorOccurred, timeout=WAIT_MS) as blocker:
@@ -312,18 +311,6 @@ def test_add_from_library_lists_the_library_gguf_files(qtbot, tmp_path_factory, 
         page.shutdown()
 
 
-class _Recorder(QObject):
-    """On the GUI thread: what the page shows right after each progress report."""
-
-    def __init__(self, page: ComparePage, seen: list[tuple[str, str, int]]) -> None:
-        super().__init__(page)
-        self.page, self.seen = page, seen
-
-    @Slot(object)
-    def on_progress(self, p: CompareProgress) -> None:
-        self.seen.append((p.stage, self.page.eta.text(), self.page.progress.value()))
-
-
 def _link(target: Path, link: Path) -> None:
     try:
         os.link(target, link)
@@ -345,51 +332,6 @@ def test_same_prompt_columns(page: ComparePage, qtbot) -> None:
     assert view.run_button.isEnabled()
 
 
-@pytest.mark.model
-def test_real_comparison_through_the_page(qtbot, tmp_path_factory, starter_model_path) -> None:
-    ladder, _ = session_ladder(tmp_path_factory, starter_model_path)
-    page = ComparePage(library=Library(sources=[]))
-    qtbot.addWidget(page)
-    seen: list[tuple[str, str, int]] = []
-    try:
-        page.add_files([ladder["Q8_0"], ladder["Q2_K"]])
-        page.text.setPlainText(sample_text())
-        page.ctx.setValue(N_CTX)
-        page.measure_speed.setChecked(False)
-        recorder = _Recorder(page, seen)                 # called after the page's own slot
-        page.runner.progressed.connect(recorder.on_progress)
-        with qtbot.waitSignal(page.resultReady, timeout=600_000) as blocker:
-            page.start_compare()
-        result: CompareResult = blocker.args[0]
-        assert result.reference == ladder["Q8_0"].name
-        ref, q2 = result.rows
-        assert abs(ref.kld_mean or 1) < 1e-4 and ref.same_top == 100       # measured
-        assert q2.kld_mean > 0.05 and q2.same_top < 100 and q2.pp_tps is None
-        assert page.results.proxy.rowCount() == 2
-        assert [page.status.item(i).text() for i in range(2)] == [
-            f"{ladder['Q8_0'].name}: done 100 %", f"{ladder['Q2_K'].name}: done 100 %"]
-        assert [s for s, _, _ in seen].count("done") == 2
-        running = [eta for stage, eta, _ in seen if stage == "eval"]
-        assert running and running[-1].endswith(" left")                   # an ETA while running
-        values = [v for _, _, v in seen]
-        assert values == sorted(values) and values[-1] == 1000             # never goes back
-        assert page.eta.text() == ""
-    finally:
-        page.shutdown()
-    reopened = ComparePage(library=Library(sources=[]))                    # a restart
-    qtbot.addWidget(reopened)
-    try:
-        (saved,) = CompareHistory().list()
-        assert saved.files == (ladder["Q8_0"].name, ladder["Q2_K"].name)
-        reopened.history.open_path(saved.path)
-        assert reopened.result == result
-        cells = reopened.results.model
-        assert [cells.index(1, c).data() for c in range(cells.columnCount())] == \
-            table_cells(result)[1]
-    finally:
-        reopened.shutdown()
-
-
 @pytest.mark.parametrize("low, high", [(25.33, 35.96), (0.0, 1.0), (230.2, 278.0), (7.01, 8.5),
                                        (0.005788, 0.319956), (-3.2, 4.7), (5.0, 5.0)])
 def test_chart_ticks_cover_every_point(low, high):
@@ -402,3 +344,39 @@ def test_chart_ticks_cover_every_point(low, high):
     assert 2 <= len(ticks) <= 8
     steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
     assert len(steps) == 1                                 # evenly spaced
+
+
+def test_compare_eta_is_rate_based_and_counts_down(page: ComparePage, qtbot) -> None:
+    page.add_files([Path("/m/a-Q8_0.gguf"), Path("/m/a-Q4_0.gguf")])
+    page.backend.hold = True
+    page.start_compare()
+    qtbot.waitUntil(lambda: page.status.item(1).text() == "a-Q4_0.gguf: eval 50 %",
+                    timeout=WAIT_MS)
+    assert page._eta is not None
+    started = page._eta.started
+    page._eta.started = started - 60.0          # as if the run had taken a minute so far
+    page._on_progress(CompareProgress(1, 2, "a-Q4_0.gguf", "eval", 0.5, eta_s=173.0))
+    first = page.eta.text()
+    minutes, seconds = first.removesuffix(" left").split(":")
+    assert 15 <= int(minutes) * 60 + int(seconds) <= 25    # 60 s × (1 − 0.75) / 0.75 = 20 s
+    qtbot.waitUntil(lambda: page.eta.text() != first, timeout=3000)   # it counts down
+    page._on_progress(CompareProgress(1, 2, "a-Q4_0.gguf", "eval", 0.5, eta_s=500.0))
+    assert page.eta.text() <= first                          # a new report never raises it
+    page.backend.hold = False
+    qtbot.waitSignal(page.resultReady, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: page.eta.text() == "", timeout=WAIT_MS)
+
+
+def test_requantize_refusal_names_no_cli_flag_and_clears_on_success(page: ComparePage,
+                                                                    qtbot) -> None:
+    message = ("m.gguf is already quantized (Q4_K_M); quantizing it again to Q4_0 loses "
+               "quality twice. Start from an F16/BF16/F32 file, or allow requantizing "
+               "(--allow-requantize) to do it anyway.")
+    with qtbot.waitSignal(page.errorOccurred, timeout=WAIT_MS) as blocker:
+        page.runner.failed.emit(message)
+    assert "--" not in blocker.args[0] and "“Allow requantizing”" in blocker.args[0]
+    page.add_files([Path("/m/m-Q4_K_M.gguf")])
+    page.ladder_types.setText("Q4_0")
+    page.allow_requantize.setChecked(True)
+    with qtbot.waitSignal(page.errorResolved, timeout=WAIT_MS):
+        page.start_ladder()

@@ -163,6 +163,22 @@ def test_bad_input_shows_its_message(qtbot, page: PerplexityPage, tmp_path: Path
     assert page.input.open_file(good) and page.input.text() == "# Title\n\nSome text."
 
 
+def test_an_opened_file_counts_as_compare_and_the_cli_count_it(qtbot, page: PerplexityPage,
+                                                                engine, tmp_path: Path) -> None:
+    """A file ending in a newline: the page drops one trailing newline, as llama-perplexity
+    -f, `parley perplexity` and Compare do, so all say the same token count."""
+    text = _text(300) + " The end of a file.\n"
+    path = tmp_path / "sample.txt"
+    path.write_text(text, encoding="utf-8")
+    assert page.input.open_file(path)
+    assert page.input.text() == text[:-1]
+    qtbot.waitUntil(lambda: page.input.tokens is not None, timeout=WAIT_MS)
+    cli = len(engine.tokenize(text[:-1], True))              # what the CLI measures
+    assert page.input.tokens == cli
+    assert len(engine.tokenize(text, True)) != cli           # the newline is a token of its own
+
+
+# The module's window closes here: tests after this one must not use `page`.
 def test_past_runs_persist_across_a_restart(qtbot, qapp, gui: MainWindow, page: PerplexityPage,
                                             home: Path, monkeypatch) -> None:
     text = _text(200)

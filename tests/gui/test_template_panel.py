@@ -77,8 +77,10 @@ def test_the_preview_shows_the_current_chat(qtbot, header_window):
     send_and_wait(qtbot, window, "What is a GGUF file?")
     editor = open_custom(qtbot, window)
     editor.editor.setPlainText(ROLE_LINES)
-    wait_preview(qtbot, editor)                 # the last turn is a reply: nothing to answer
-    assert editor.summary.text().endswith("on a sample conversation")
+    wait_preview(qtbot, editor)                 # after a reply: the prompt that reply came from
+    assert editor.preview.toPlainText() == (
+        "[system] You are a helpful assistant.\n[user] What is a GGUF file?\n[assistant]")
+    assert editor.summary.text().endswith("on this conversation")
     editor.reject()
     window.composer.set_text("And a tokenizer?")            # typed, not sent: Show prompt has it
     editor = open_custom(qtbot, window)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
     QLineEdit,
+    QMenuBar,
     QPlainTextEdit,
     QSlider,
     QTabBar,
@@ -159,9 +160,10 @@ def test_every_control_is_named_and_reachable(make_window: MakeWindow) -> None:
     missing = []
     for widget in window.findChildren(QAbstractButton) + [
             w for kind in kinds[1:] for w in window.findChildren(kind)]:
-        if isinstance(widget.parent(), QAbstractSpinBox | QComboBox | QLineEdit | QTabBar) \
-                or widget.window() is not window:
-            continue                      # Qt's own parts: inner edits, clear buttons, popups
+        if isinstance(widget.parent(), QAbstractSpinBox | QComboBox | QLineEdit | QTabBar
+                      | QMenuBar) or widget.window() is not window:
+            continue                      # Qt's own parts: inner edits, clear buttons, popups,
+                                          # the menu bar's overflow button (menus: Alt, F10)
         name = widget.accessibleName() or (
             widget.text() if isinstance(widget, QAbstractButton) else "")
         if not name.strip():

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build llama.cpp's `llama-perplexity` and `llama-bench` from the very llama.cpp sources vendored
-# in the installed llama-cpp-python version, into tests/perf/_build/ (cached between runs).
+# Build llama.cpp's `llama-perplexity`, `llama-bench` and `llama-batched-bench` from the very
+# llama.cpp sources vendored in the installed llama-cpp-python version, into tests/perf/_build/
+# (cached between runs).
 #
 # Usage: tests/perf/build_llama_tools.sh [PYTHON]   (PYTHON defaults to .venv/bin/python)
-# Prints the folder holding the two binaries on its last line of stdout.
+# Prints the folder holding the binaries on its last line of stdout.
 # Environment: JOBS (default 2), LLAMA_SDIST_DIR (an unpacked sdist to use instead of looking).
 set -euo pipefail
 
@@ -15,7 +16,7 @@ BUILD_ROOT="$ROOT/tests/perf/_build"
 VERSION="$("$PYTHON" -c 'import llama_cpp; print(llama_cpp.__version__)')"
 OUT="$BUILD_ROOT/llama.cpp-$VERSION"
 BIN="$OUT/cmake/bin"          # llama.cpp puts executables in <build>/bin
-TOOLS=(llama-perplexity llama-bench)
+TOOLS=(llama-perplexity llama-bench llama-batched-bench)
 
 have_all() {
     for tool in "${TOOLS[@]}"; do [[ -x "$BIN/$tool" ]] || return 1; done

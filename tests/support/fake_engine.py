@@ -23,6 +23,7 @@ from inference.engine.events import (
     Finished,
     FinishReason,
     GenerationEvent,
+    PrefillProgress,
     PromptRendered,
     TokenEvent,
 )
@@ -44,6 +45,7 @@ class FakeEngine:
     gpu_offload: bool = False             # what LoadedModel says about the build
     fail_generate: str = ""
     ppl: float = 20.0                     # what perplexity() reports
+    prefill_steps: int = 0                # PrefillProgress events before the first token
     requests: list[GenerationRequest] = field(default_factory=list)
     configs: list[ModelConfig] = field(default_factory=list)
     closed: bool = False
@@ -89,6 +91,12 @@ class FakeEngine:
         rendered = self.render(request)
         yield PromptRendered(rendered)
         clock = StatsClock(prompt_tokens=12, n_ctx=self._loaded.n_ctx if self._loaded else 0)
+        total = 512 * self.prefill_steps              # one n_batch chunk of 512 per step
+        for step in range(1, self.prefill_steps + 1):
+            if cancel.cancelled:
+                break
+            time.sleep(self.delay)
+            yield PrefillProgress(512 * step, total)
         parts = {True: "", False: ""}               # reasoning?, text
         first_answer: float | None = None
         reason = FinishReason.STOP

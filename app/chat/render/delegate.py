@@ -1,10 +1,11 @@
 """MessageDelegate: paints each transcript row as Markdown in a bubble (no widget per row).
 
 No widget per message: the delegate paints bubbles, code blocks with a Copy chip, a stats line
-and action links (Copy, Edit, Regenerate), a reply's folded Thinking block (thinking.py), and
-handles clicks on them and on links (which open only by the rule in links.py, their URL shown
-as a tooltip first). Rendered documents are cached per (message, width), so 1,000-message
-conversations lay out once and scroll smoothly.
+and action links (Copy, Edit, Regenerate), a reply's folded Thinking block (thinking.py), a long
+message folded to its first lines with "Show more" (layout.py), and handles clicks on them and
+on links (which open only by the rule in links.py, their URL shown as a tooltip first).
+Rendered documents are cached per (message, width), so 1,000-message conversations lay out once
+and scroll smoothly.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ from PySide6.QtWidgets import (
 from app.chat.footer import footer_text
 from app.chat.message_actions import MessageAction
 from app.chat.render import thinking
-from app.chat.render.layout import GAP, ROLE_H, Geometry, row_geometry, row_height, text_width
+from app.chat.render.highlight import Highlighter
+from app.chat.render.layout import (
+    GAP,
+    ROLE_H,
+    Geometry,
+    fold_label,
+    row_geometry,
+    row_height,
+    text_width,
+)
 from app.chat.render.links import link_tooltip, open_link
 from app.chat.render.markdown import RenderCache, RenderedMessage, render_markdown
 from app.chat.render.pixmaps import DocumentPixmaps, paint_document, painted_area
@@ -52,6 +62,7 @@ class MessageDelegate(QStyledItemDelegate):
         super().__init__(view)
         self._view = view
         self.cache = RenderCache()
+        self.highlighter = Highlighter()
         self.thinking = thinking.ThinkingDocs()
         self.pixmaps = DocumentPixmaps()
         # row key → (the message measured, the height last given to the view)
@@ -102,17 +113,30 @@ class MessageDelegate(QStyledItemDelegate):
         key = self._text_key(msg, index, width)
         item = self.cache.get(key, content)
         if item is None:
-            item = render_markdown(content or " ", key[1], self.palette, self.font)
+            item = render_markdown(content or " ", key[1], self.palette, self.font,
+                                   self.highlighter)
             self.cache.put(key, content, item)
         return item
 
     def _size(self, msg: TranscriptMessage, index: QModelIndex | QPersistentModelIndex,
-              width: int) -> tuple[float, float]:
+              width: int) -> tuple[float, float, float | None]:
+        """(height, ideal width, where it folds) of the message's text."""
         size = self.cache.size_of(self._text_key(msg, index, width), msg.content or "")
         if size is None:
             item = self.rendered(index, width, msg)
-            size = (item.height, item.ideal_width)
+            size = (item.height, item.ideal_width, item.fold_at)
         return size
+
+    @staticmethod
+    def _shown(msg: TranscriptMessage, size: tuple[float, float, float | None]) -> float:
+        """The height of the text on screen: a long message folded shows its first lines."""
+        height, _, fold_at = size
+        return fold_at if fold_at is not None and not msg.unfolded else height
+
+    def foldable(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """Whether the row's message is long enough to fold (Show more / Show less)."""
+        msg = self.message(index)
+        return self._size(msg, index, self._view.viewport().width())[2] is not None
 
     def _reasoning_key(self, msg: TranscriptMessage,
                        index: QModelIndex | QPersistentModelIndex, width: int) -> tuple[int, int]:
@@ -133,9 +157,10 @@ class MessageDelegate(QStyledItemDelegate):
     def geometry(self, index: QModelIndex | QPersistentModelIndex, rect: QRect,
                  msg: TranscriptMessage | None = None) -> Geometry:
         msg = msg or self.message(index)
-        return row_geometry(rect, msg, self._size(msg, index, rect.width()),
+        size = self._size(msg, index, rect.width())
+        return row_geometry(rect, msg, (self._shown(msg, size), size[1]),
                             self._thinking_height(msg, index, rect.width()),
-                            self._actions_for(msg, index), self.small)
+                            self._actions_for(msg, index), self.small, size[2] is not None)
 
     @staticmethod
     def _actions_for(msg: TranscriptMessage,
@@ -157,8 +182,9 @@ class MessageDelegate(QStyledItemDelegate):
         hint = self._laid_out.get(key)
         if hint is not None and hint[0] is msg:         # the very message it was measured for
             return QSize(width, hint[1])
-        height, _ = self._size(msg, index, width)
-        total = row_height(height, self._thinking_height(msg, index, width), msg)
+        size = self._size(msg, index, width)
+        total = row_height(self._shown(msg, size), self._thinking_height(msg, index, width), msg,
+                           size[2] is not None)
         if len(self._laid_out) >= LAID_OUT_LIMIT:       # every width a resize went through
             self._laid_out.clear()
         self._laid_out[key] = (msg, total)
@@ -202,6 +228,10 @@ class MessageDelegate(QStyledItemDelegate):
                 painter, msg, geo.thinking, geo.reasoning,
                 self.reasoning_rendered(index, rect.width(), msg), p, self.small, self.pixmaps,
                 ("thinking", *self._key(msg, index, rect.width())), QColor(bg))
+        if geo.fold is not None and not msg.unfolded:     # folded: its first lines only
+            painter.save()
+            painter.setClipRect(QRectF(geo.bubble.left(), geo.text.top() - 8,
+                                       geo.bubble.width(), geo.text.height() + 8))
         if msg.streaming:                            # new text on every update: draw it
             painter.translate(geo.text.topLeft())
             paint_document(painter, item, p, painted_area(painter))
@@ -210,6 +240,14 @@ class MessageDelegate(QStyledItemDelegate):
             self.pixmaps.draw(painter, self._key(msg, index, rect.width()), item, p,
                               QColor(bg), geo.text)
         self._paint_code_chips(painter, geo, item)
+        if geo.fold is not None:
+            if not msg.unfolded:
+                painter.restore()
+            painter.setFont(self.small)
+            painter.setPen(QColor(p.accent))
+            painter.drawText(geo.fold.adjusted(4, 0, 0, 0),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             ("▴ " if msg.unfolded else "▾ ") + fold_label(msg))
         painter.setFont(self.small)
         painter.setPen(QColor(p.muted))
         painter.drawText(geo.footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -239,10 +277,13 @@ class MessageDelegate(QStyledItemDelegate):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "Copy")
 
     def code_chip_rects(self, geo: Geometry, item: RenderedMessage) -> list[QRectF]:
+        """The Copy chip of each code block shown (a folded message hides the later ones)."""
         chips = []
         for block in item.code_blocks:
             r = block.rect.translated(geo.text.topLeft())
-            chips.append(QRectF(r.right() - 54, r.top() + 5, 48, 20))
+            chip = QRectF(r.right() - 54, r.top() + 5, 48, 20)
+            if chip.bottom() <= geo.text.bottom() + 1:
+                chips.append(chip)
         return chips
 
     # -- clicks ------------------------------------------------------------------------------
@@ -265,6 +306,9 @@ class MessageDelegate(QStyledItemDelegate):
                 return True
         if geo.thinking is not None and geo.thinking.contains(pos):
             index.model().setData(index, not msg.thinking_open, Role.ThinkingOpenRole)
+            return True
+        if geo.fold is not None and geo.fold.contains(pos):
+            index.model().setData(index, not msg.unfolded, Role.UnfoldedRole)
             return True
         href = self.link_at(index, rect, pos)
         if href:
@@ -292,6 +336,7 @@ class MessageDelegate(QStyledItemDelegate):
         """Whether `pos` is on a link or the Thinking line (the pointer shows a hand)."""
         geo = self.geometry(index, rect)
         return bool(geo.thinking is not None and geo.thinking.contains(pos)) or \
+            bool(geo.fold is not None and geo.fold.contains(pos)) or \
             bool(self.link_at(index, rect, pos))
 
     def helpEvent(self, event: QHelpEvent, view: QAbstractItemView,  # type: ignore[override]

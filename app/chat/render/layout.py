@@ -17,6 +17,7 @@ MARGIN_X = 20
 PAD = 12
 ROLE_H = 20
 GAP = 6
+FOLD_H = 24          # the "Show more" / "Show less" line under a long message
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Geometry:
     actions: list[tuple[MessageAction, QRectF]]
     thinking: QRectF | None = None        # the folded Thinking line (None: it did not think)
     reasoning: QRectF | None = None       # the unfolded thinking (None: folded)
+    fold: QRectF | None = None            # "Show more" / "Show less" (None: a short message)
 
 
 def text_width(total: int, role: str) -> float:
@@ -35,15 +37,23 @@ def text_width(total: int, role: str) -> float:
     return usable * 0.85 if role == "user" else usable
 
 
-def row_height(text_height: float, think_height: float, msg: TranscriptMessage) -> int:
-    """The whole row: label line, bubble (Thinking block and text), footer, gaps."""
-    return int(GAP + ROLE_H + think_height + text_height + 2 * PAD - 4 + 2
-               + footer_height(msg) + GAP + 6)
+def row_height(text_height: float, think_height: float, msg: TranscriptMessage,
+               foldable: bool = False) -> int:
+    """The whole row: label line, bubble (Thinking block, text shown, fold line), footer,
+    gaps."""
+    return int(GAP + ROLE_H + think_height + text_height + (FOLD_H if foldable else 0)
+               + 2 * PAD - 4 + 2 + footer_height(msg) + GAP + 6)
+
+
+def fold_label(msg: TranscriptMessage) -> str:
+    return "Show less" if msg.unfolded else "Show more"
 
 
 def row_geometry(rect: QRect, msg: TranscriptMessage, size: tuple[float, float],
-                 think_height: float, actions: list[MessageAction], small: QFont) -> Geometry:
-    """The parts of row `rect` for `msg`, whose text measured `size` (height, ideal width)."""
+                 think_height: float, actions: list[MessageAction], small: QFont,
+                 foldable: bool = False) -> Geometry:
+    """The parts of row `rect` for `msg`, whose text shows `size` (height, ideal width);
+    a `foldable` (long) message has a Show more / Show less line under its text."""
     role = msg.role or "assistant"
     height, ideal = size
     max_w = text_width(rect.width(), role)
@@ -51,8 +61,13 @@ def row_geometry(rect: QRect, msg: TranscriptMessage, size: tuple[float, float],
     bubble_w = text_w + 2 * PAD
     left = rect.right() - MARGIN_X - bubble_w if role == "user" else rect.left() + MARGIN_X
     top = rect.top() + GAP + ROLE_H
-    bubble = QRectF(left, top, bubble_w, think_height + height + 2 * PAD - 4)
+    fold_h = FOLD_H if foldable else 0
+    bubble = QRectF(left, top, bubble_w, think_height + height + fold_h + 2 * PAD - 4)
     text = QRectF(left + PAD, top + PAD - 2 + think_height, text_w, height)
+    fold = None
+    if foldable:
+        fold_w = QFontMetrics(small).horizontalAdvance(fold_label(msg)) + 20
+        fold = QRectF(left + PAD - 4, text.bottom() + 2, fold_w, FOLD_H - 4)
     line = reasoning = None
     if think_height:
         line = thinking.line_rect(msg, left + PAD - 4, top + PAD - 4, small)
@@ -69,4 +84,4 @@ def row_geometry(rect: QRect, msg: TranscriptMessage, size: tuple[float, float],
     for name, w in zip(actions, widths, strict=True):
         placed.append((name, QRectF(x, rect.top() + GAP + 1, w, ROLE_H - 2)))
         x += w + 4
-    return Geometry(bubble, text, footer, placed, line, reasoning)
+    return Geometry(bubble, text, footer, placed, line, reasoning, fold)

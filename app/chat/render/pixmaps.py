@@ -12,6 +12,7 @@ from app.chat.render.markdown import RenderedMessage
 from app.shell.theme import Palette
 
 PIXMAP_LIMIT = 48          # about three screens of messages
+TALLEST_PX = 8192          # a taller document is drawn directly (no pixmap that size)
 
 
 def paint_document(painter: QPainter, item: RenderedMessage, palette: Palette,
@@ -56,6 +57,11 @@ class DocumentPixmaps:
         """Paint `item` into the bubble's `text` rectangle over a solid `background`, from the
         cache (`key` names what is drawn there, one colour per key)."""
         ratio = painter.device().devicePixelRatioF()
+        if item.height * ratio > TALLEST_PX:
+            painter.translate(text.topLeft())
+            paint_document(painter, item, palette, painted_area(painter), text_color)
+            painter.translate(-text.topLeft())
+            return
         cache_key = (key, round(ratio * 100), round(text.width()))
         entry = self._items.get(cache_key)
         if entry is None or entry[0] is not item:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 
+from app.chat.render.highlight import Highlighter
 from app.chat.render.markdown import RenderCache, RenderedMessage, render_markdown
 from app.chat.render.pixmaps import DocumentPixmaps, paint_document
 from app.chat.transcript import TranscriptMessage
@@ -28,6 +29,7 @@ class ThinkingDocs:
 
     def __init__(self) -> None:
         self.cache = RenderCache()
+        self.highlighter = Highlighter()
 
     def clear(self) -> None:
         self.cache.clear()
@@ -39,7 +41,7 @@ class ThinkingDocs:
             return None
         item = self.cache.get(key, msg.reasoning)
         if item is None:
-            item = render_markdown(msg.reasoning, key[1], palette, font)
+            item = render_markdown(msg.reasoning, key[1], palette, font, self.highlighter)
             self.cache.put(key, msg.reasoning, item)
         return item
 
@@ -51,7 +53,7 @@ class ThinkingDocs:
         size = self.cache.size_of(key, msg.reasoning)
         if size is None:
             item = self.rendered(msg, key, palette, font)
-            size = (item.height if item is not None else 0.0, 0.0)
+            size = (item.height if item is not None else 0.0, 0.0, None)
         return block_height(msg, size[0])
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -102,6 +102,12 @@ class ChatView(QListView):
         return index.isValid() and self.model().setData(
             index, not index.data(Role.ThinkingOpenRole), Role.ThinkingOpenRole)
 
+    def toggle_fold(self, row: int) -> bool:
+        """Show long message `row` whole, or folded again; False when it is short."""
+        index = self.model().index(row, 0)
+        return index.isValid() and self.delegate.foldable(index) and self.model().setData(
+            index, not index.data(Role.UnfoldedRole), Role.UnfoldedRole)
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # type: ignore[override]
         """A hand over a link or the Thinking line (what a click will do)."""
         pos = event.position()
@@ -172,6 +178,17 @@ class ChatView(QListView):
             self._scroll_timer.start()
 
     # -- keyboard and context menu -----------------------------------------------------------
+    def event(self, event: QEvent) -> bool:  # type: ignore[override]
+        """Keep the message keys (Ctrl+C, Ctrl+Shift+C, Ctrl+T) from the window's shortcuts (Edit
+        → Copy) while a message is current: Qt asks the focus widget first, as a text box does."""
+        if (event.type() == QEvent.Type.ShortcutOverride and self.currentIndex().isValid()
+                and isinstance(event, QKeyEvent)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+                and event.key() in (Qt.Key.Key_C, Qt.Key.Key_T)):
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # type: ignore[override]
         index = self.currentIndex()
         key = event.key()
@@ -226,6 +243,9 @@ class ChatView(QListView):
         if index.data(Role.ReasoningRole):
             label = "Hide thinking" if index.data(Role.ThinkingOpenRole) else "Show thinking"
             menu.addAction(f"{label}\t{THINKING_KEYS}", lambda: self.toggle_thinking(row))
+        if self.delegate.foldable(index):
+            label = "Show less" if index.data(Role.UnfoldedRole) else "Show more"
+            menu.addAction(label, lambda: self.toggle_fold(row))
         blocks = self.code_blocks(row)
         for i, code in enumerate(blocks):
             label = "Copy code" if len(blocks) == 1 else f"Copy code block {i + 1}"

@@ -1,0 +1,237 @@
+"""The scheduler thread: one `llama_decode` per step for every slot's next token plus chunks of
+prompts still being evaluated, as llama-server's `update_slots` does.
+
+Each step, in round-robin order over the slots: a slot that was cancelled (or whose caller closed
+its iterator) is finished and freed; every generating slot puts its one sampled token into the
+batch first; what is left of n_batch goes to prompt chunks, so a long prompt is evaluated across
+steps and never holds back the others' tokens by more than one batch. After the decode each slot
+with an output row samples from that row with its own chain. Only this thread touches the
+context; callers only see their job's queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from inference.batching.jobs import Job, Slot, SlotState, common_prefix
+from inference.common.cancel import CancelToken
+from inference.common.errors import GenerationError, NoModelLoadedError
+from inference.engine.engine import ReplyRun, Session, decode_failure, reuse_prefix
+from inference.engine.events import FinishReason
+
+IDLE_WAIT_S = 0.1        # how long an idle scheduler sleeps before looking again
+
+
+class Scheduler:
+    """Owns the session's context from a thread of its own and serves `Job`s in its slots."""
+
+    def __init__(self, session: Session, n_slots: int) -> None:
+        self._s = session
+        self._slots = [Slot(i) for i in range(n_slots)]
+        self._queue: deque[Job] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._abort = CancelToken()           # interrupts a running decode when stopping
+        self._turn = 0                        # the slot the next step starts its round at
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="BatchScheduler", daemon=True)
+        self._thread.start()
+
+    # -- the callers' side ------------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            if self._stopping or not self._thread.is_alive():
+                raise NoModelLoadedError()
+            self._queue.append(job)
+            self._cond.notify()
+
+    def wake(self) -> None:
+        """Look again now (a job was cancelled)."""
+        with self._cond:
+            self._cond.notify()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def queue_length(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def active_slots(self) -> int:
+        with self._cond:
+            return sum(1 for slot in self._slots if slot.job is not None)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """End every job (reason cancelled) and the thread; the context is then free."""
+        with self._cond:
+            self._stopping = True
+            self._abort.cancel()
+            self._cond.notify()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            raise GenerationError(f"the batch scheduler did not stop within {timeout_s:.0f} s")
+
+    # -- the thread ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        self._s.ctx.set_abort(self._abort)
+        try:
+            while self._next_round():
+                self._step()
+        except BaseException as exc:  # a bug or a native failure: no caller may hang on it
+            self.failure = exc
+            for slot in self._slots:
+                if slot.job is not None:
+                    slot.job.send(exc)
+                    slot.job.send(None)
+                    slot.release()
+        finally:
+            self._s.ctx.set_abort(None)
+            with self._cond:
+                self._stopping = True
+                pending, self._queue = list(self._queue), deque()
+            for slot in self._slots:
+                if slot.job is not None:
+                    self._finish(slot, FinishReason.CANCELLED)
+            for job in pending:
+                job.cancelled_while_queued()
+
+    def _next_round(self) -> bool:
+        """Admit queued jobs into free slots; wait while there is nothing to do. False: stop."""
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return False
+                admitted = self._take_queued()
+                busy = any(slot.job is not None for slot in self._slots)
+                if not admitted and not busy:
+                    self._cond.wait(IDLE_WAIT_S)
+                    continue
+            for slot, job in admitted:
+                self._start(slot, job)
+            return True
+
+    def _take_queued(self) -> list[tuple[Slot, Job]]:
+        """Under the lock: cancelled queued jobs end; the oldest others get free slots."""
+        for job in [j for j in self._queue if j.cancel.cancelled]:
+            self._queue.remove(job)
+            job.cancelled_while_queued()
+        taken: list[tuple[Slot, Job]] = []
+        while self._queue:
+            free = [s for s in self._slots if s.job is None]
+            if not free:
+                break
+            job = self._queue.popleft()
+            tokens = job.built.tokens
+            slot = max(free, key=lambda s: (common_prefix(s.kv_tokens, tokens), -s.last_used))
+            slot.job = job                     # counted as active from here on
+            taken.append((slot, job))
+        return taken
+
+    def _start(self, slot: Slot, job: Job) -> None:
+        """Keep the slot's longest cached prefix of the prompt and make the reply's run."""
+        s = self._s
+        try:
+            reuse = reuse_prefix(s.ctx, s.model.n_swa, slot.kv_tokens, job.built.tokens,
+                                 slot.seq_id)
+            run = ReplyRun(s, job.request, job.built, job.cancel, started=job.started,
+                           cached=reuse, n_ctx=job.n_ctx)
+        except Exception as exc:  # e.g. a sampler chain llama.cpp refused
+            job.send(exc)
+            job.send(None)
+            slot.release()
+            return
+        slot.assign(job, run)
+
+    def _step(self) -> None:
+        n = len(self._slots)
+        order = [self._slots[(self._turn + i) % n] for i in range(n)]
+        self._turn = (self._turn + 1) % n
+        for slot in order:
+            if slot.job is not None and slot.job.cancel.cancelled:
+                self._finish(slot, FinishReason.CANCELLED)
+        tokens: list[int] = []
+        positions: list[int] = []
+        seqs: list[int] = []
+        outputs: list[bool] = []
+        rows: list[tuple[Slot, int]] = []            # a slot and its output's batch index
+        generating = [s for s in order if s.state is SlotState.GENERATING]
+        for slot in generating:
+            rows.append((slot, len(tokens)))
+            tokens.append(slot.next_token)
+            positions.append(len(slot.kv_tokens))
+            seqs.append(slot.seq_id)
+            outputs.append(True)
+        chunks: list[tuple[Slot, list[int]]] = []
+        budget = self._s.ctx.n_batch - len(tokens)
+        for slot in (s for s in order if s.state is SlotState.PREFILL):
+            if budget <= 0:
+                break
+            assert slot.run is not None
+            prompt = slot.run.built.tokens
+            begin = len(slot.kv_tokens)
+            chunk = prompt[begin:begin + budget]
+            tokens += chunk
+            positions += range(begin, begin + len(chunk))
+            seqs += [slot.seq_id] * len(chunk)
+            outputs += [False] * len(chunk)
+            if begin + len(chunk) == len(prompt):
+                outputs[-1] = True
+                rows.append((slot, len(tokens) - 1))
+            chunks.append((slot, chunk))
+            budget -= len(chunk)
+        if not tokens:
+            return
+        code = self._s.ctx.decode_mixed(tokens, positions, seqs, outputs)
+        if code != 0:
+            self._decode_failed(code, [*generating, *(slot for slot, _ in chunks)])
+            return
+        for slot in generating:
+            slot.kv_tokens.append(slot.next_token)
+        for slot, chunk in chunks:
+            slot.kv_tokens.extend(chunk)
+        for slot, index in rows:
+            self._sampled(slot, index)
+
+    def _sampled(self, slot: Slot, index: int) -> None:
+        """Sample the slot's next token from batch row `index` and send its events."""
+        run, job = slot.run, slot.job
+        assert run is not None and job is not None
+        token = run.sampler.sample(self._s.ctx, index)
+        events, reason = run.take(token, len(slot.kv_tokens))
+        for event in events:
+            job.send(event)
+        if reason is not None:
+            self._finish(slot, reason)
+        else:
+            slot.state, slot.next_token = SlotState.GENERATING, token
+
+    def _finish(self, slot: Slot, reason: FinishReason) -> None:
+        run, job = slot.run, slot.job
+        assert run is not None and job is not None
+        for event in run.finish(reason, len(slot.kv_tokens)):
+            job.send(event)
+        job.send(None)
+        with self._cond:
+            slot.release()
+
+    def _decode_failed(self, code: int, involved: list[Slot]) -> None:
+        """Each slot of a failed batch keeps the prefix complete before it and ends."""
+        ctx = self._s.ctx
+        for slot in involved:
+            if code < 0 or not ctx.keep_prefix(len(slot.kv_tokens), seq_id=slot.seq_id):
+                ctx.clear_seq(slot.seq_id)
+                slot.kv_tokens.clear()
+            job = slot.job
+            assert job is not None
+            cancel = self._abort if self._abort.cancelled else job.cancel
+            try:
+                reason = decode_failure(code, cancel, len(slot.kv_tokens))
+            except GenerationError as exc:
+                job.send(exc)
+                job.send(None)
+                with self._cond:
+                    slot.release()
+                continue
+            self._finish(slot, reason)

@@ -1,0 +1,114 @@
+"""Slots one at a time: cancel, closing the iterator, the FIFO queue, stop strings, max tokens,
+the context limit and the cached prefix per slot, and errors raised to their own caller."""
+
+from __future__ import annotations
+
+import pytest
+
+from inference.batching.engine import BatchEngine
+from inference.common.cancel import CancelToken
+from inference.common.errors import NoModelLoadedError, PromptTooLongError
+from inference.engine.events import Finished, FinishReason, PromptRendered, TokenEvent
+from tests.batching.conftest import SEQ_CTX, Streamed, text_request, wait_until
+
+LONG = 200                 # tokens a "busy" request asks for (it is cancelled well before)
+
+
+def test_a_queued_request_waits_then_runs(batch2: BatchEngine) -> None:
+    busy = [Streamed(batch2, text_request(f"Story number {i}:", LONG)) for i in range(2)]
+    wait_until(lambda: batch2.active_slots() == 2)
+    queued = Streamed(batch2, text_request("The queued one says", 4))
+    wait_until(lambda: batch2.queue_length() == 1)
+    assert queued.tokens_seen == 0
+    busy[0].cancel.cancel()
+    done = queued.result()
+    assert done.reason is FinishReason.LENGTH and done.stats.output_tokens == 4
+    assert busy[0].result().reason is FinishReason.CANCELLED
+    busy[1].cancel.cancel()
+    assert busy[1].result().reason is FinishReason.CANCELLED
+    assert batch2.queue_length() == 0 and batch2.active_slots() == 0
+
+
+def test_a_cancel_frees_its_slot_at_once_and_the_queued_request_starts(
+        batch2: BatchEngine) -> None:
+    cancel = CancelToken()
+    victim = batch2.submit(text_request("A very long tale begins", LONG), cancel)
+    assert isinstance(next(victim), PromptRendered)
+    first = next(victim)                       # running now
+    assert isinstance(first, TokenEvent)
+    other = Streamed(batch2, text_request("Another long tale", LONG))
+    wait_until(lambda: batch2.active_slots() == 2)
+    queued = Streamed(batch2, text_request("Waiting in line", 3))
+    wait_until(lambda: batch2.queue_length() == 1)
+    cancel.cancel()
+    rest = list(victim)
+    assert isinstance(rest[-1], Finished) and rest[-1].reason is FinishReason.CANCELLED
+    assert rest[-1].stats.output_tokens < LONG
+    done = queued.result()                     # got the freed slot while `other` still runs
+    assert done.reason is FinishReason.LENGTH
+    assert other.finished is None
+    other.cancel.cancel()
+    assert other.result().reason is FinishReason.CANCELLED
+
+
+def test_closing_the_iterator_frees_the_slot(batch2: BatchEngine) -> None:
+    stream = batch2.submit(text_request("Closing early, the reader", LONG))
+    for event in stream:
+        if isinstance(event, TokenEvent):
+            break
+    assert batch2.active_slots() == 1
+    stream.close()
+    wait_until(lambda: batch2.active_slots() == 0, timeout=10)
+    after = Streamed(batch2, text_request("Next in the slot", 3)).result()
+    assert after.reason is FinishReason.LENGTH and after.stats.output_tokens == 3
+
+
+def test_stop_strings_and_max_tokens_apply_per_slot(batch2: BatchEngine) -> None:
+    alone = Streamed(batch2, text_request("The capital of France is", 12)).result().text
+    stop = alone.split()[2]                    # a word from the middle of its own reply
+    stopped = Streamed(batch2, text_request("The capital of France is", 12, stop=(stop,)))
+    capped = Streamed(batch2, text_request("Once upon a time", 3))
+    s, c = stopped.result(), capped.result()
+    assert s.reason is FinishReason.STOP and stop not in s.text
+    assert alone.startswith(s.text) and len(s.text) < len(alone)
+    assert c.reason is FinishReason.LENGTH and c.stats.output_tokens == 3
+
+
+def test_the_context_limit_is_per_sequence(batch2: BatchEngine) -> None:
+    assert batch2.n_ctx_seq == SEQ_CTX
+    text = " ".join(["river"] * 150)
+    n_prompt = len(batch2.tokenize(text))
+    full = Streamed(batch2, text_request(text, 500, repeat_penalty=1.0))
+    short = Streamed(batch2, text_request("A short one", 4))
+    f = full.result()
+    assert f.reason is FinishReason.CONTEXT_FULL
+    assert f.stats.n_ctx == SEQ_CTX and f.stats.context_tokens <= SEQ_CTX
+    assert f.stats.output_tokens == SEQ_CTX - n_prompt
+    assert short.result().reason is FinishReason.LENGTH
+
+
+def test_each_slot_reuses_its_own_cached_prefix(batch2: BatchEngine) -> None:
+    prompts = ["Slot one remembers the green river", "Slot two remembers the silver stone"]
+    first = [Streamed(batch2, text_request(p, 3)) for p in prompts]
+    for f in first:
+        assert f.result().stats.cached_tokens <= 1      # at most a BOS already there
+    again = [Streamed(batch2, text_request(p, 3)) for p in reversed(prompts)]
+    for p, a in zip(reversed(prompts), again, strict=True):
+        stats = a.result().stats
+        assert stats.cached_tokens == len(batch2.tokenize(p)) - 1   # all but the last token
+
+
+def test_a_prompt_too_long_is_raised_to_its_caller_only(batch2: BatchEngine) -> None:
+    good = Streamed(batch2, text_request("A fine request", 6))
+    too_long = batch2.submit(text_request(" ".join(["stone"] * 400), 4))
+    with pytest.raises(PromptTooLongError, match="context holds 256"):
+        next(too_long)
+    assert good.result().reason is FinishReason.LENGTH
+
+
+def test_no_model_is_raised_on_first_next() -> None:
+    engine = BatchEngine(2)
+    stream = engine.submit(text_request("nothing loaded"))
+    with pytest.raises(NoModelLoadedError):
+        next(stream)
+    assert engine.queue_length() == 0 and engine.active_slots() == 0
