@@ -80,6 +80,14 @@ class TranscriptMessage:
 _Index = QModelIndex | QPersistentModelIndex
 
 
+# What each data role answers, from the row's TranscriptMessage.
+_FIELDS: dict[int, str] = {
+    Role.RoleRole: "role", Role.StatsRole: "stats", Role.StreamingRole: "streaming",
+    Role.FinishReasonRole: "finish_reason", Role.MessageIdRole: "message_id",
+    Role.ModeRole: "mode", Role.ReasoningRole: "reasoning",
+    Role.ThinkingOpenRole: "thinking_open", Role.UnfoldedRole: "unfolded"}
+
+
 class TranscriptModel(QAbstractListModel):
     Role = Role
 
@@ -102,27 +110,10 @@ class TranscriptModel(QAbstractListModel):
         role = int(role)
         if role in (int(Qt.ItemDataRole.DisplayRole), Role.ContentRole):
             return msg.content
-        if role == Role.RoleRole:
-            return msg.role
-        if role == Role.StatsRole:
-            return msg.stats
-        if role == Role.StreamingRole:
-            return msg.streaming
-        if role == Role.FinishReasonRole:
-            return msg.finish_reason
-        if role == Role.MessageIdRole:
-            return msg.message_id
-        if role == Role.ModeRole:
-            return msg.mode
         if role == Role.MessageRole:
             return msg
-        if role == Role.ReasoningRole:
-            return msg.reasoning
-        if role == Role.ThinkingOpenRole:
-            return msg.thinking_open
-        if role == Role.UnfoldedRole:
-            return msg.unfolded
-        return None
+        field = _FIELDS.get(role)
+        return getattr(msg, field) if field else None
 
     def setData(self, index: _Index, value: Any,  # type: ignore[override]
                 role: int = Qt.ItemDataRole.EditRole) -> bool:

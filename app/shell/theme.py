@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QApplication
 
 STYLE_FILE = Path(__file__).with_name("style.qss")
@@ -80,47 +81,42 @@ def style_sheet(palette: Palette) -> str:
     return Template(STYLE_FILE.read_text(encoding="utf-8")).safe_substitute(values)
 
 
-def _arrow_path(palette: Palette) -> Path:
-    """A small down-arrow PNG in the muted colour (drawn once per theme, cached on disk)."""
-    from PySide6.QtCore import QPointF
-    from PySide6.QtGui import QImage, QPainter, QPolygonF
+def _cached_icon(name: str, size: int, draw: Callable[[QPainter], None]) -> Path:
+    """A small PNG drawn once by `draw` and kept in the cache folder (named by its colour)."""
+    from PySide6.QtGui import QImage
 
     from inference.common.paths import parley_paths
 
-    path = parley_paths().cache / f"arrow-{palette.muted.lstrip('#')}.png"
+    path = parley_paths().cache / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        image = QImage(20, 20, QImage.Format.Format_ARGB32)
+        image = QImage(size, size, QImage.Format.Format_ARGB32)
         image.fill(0)
         painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        draw(painter)
+        painter.end()
+        image.save(str(path))
+    return path
+
+
+def _arrow_path(palette: Palette) -> Path:
+    """A small down-arrow PNG in the muted colour (drawn once per theme)."""
+    def draw(painter: QPainter) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(palette.muted))
         painter.drawPolygon(QPolygonF([QPointF(3, 6), QPointF(17, 6), QPointF(10, 14)]))
-        painter.end()
-        image.save(str(path))
-    return path
+
+    return _cached_icon(f"arrow-{palette.muted.lstrip('#')}.png", 20, draw)
 
 
 def _check_path(palette: Palette) -> Path:
-    """A small tick PNG in the accent's text colour, for checked check boxes (cached on disk)."""
-    from PySide6.QtCore import QPointF
-    from PySide6.QtGui import QImage, QPainter, QPen
-
-    from inference.common.paths import parley_paths
-
-    path = parley_paths().cache / f"check-{palette.accent_text.lstrip('#')}.png"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image = QImage(28, 28, QImage.Format.Format_ARGB32)
-        image.fill(0)
-        painter = QPainter(image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    """A small tick PNG in the accent's text colour, for checked check boxes."""
+    def draw(painter: QPainter) -> None:
         painter.setPen(QPen(QColor(palette.accent_text), 4))
         painter.drawPolyline([QPointF(6, 14), QPointF(12, 20), QPointF(22, 8)])
-        painter.end()
-        image.save(str(path))
-    return path
+
+    return _cached_icon(f"check-{palette.accent_text.lstrip('#')}.png", 28, draw)
 
 
 def qt_palette(p: Palette) -> QPalette:
