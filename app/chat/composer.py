@@ -40,6 +40,7 @@ class Composer(QWidget):
         layout.setSpacing(4)
         self.edit_banner = QLabel("")
         self.edit_banner.setObjectName("editBanner")
+        self.edit_banner.setWordWrap(True)           # a narrow chat wraps it, never widens
         self.edit_banner.hide()
         layout.addWidget(self.edit_banner)
         row = QHBoxLayout()

@@ -1,10 +1,14 @@
 """ChatController: chat-mode logic gluing Store + TranscriptModel + EngineClient (no widgets).
 
-send / stop / regenerate / edit-and-resend; the streaming reply is written to SQLite as it
-grows and finalised with its stats and finish reason (a ReplyRecorder does both). When a request
-fails before any text arrived, the user's text goes back to the composer, so nothing typed is
-ever lost. A store error (a full disk, a read-only history) refuses the send with its message and
-the text stays in the composer; the busy state always ends with the generation.
+send / stop / regenerate / edit-and-resend / switch alternatives; the streaming reply is
+written to SQLite as it grows and finalised with its stats and finish reason (a ReplyRecorder
+does both). Regenerate keeps the earlier reply: the new one is another alternative of the turn,
+shown in its place (◀ 2/2 ▶), and the choice of alternative is stored; the next prompt is made
+of the alternatives shown. Edit-and-resend drops the later turns with all their alternatives.
+When a request fails before any text arrived, the user's text goes back to the composer (a
+regenerated reply: the one shown before it comes back), so nothing typed is ever lost. A store
+error (a full disk, a read-only history) refuses the send with its message and the text stays in
+the composer; the busy state always ends with the generation.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from PySide6.QtCore import QObject, Signal
 
 from app.chat.reply_recorder import RecordedReply, ReplyRecorder
 from app.chat.request_builder import RunSettings, chat_history, chat_request
-from app.chat.transcript import TranscriptModel
+from app.chat.transcript import TranscriptMessage, TranscriptModel, from_stored
 from app.data.store import Store, StoreError
 from app.engine.client import EngineClient, GenerationHandlers
 from app.engine.worker import ReasoningPiece
 from inference.engine.events import Finished
-from inference.engine.requests import Message
+from inference.engine.requests import GenerationRequest, Message
 
 
 @dataclass
@@ -33,6 +37,7 @@ class _Reply:
     restore_text: str | None = None       # the user's text to give back if it fails at once
     attached: bool = True
     created: int = 0                      # the conversation its send created (0: none)
+    previous: TranscriptMessage | None = None   # regenerated: the reply shown before it
 
     @property
     def text(self) -> str:
@@ -137,17 +142,42 @@ class ChatController(QObject):
             self.client.stop()
 
     def regenerate(self) -> bool:
+        """A new reply to the last prompt, stored as another alternative of the last reply
+        and shown in its place; the earlier ones are kept."""
         if not self.can_regenerate() or not self._ready():
             return False
         row = self.transcript.last_row_of_role("assistant")
-        msg = self.transcript.message_at(row)
+        shown = self.transcript.message_at(row)
+        settings = self._settings()
         try:
-            self.store.delete_messages_from(self._conv_id, msg.message_id)
+            request = chat_request(self.history(before=shown.message_id), settings)
+            alt = self.store.add_alternative(shown.message_id, mode="chat",
+                                             model=settings.model,
+                                             sampling=settings.sampling.to_dict())
         except StoreError as err:
             self.errorOccurred.emit(str(err))
             return False
-        self.transcript.remove_from(row)
-        return self._start_reply(self._settings())
+        self.transcript.replace_row(row, TranscriptMessage(
+            "assistant", "", alt.id, streaming=True, alternatives=alt.alternatives))
+        record = self.recorder.start(self._conv_id, alt.id, shown_before=shown.message_id)
+        return self._generate(request, _Reply(record, row, previous=shown))
+
+    def switch_alternative(self, row: int, step: int) -> bool:
+        """Show the previous (`step` -1) or next (+1) alternative of reply `row`, and store
+        the choice; False when there is none that way, or while a reply streams."""
+        if self.busy or not 0 <= row < self.transcript.rowCount():
+            return False
+        msg = self.transcript.message_at(row)
+        target = msg.alternatives.step(step)
+        if msg.role != "assistant" or target is None:
+            return False
+        try:
+            chosen = self.store.show_alternative(msg.message_id, target)
+        except (StoreError, LookupError) as err:
+            self.errorOccurred.emit(str(err))
+            return False
+        self.transcript.replace_row(row, from_stored(chosen))
+        return True
 
     def edit_and_resend(self, row: int, text: str) -> bool:
         """Replace user message `row` (and everything after it) with `text`, then send."""
@@ -182,9 +212,13 @@ class ChatController(QObject):
             return False
         return True
 
-    def history(self) -> list[Message]:
-        """The conversation on screen so far, as the store has it."""
-        return chat_history(self.store.messages(self._conv_id)) if self._conv_id else []
+    def history(self, before: int = 0) -> list[Message]:
+        """The conversation on screen so far, as the store has it (the alternatives shown);
+        with `before`, only the messages older than that one."""
+        if not self._conv_id:
+            return []
+        messages = self.store.messages(self._conv_id)
+        return chat_history(m for m in messages if not before or m.id < before)
 
     def _start_reply(self, settings: RunSettings, restore_text: str | None = None,
                      user_msg_id: int | None = None, created: int = 0) -> bool:
@@ -201,7 +235,12 @@ class ChatController(QObject):
         row = self.transcript.append_message("assistant", "", msg.id, streaming=True,
                                              mode="chat")
         record = self.recorder.start(self._conv_id, msg.id, user_msg_id or 0)
-        reply = _Reply(record, row, restore_text, created=created)
+        return self._generate(request, _Reply(record, row, restore_text, created=created))
+
+    def _generate(self, request: GenerationRequest, reply: _Reply) -> bool:
+        """Start generating `reply` (stored, on screen); True even when the engine refused
+        (that is reported as a failure)."""
+        record = reply.record
         handlers = GenerationHandlers(
             on_tokens=lambda text: self._on_tokens(reply, text),
             on_reasoning=lambda piece: self._on_reasoning(reply, piece),
@@ -240,9 +279,7 @@ class ChatController(QObject):
         stats = fin.stats.to_dict()
         if reply.attached:
             if text != streamed:             # the engine trimmed a stop string, say
-                self.transcript.remove_from(reply.row)
-                self.transcript.append_message("assistant", text, record.msg_id,
-                                               streaming=True)
+                self.transcript.set_text(reply.row, text)
             if text != streamed or record.reasoning != thought:
                 self.transcript.set_reasoning(reply.row, record.reasoning, record.thinking)
             self.transcript.finish(reply.row, stats, fin.reason.value)
@@ -263,6 +300,8 @@ class ChatController(QObject):
         if kept and reply.attached:
             stats = reply.record.stats
             self.transcript.finish(reply.row, stats.to_dict() if stats else None, "error")
+        elif reply.attached and reply.previous is not None:    # the regenerated one went
+            self.transcript.replace_row(reply.row, reply.previous)
         elif reply.attached:
             row = reply.row - 1 if reply.restore_text is not None else reply.row
             self.transcript.remove_from(row)

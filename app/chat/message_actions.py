@@ -1,6 +1,7 @@
 """What the transcript's message actions do: copy a message (its answer, never its thinking)
-or its code, edit, regenerate, stop. They come from the delegate's links and chips, the keyboard
-and the context menu alike. A clicked link that Parley does not open is said in a note."""
+or its code, edit, regenerate, show a reply's previous or next alternative, stop. They come from
+the delegate's links and chips, the keyboard and the context menu alike. A clicked link that
+Parley does not open is said in a note."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class MessageAction(StrEnum):
     COPY_CODE = "copy_code"
     EDIT = "edit"
     REGENERATE = "regenerate"
+    PREVIOUS = "previous"          # the reply's previous alternative (◀)
+    NEXT = "next"                  # its next alternative (▶)
     STOP = "stop"
 
 
@@ -65,6 +68,8 @@ class MessageActions(QObject):
             self.composer.begin_edit(row, message.content)
         elif action is MessageAction.REGENERATE:
             self.controller.regenerate()
+        elif action in (MessageAction.PREVIOUS, MessageAction.NEXT):
+            self.controller.switch_alternative(row, -1 if action is MessageAction.PREVIOUS else 1)
         elif action is MessageAction.STOP:
             self.controller.stop()
 

@@ -1,4 +1,5 @@
-"""ChatPage: the window's Chat page, conversations | the mode pages | the side panels."""
+"""ChatPage: the window's Chat page, conversations | the mode pages | the side panels (which
+dock, fold and open over the chat: `app.shell.panel_layout`)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,8 @@ class ChatPage(QSplitter):
         self.addWidget(parts.sidebar)
         self.addWidget(center)
         self.addWidget(side)
-        self.setStretchFactor(1, 1)
-        self.setSizes([240, 740, 380])
+        self.setStretchFactor(1, 1)          # only the chat takes or gives room on a resize
         self.setChildrenCollapsible(False)
-        parts.sidebar.setMinimumWidth(190)
         side.setMinimumWidth(320)
         parts.text_page.errorOccurred.connect(self.errorOccurred)
         parts.instruct_page.errorOccurred.connect(self.errorOccurred)

@@ -4,7 +4,9 @@ The reply (its answer, and apart from it its thinking) is saved as it grows (eve
 SAVE_INTERVAL_MS, as a partial save that skips the fsync on the GUI thread, see
 `Store.update_message`), then once more, durably, with its stats, how much it thought and how it
 ended. A generation that fails before any text arrived (answer or thinking) leaves nothing
-behind: its empty reply (and the prompt that asked for it) is deleted.
+behind: its empty reply (and the prompt that asked for it) is deleted. A regenerated reply is a
+new alternative of its turn (`Store.add_alternative`), recorded the same way; when it fails
+empty, it alone is deleted and the alternative shown before it is shown again.
 
 A save the store refuses (a full disk, say) loses nothing: the recorder keeps the reply in
 memory and tries again on its timer (and at the end), tells once (`saveFailed`, the first
@@ -41,6 +43,7 @@ class RecordedReply:
     conv_id: int
     msg_id: int
     first_id: int                 # deleted from here on when it fails empty: its prompt, or itself
+    shown_before: int = 0         # regenerated: the reply shown again if this one fails empty
     parts: list[str] = field(default_factory=list)
     reasoning_parts: list[str] = field(default_factory=list)
     thinking: ThinkingFacts = ThinkingFacts()     # how far the thinking got
@@ -86,9 +89,11 @@ class ReplyRecorder(QObject):
         """Replies that ended but are only in memory (the store refused them so far)."""
         return tuple(self._unsaved)
 
-    def start(self, conv_id: int, msg_id: int, first_id: int = 0) -> RecordedReply:
-        """Record the (already stored, empty) reply `msg_id`; `first_id`: its prompt's id."""
-        reply = RecordedReply(conv_id, msg_id, first_id or msg_id)
+    def start(self, conv_id: int, msg_id: int, first_id: int = 0,
+              shown_before: int = 0) -> RecordedReply:
+        """Record the (already stored, empty) reply `msg_id`; `first_id`: its prompt's id;
+        `shown_before`: for a regenerated alternative, the reply it took the place of."""
+        reply = RecordedReply(conv_id, msg_id, first_id or msg_id, shown_before)
         self._current = reply
         self._timer.start()
         return reply
@@ -180,7 +185,8 @@ class ReplyRecorder(QObject):
     def _write_end(self, reply: RecordedReply) -> None:
         end = reply.ending or Ending("error")
         if end.discard:
-            self.store.delete_messages_from(reply.conv_id, reply.first_id)
+            self.store.delete_messages_from(reply.conv_id, reply.first_id,
+                                            show=reply.shown_before)
         else:
             self.store.update_message(reply.msg_id, reply.text, complete=True,
                                       stats=end.stats, finish_reason=end.reason,

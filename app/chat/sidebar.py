@@ -38,6 +38,26 @@ def ago(t: float, now: float | None = None) -> str:
     return "just now"
 
 
+def placeholder_width(edit: QLineEdit) -> int:
+    """The width a line edit needs to show its whole placeholder: the text, the style's
+    padding and frame, and the clear button's room."""
+    chrome = 2 * 8 + 2 + 2 * 2                          # style sheet padding, frame, margins
+    if edit.isClearButtonEnabled():
+        chrome += edit.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) + 8
+    return edit.fontMetrics().horizontalAdvance(edit.placeholderText()) + chrome
+
+
+def rename_dialog(parent: QWidget, title: str) -> QInputDialog:
+    """"Rename conversation", its field wide enough for the whole title (up to 640 px)."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle("Rename conversation")
+    dialog.setLabelText("Title:")
+    dialog.setTextValue(title)
+    text = dialog.fontMetrics().horizontalAdvance(title) + 64
+    dialog.resize(min(max(text, 360), 640), dialog.sizeHint().height())
+    return dialog
+
+
 class ConversationDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -109,7 +129,9 @@ class Sidebar(QWidget):
         self.search.setObjectName("searchBox")
         self.search.setAccessibleName("Search conversations")
         self.search.setPlaceholderText("Search titles and messages")
+        self.search.setToolTip("Search the conversations' titles and messages (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(placeholder_width(self.search))
         self._search_timer = QTimer(self, singleShot=True, interval=200)
         self._search_timer.timeout.connect(self.refresh)
         self.search.textChanged.connect(self._search_timer.start)
@@ -190,9 +212,9 @@ class Sidebar(QWidget):
         conv_id = self._current_id()
         if not conv_id:
             return
-        old = self.store.get_conversation(conv_id).title
-        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=old)
-        if ok and title.strip():
+        dialog = rename_dialog(self, self.store.get_conversation(conv_id).title)
+        title = dialog.textValue() if dialog.exec() else ""
+        if title.strip():
             self.rename(conv_id, title.strip())
 
     def rename(self, conv_id: int, title: str) -> None:

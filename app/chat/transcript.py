@@ -3,7 +3,9 @@
 Streaming updates are narrow: `append_text` emits `dataChanged` for one row and ContentRole
 only (`append_reasoning`: ReasoningRole only), so a view repaints one bubble, not the whole
 transcript. A reply's thinking is kept apart from its answer (`content`), with how much it
-thought and whether its folded "Thinking" block is open (ThinkingOpenRole, settable).
+thought and whether its folded "Thinking" block is open (ThinkingOpenRole, settable). A reply
+that was regenerated shows one of its turn's alternatives, and knows which of how many
+(AlternativesRole); `replace_row` puts another in its place.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from app.data.records import ThinkingFacts
+from app.data.records import Alternatives, ThinkingFacts
 from app.data.store import StoredMessage
 
 _USER_ROLE = int(Qt.ItemDataRole.UserRole)
@@ -40,6 +42,7 @@ class Role(IntEnum):
     ReasoningRole = _USER_ROLE + 9     # str: the reply's thinking ("" when it did not think)
     ThinkingOpenRole = _USER_ROLE + 10  # bool: its Thinking block is unfolded (setData sets it)
     UnfoldedRole = _USER_ROLE + 11     # bool: a long message shown whole (setData sets it)
+    AlternativesRole = _USER_ROLE + 12  # Alternatives: which of its turn's replies is shown
 
 
 _ROLE_NAMES = {
@@ -54,6 +57,7 @@ _ROLE_NAMES = {
     Role.ReasoningRole: b"reasoning",
     Role.ThinkingOpenRole: b"thinkingOpen",
     Role.UnfoldedRole: b"unfolded",
+    Role.AlternativesRole: b"alternatives",
 }
 
 
@@ -70,11 +74,18 @@ class TranscriptMessage:
     thinking: ThinkingFacts = ThinkingFacts()
     thinking_open: bool = False
     unfolded: bool = False           # a long message shown whole ("Show more" clicked)
+    alternatives: Alternatives = Alternatives()   # a reply: which of its turn's is shown
 
     @property
     def still_thinking(self) -> bool:
         """Streaming its thinking, no answer yet."""
         return self.streaming and bool(self.reasoning) and not self.content
+
+
+def from_stored(m: StoredMessage) -> TranscriptMessage:
+    """A stored message as a row shows it (not streaming)."""
+    return TranscriptMessage(m.role, m.content, m.id, False, m.stats, m.finish_reason, m.mode,
+                             m.reasoning, ThinkingFacts.of(m.stats), alternatives=m.alternatives)
 
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -85,7 +96,8 @@ _FIELDS: dict[int, str] = {
     Role.RoleRole: "role", Role.StatsRole: "stats", Role.StreamingRole: "streaming",
     Role.FinishReasonRole: "finish_reason", Role.MessageIdRole: "message_id",
     Role.ModeRole: "mode", Role.ReasoningRole: "reasoning",
-    Role.ThinkingOpenRole: "thinking_open", Role.UnfoldedRole: "unfolded"}
+    Role.ThinkingOpenRole: "thinking_open", Role.UnfoldedRole: "unfolded",
+    Role.AlternativesRole: "alternatives"}
 
 
 class TranscriptModel(QAbstractListModel):
@@ -144,9 +156,7 @@ class TranscriptModel(QAbstractListModel):
 
     def set_messages(self, messages: Iterable[StoredMessage]) -> None:
         """Replace the whole transcript (one model reset; loaded messages are not streaming)."""
-        rows = [TranscriptMessage(m.role, m.content, m.id, False, m.stats, m.finish_reason,
-                                  m.mode, m.reasoning, ThinkingFacts.of(m.stats))
-                for m in messages]
+        rows = [from_stored(m) for m in messages]
         self.beginResetModel()
         self._rows = rows
         self.endResetModel()
@@ -194,6 +204,14 @@ class TranscriptModel(QAbstractListModel):
         msg = self._row(row)
         self._rows[row] = replace(msg, streaming=False, stats=stats, finish_reason=reason)
         self._changed(row, [Role.StreamingRole, Role.StatsRole, Role.FinishReasonRole])
+
+    def replace_row(self, row: int, message: TranscriptMessage) -> None:
+        """Show `message` in row `row` instead (another alternative of a reply; every role
+        changes)."""
+        self._row(row)
+        self._rows[row] = message
+        index = self.index(row, 0)
+        self.dataChanged.emit(index, index, [])
 
     def remove_from(self, row: int) -> None:
         """Remove this row and every row after it (no-op past the end)."""

@@ -76,9 +76,11 @@ class SetupTab(QWidget):
                                          "ladder anyway (files are marked as requantized)")
         self.ladder_button = _button("Make a ladder from selected", None,
                                      "Quantize the selected file into every listed type")
-        for widget in (self.ladder_types, self.allow_requantize, self.ladder_button):
-            row.addWidget(widget)
         layout.addLayout(row)
+        ladder_row = QHBoxLayout()             # its own row: a small window has room for it
+        for widget in (self.ladder_types, self.allow_requantize, self.ladder_button):
+            ladder_row.addWidget(widget)
+        layout.addLayout(ladder_row)
         ref_row = QHBoxLayout()
         ref_row.addWidget(QLabel("Reference"))
         self.reference = QComboBox()

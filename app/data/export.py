@@ -1,4 +1,7 @@
-"""Conversation export: Markdown for people, JSON for programs (no Qt, no database here)."""
+"""Conversation export: Markdown for people, JSON for programs (no Qt, no database here).
+
+Both hold the conversation as shown: of a regenerated reply, the alternative on screen (Markdown
+notes "alternative 2 of 3"; JSON gives each message its `alternatives`), not the others."""
 
 from __future__ import annotations
 
@@ -38,6 +41,9 @@ def conversation_markdown(conv: Conversation, messages: Sequence[StoredMessage])
             notes.append("incomplete")
         if msg.finish_reason and msg.finish_reason != "stop":
             notes.append(f"finished: {msg.finish_reason}")
+        if msg.alternatives.several:
+            notes.append(f"alternative {msg.alternatives.index + 1} of "
+                         f"{msg.alternatives.count}")
         if notes:
             lines += [f"_({'; '.join(notes)})_", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -74,6 +74,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("add_message_reasoning", """
         ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';  -- the thinking
     """),
+    # Regenerate keeps the earlier replies: a turn is its first reply and the alternatives
+    # regenerated for it (alternative_of = that first reply's id); exactly one of a turn's
+    # replies is shown, and only the shown ones are the conversation (prompt, export).
+    Migration("add_reply_alternatives", """
+        ALTER TABLE messages ADD COLUMN alternative_of INTEGER;  -- NULL: the first reply of a turn
+        ALTER TABLE messages ADD COLUMN shown INTEGER NOT NULL DEFAULT 1 CHECK (shown IN (0, 1));
+        CREATE UNIQUE INDEX messages_one_shown_per_turn
+            ON messages (coalesce(alternative_of, id)) WHERE shown = 1;
+    """),
 )
 
 

@@ -77,7 +77,7 @@ class Preferences:
     templates: dict = field(default_factory=dict)   # model (path or "starter") -> TemplatePref
     theme: str = "system"                 # system | light | dark
     window_geometry: str = ""             # base64 of QWidget.saveGeometry()
-    splitter_state: str = ""              # base64 of QSplitter.saveState()
+    splitter_state: str = ""              # the panels' widths and folds (app/shell/panel_state.py)
     last_conversation_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The store's value objects: a conversation, a stored message, a deleted conversation (for
-undo), their rows, and the title a first message gives (plain Python; no sqlite3, no Qt)."""
+"""The store's value objects: a conversation, a stored message and where it stands among its
+turn's alternatives, a deleted conversation (for undo), their rows, and the title a first message
+gives (plain Python; no sqlite3, no Qt)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,30 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Alternatives:
+    """Where a reply stands among its turn's replies (the first and each regenerated one,
+    oldest first): number `index` (from 0) of `count`."""
+
+    index: int = 0
+    count: int = 1
+
+    @property
+    def several(self) -> bool:
+        """Whether there is more than one reply to choose from."""
+        return self.count > 1
+
+    @property
+    def label(self) -> str:
+        """"2/3": the reply shown, of how many."""
+        return f"{self.index + 1}/{self.count}"
+
+    def step(self, by: int) -> int | None:
+        """The index `by` places on (-1: the previous one), or None past either end."""
+        target = self.index + by
+        return target if 0 <= target < self.count else None
+
+
+@dataclass(frozen=True)
 class StoredMessage:
     id: int
     conversation_id: int
@@ -34,11 +59,20 @@ class StoredMessage:
     finish_reason: str | None
     created_at: float
     reasoning: str = ""          # an assistant reply's thinking, kept apart from its answer
+    alternative_of: int | None = None   # a regenerated reply: its turn's first reply
+    shown: bool = True           # the alternative shown of its turn (the others are kept)
+    alternatives: Alternatives = Alternatives()   # where it stands in its turn (as read)
+
+    @property
+    def turn(self) -> int:
+        """Its turn: the id of the turn's first reply (every other message is a turn alone)."""
+        return self.alternative_of or self.id
 
 
 @dataclass(frozen=True)
 class DeletedConversation:
-    """Everything `Store.delete` removed, so `Store.restore` can put it back (undo)."""
+    """Everything `Store.delete` removed (every alternative too), so `Store.restore` can put it
+    back (undo)."""
 
     conversation: Conversation
     messages: tuple[StoredMessage, ...]
@@ -88,15 +122,17 @@ def title_from_message(text: str, limit: int = 48) -> str:
 def message_row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.id, m.conversation_id, m.role, m.content, m.mode, m.model, json.dumps(m.sampling),
             None if m.stats is None else json.dumps(m.stats), int(m.complete), m.finish_reason,
-            m.created_at, m.reasoning)
+            m.created_at, m.reasoning, m.alternative_of, int(m.shown))
 
 
-def message_from_row(row: tuple[Any, ...]) -> StoredMessage:
+def message_from_row(row: tuple[Any, ...],
+                     alternatives: Alternatives | None = None) -> StoredMessage:
     (msg_id, conv_id, role, content, mode, model, sampling, stats, complete, finish_reason,
-     created_at, reasoning) = row
+     created_at, reasoning, alternative_of, shown) = row
     return StoredMessage(msg_id, conv_id, role, content, mode, model,
                          json_object(sampling) or {}, json_object(stats), bool(complete),
-                         finish_reason, created_at, reasoning or "")
+                         finish_reason, created_at, reasoning or "", alternative_of,
+                         bool(shown), alternatives or Alternatives())
 
 
 def json_object(text: str | None) -> dict | None:

@@ -6,6 +6,10 @@ written); multi-statement writes run in one transaction. Every sqlite3 error lea
 StoreError (store_errors.py). A Store opens its file read-write, read-only (a newer Parley's
 schema: every write refused with `refusal`) or in memory (the folder cannot be written);
 `open_history` (history_open.py) picks. Use a Store from one thread only.
+
+A regenerated reply is kept beside the earlier ones as an alternative of its turn (records.py's
+`Alternatives`); `messages` is the conversation as shown, one alternative per turn, and is what
+the prompt, the transcript and the export are made of.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
+from app.data import alternatives as turns
+from app.data.alternatives import MSG_COLUMNS as _MSG_COLUMNS
 from app.data.export import conversation_json, conversation_markdown
 from app.data.migrations import migrate, schema_version
 from app.data.records import (
     DEFAULT_TITLE,
+    Alternatives,
     Conversation,
     DeletedConversation,
     StoredMessage,
@@ -40,14 +48,12 @@ from app.data.store_errors import (
     writes,
 )
 
-__all__ = ["DEFAULT_TITLE", "Access", "Conversation", "DeletedConversation", "NotFoundError",
-           "Store", "StoreError", "StoredMessage", "title_from_message"]
+__all__ = ["DEFAULT_TITLE", "Access", "Alternatives", "Conversation", "DeletedConversation",
+           "NotFoundError", "Store", "StoreError", "StoredMessage", "title_from_message"]
 
 BUSY_TIMEOUT_S = 5.0
 
 _CONV_COLUMNS = "id, title, mode, system_prompt, created_at, updated_at"
-_MSG_COLUMNS = ("id, conversation_id, role, content, mode, model, sampling, stats, complete, "
-                "finish_reason, created_at, reasoning")
 
 
 class Access(Enum):
@@ -156,14 +162,18 @@ class Store:
     @writes
     def delete(self, conv_id: int) -> DeletedConversation:
         with self._transaction():
+            rows = self._conn.execute(f"SELECT {_MSG_COLUMNS} FROM messages "
+                                      "WHERE conversation_id = ? ORDER BY id", (conv_id,)
+                                      ).fetchall()
             deleted = DeletedConversation(self.get_conversation(conv_id),
-                                          tuple(self.messages(conv_id)))
+                                          tuple(message_from_row(row) for row in rows))
             self._conn.execute("DELETE FROM conversations WHERE id = ?", (conv_id,))
         return deleted
 
     @writes
     def restore(self, deleted: DeletedConversation) -> None:
-        """Undo `delete`: the conversation and its messages come back with the same ids."""
+        """Undo `delete`: the conversation and its messages (every alternative, the same one
+        shown) come back with the same ids."""
         conv = deleted.conversation
         try:
             with self._transaction():
@@ -172,35 +182,75 @@ class Store:
                     (conv.id, conv.title, conv.mode, conv.system_prompt, conv.created_at,
                      conv.updated_at))
                 self._conn.executemany(
-                    f"INSERT INTO messages ({_MSG_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO messages ({_MSG_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                     [message_row(m) for m in deleted.messages])
         except sqlite3.IntegrityError as err:
             raise StoreError(f"conversation {conv.id} could not be restored: {err}") from err
 
     @reads
     def messages(self, conv_id: int) -> list[StoredMessage]:
-        """The conversation's messages, oldest first."""
-        rows = self._conn.execute(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
-            (conv_id,))
-        return [message_from_row(row) for row in rows]
+        """The conversation's messages as shown (one alternative of each reply), oldest
+        first, each with its `alternatives`."""
+        rows = self._conn.execute(turns.SHOWN, (conv_id,))
+        return [message_from_row(row[:-2], Alternatives(row[-2], row[-1])) for row in rows]
+
+    @reads
+    def alternatives(self, msg_id: int) -> list[StoredMessage]:
+        """Every reply of message `msg_id`'s turn (itself alone when it is no reply), oldest
+        first."""
+        rows = turns.turn_rows(self._conn, msg_id)
+        if rows is None:
+            raise NotFoundError(f"there is no message {msg_id}")
+        return [message_from_row(row, Alternatives(i, len(rows))) for i, row in enumerate(rows)]
+
+    @writes
+    def add_alternative(self, msg_id: int, *, mode: str = "chat", model: str = "",
+                        sampling: dict | None = None) -> StoredMessage:
+        """A new, empty, incomplete reply for reply `msg_id`'s turn, shown from now on in its
+        place (the earlier ones are kept); regenerating writes into it."""
+        with self._transaction():
+            alts = self.alternatives(msg_id)
+            first = alts[0]
+            if first.role != "assistant":
+                raise StoreError(f"message {msg_id} is not a reply")
+            new = self.add_message(first.conversation_id, "assistant", "", mode=mode,
+                                   model=model, sampling=sampling, complete=False,
+                                   alternative_of=first.turn)
+        return replace(new, alternatives=Alternatives(len(alts), len(alts) + 1))
+
+    @writes
+    def show_alternative(self, msg_id: int, index: int) -> StoredMessage:
+        """Show alternative `index` (from 0, oldest first) of reply `msg_id`'s turn instead of
+        the one shown; returns it."""
+        with self._transaction():
+            alts = self.alternatives(msg_id)
+            if not 0 <= index < len(alts):
+                raise NotFoundError(f"reply {msg_id} has no alternative {index + 1}")
+            chosen = alts[index]
+            turns.hide_turn(self._conn, chosen.conversation_id, chosen.turn)
+            turns.show(self._conn, chosen.id)
+        return replace(chosen, shown=True)
 
     @writes
     def add_message(self, conv_id: int, role: str, content: str, *, mode: str = "chat",
                     model: str = "", sampling: dict | None = None,
-                    complete: bool = True, reasoning: str = "") -> StoredMessage:
+                    complete: bool = True, reasoning: str = "",
+                    alternative_of: int | None = None) -> StoredMessage:
         """Append a message and bump the conversation's updated_at. The first user message
-        of a conversation still titled "New chat" gives it its title."""
+        of a conversation still titled "New chat" gives it its title. With `alternative_of`
+        (a turn's first reply) it is that turn's newest alternative, and the one shown."""
         now = self._now()
         sampling = dict(sampling or {})
         try:
             with self._transaction():
+                if alternative_of is not None:
+                    turns.hide_turn(self._conn, conv_id, alternative_of)
                 cur = self._conn.execute(
                     "INSERT INTO messages (conversation_id, role, content, mode, model, "
-                    "sampling, complete, created_at, reasoning) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "sampling, complete, created_at, reasoning, alternative_of) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conv_id, role, content, mode, model, json.dumps(sampling), int(complete),
-                     now, reasoning))
+                     now, reasoning, alternative_of))
                 title = title_from_message(content) if role == "user" else ""
                 self._conn.execute(
                     "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = ? "
@@ -211,7 +261,7 @@ class Store:
                 raise NotFoundError(f"there is no conversation {conv_id}") from err
             raise StoreError(f"the message could not be saved: {err}") from err
         return StoredMessage(int(cur.lastrowid or 0), conv_id, role, content, mode, model,
-                             sampling, None, complete, None, now, reasoning)
+                             sampling, None, complete, None, now, reasoning, alternative_of)
 
     @writes
     def update_message(self, msg_id: int, content: str, *, complete: bool | None = None,
@@ -253,10 +303,14 @@ class Store:
         return cur.rowcount > 0
 
     @writes
-    def delete_messages_from(self, conv_id: int, msg_id: int) -> None:
-        """Delete message `msg_id` and every later message of the conversation."""
-        self._conn.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
-                           (conv_id, msg_id))
+    def delete_messages_from(self, conv_id: int, msg_id: int, show: int = 0) -> None:
+        """Delete message `msg_id` and every later message of the conversation (a later
+        turn's alternatives with it). A turn left with no alternative shown shows `show`,
+        when it is one of them, else its newest."""
+        with self._transaction():
+            self._conn.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                               (conv_id, msg_id))
+            turns.reshow(self._conn, conv_id, show)
 
     @reads
     def export_markdown(self, conv_id: int) -> str:

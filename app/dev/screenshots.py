@@ -3,10 +3,12 @@
 Runs the real engine on the starter model in a throw-away profile (PARLEY_HOME in a temporary
 folder) and grabs: welcome, chat mid-stream with live metrics, chat in the dark theme, a
 reasoning reply with its thinking folded and unfolded, text mode, instruct mode, settings, model
-info, the Library, Perplexity (heatmap, light and dark, and past runs) and Compare. The starter
-model does not think, so the reasoning reply is a stored conversation (`seed_reasoning`), shown
-as any reply of a reasoning model is once it has been saved. `make screenshots` runs it under
-Xvfb.
+info, the Library, Perplexity (heatmap, light and dark, and past runs) and Compare; then every
+page at a small and a large window size in both themes (`page_sizes`: "chat-900x600-dark.png"
+and so on), the side panels folded into their toggles where the small window has no room. The
+starter model does not think, so the reasoning reply is a stored conversation
+(`seed_reasoning`), shown as any reply of a reasoning model is once it has been saved.
+`make screenshots` runs it under Xvfb.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from app.shell.window import MainWindow
 
 SIZE = (1440, 900)
+PAGE_SIZES = ((900, 600), (1600, 1000))       # each page at both, in both themes
 REASONING_QUESTION = "Is 1,001 a prime number?"
 REASONING_THOUGHT = (
     "The user asks whether 1,001 is prime.\n\nCheck small divisors: it is odd, so not 2; its "
@@ -174,6 +177,44 @@ def _pages(window: MainWindow, theme: ThemeManager, wait: Callable[..., None],
     shot("perplexity-dark")
     theme.set_choice("light")
     _compare(window, wait, shot, sample)
+    _server(window, wait, shot)
+    page_sizes(window, theme, shot)
+
+
+def _server(window: MainWindow, wait: Callable[..., None], shot: Callable[[str], None]) -> None:
+    """The Server page serving the loaded model, after four requests sent at once."""
+    import json
+    import threading
+    import urllib.request
+
+    from app.server.page import ServerPage
+    from app.server.process import ServerState
+
+    window.switcher.show("server")
+    page = window.switcher.page("server")
+    assert isinstance(page, ServerPage)
+    page.port.setValue(0)
+    page.start()
+    wait(lambda: page.process.state is not ServerState.STARTING)
+    questions = ("Name three rivers.", "Write a haiku about tea.", "What is 12 × 7?",
+                 "Say hello in French.")
+
+    def ask(question: str) -> None:
+        body = json.dumps({"messages": [{"role": "user", "content": question}],
+                           "max_tokens": 32}).encode()
+        request = urllib.request.Request(f"{page.url.text()}/chat/completions", body,
+                                         {"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=120).read()
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    wait(lambda: len(page.log.records) >= len(questions))
+    for thread in threads:
+        thread.join()
+    shot("server")
+    page.process.stop()
+    wait(lambda: page.process.state is ServerState.STOPPED)
 
 
 def _compare(window: MainWindow, wait: Callable[..., None], shot: Callable[[str], None],
@@ -196,6 +237,23 @@ def _compare(window: MainWindow, wait: Callable[..., None], shot: Callable[[str]
     page.start_compare()
     wait(lambda: not page.runner.busy and page.result is not None, timeout=600)
     shot("compare")
+
+
+def page_sizes(window: MainWindow, theme: ThemeManager, shot: Callable[[str], None]) -> None:
+    """Every page at each of `PAGE_SIZES` in the light and the dark theme, named
+    "<page>-<width>x<height>-<theme>"; the window is left at `SIZE`, light."""
+    from app.shell.pages import NAMES
+
+    for choice in ("light", "dark"):
+        theme.set_choice(choice)
+        for width, height in PAGE_SIZES:
+            window.resize(width, height)
+            for name in NAMES:
+                window.switcher.show(name)
+                shot(f"{name}-{width}x{height}-{choice}")
+    theme.set_choice("light")
+    window.resize(*SIZE)
+    window.switcher.show("chat")
 
 
 def seed_reasoning(store: Store) -> int:

@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.engine.jobs import JobPool
 from app.hub.download_list import DownloadList
 from app.shell.theme import Palette
+from app.shell.widgets import fit_header
 from inference.common.paths import parley_paths
 from inference.hub.downloads import pending_downloads
 from inference.hub.queue import DownloadItem, DownloadQueue, DownloadState
@@ -79,7 +79,8 @@ def _table(*columns: str) -> QTableWidget:
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)   # a file name keeps its quant
+    fit_header(table)                 # "Repository" is never cut to "epositor"
     return table
 
 
@@ -144,6 +145,7 @@ class HubPage(QWidget):
         split.setStretchFactor(1, 2)
 
         self.downloads = DownloadList(self.queue)
+        fit_header(self.downloads.table)
         self.status = QLabel("")
         self.status.setObjectName("mutedLabel")
         layout = QVBoxLayout(self)
@@ -189,7 +191,10 @@ class HubPage(QWidget):
         self.results.setRowCount(len(models))
         for row, m in enumerate(models):
             for col, text in enumerate((m.repo_id, f"{m.downloads or 0:,}", f"{m.likes or 0:,}")):
-                self.results.setItem(row, col, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if col == 0:
+                    item.setToolTip(text)         # the whole name where the cell cuts it
+                self.results.setItem(row, col, item)
         self.status.setText(f"{len(models)} repositories with GGUF files"
                             if models else "No GGUF repositories match.")
 
@@ -204,7 +209,9 @@ class HubPage(QWidget):
                      sha_text(f))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if col == 4:
+                if col == 0:
+                    item.setToolTip(text)
+                elif col == 4:
                     item.setToolTip(sha_tooltip(f))
                 self.file_table.setItem(row, col, item)
         self._show_fits()

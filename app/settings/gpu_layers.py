@@ -13,16 +13,25 @@ from pathlib import Path
 from PySide6.QtWidgets import QLabel
 
 from app.settings.slider_field import SliderField
+from inference.common.install import running_frozen
 from inference.gguf.file import GGUFInfo, read_gguf
 from inference.memory.fit import estimate, human_bytes, max_gpu_layers_that_fit, total_layers
 
 log = logging.getLogger(__name__)
 
-NO_OFFLOAD = ("This llama.cpp build has no GPU offload, so the model runs on the CPU. "
-              "Rebuild llama-cpp-python with CUDA, Metal or Vulkan to use a GPU "
-              "(make rebuild-llama, see README).")
+NO_OFFLOAD = "This llama.cpp build has no GPU offload, so the model runs on the CPU."
+GPU_ADVICE_SOURCE = ("Rebuild llama-cpp-python with CUDA, Metal or Vulkan to use a GPU "
+                     "(make rebuild-llama, see README).")
+GPU_ADVICE_BUNDLE = ("This installed app is made for the CPU: every model works, only more "
+                     "slowly than on a GPU.")
 CHECKING = "Checking whether this llama.cpp build can use a GPU…"
 NO_FILE = "Select a GGUF model to see how much memory each setting takes."
+
+
+def no_offload_note(frozen: bool | None = None) -> str:
+    """Why the GPU field is off, and what would turn it on (an installed app has no make)."""
+    advice = GPU_ADVICE_BUNDLE if running_frozen(frozen) else GPU_ADVICE_SOURCE
+    return f"{NO_OFFLOAD} {advice}"
 
 
 def ctx_stops(n_ctx_train: int) -> tuple[int, ...]:
@@ -104,11 +113,11 @@ class GpuLayersEstimator:
         n_ctx = int(self._ctx.value())
         if not self._offload:
             if info is None:
-                return NO_OFFLOAD
+                return no_offload_note()
             full = estimate(info, n_ctx, -1)
             cpu = estimate(info, n_ctx, 0)
-            return (f"{NO_OFFLOAD} Needs ~{human_bytes(cpu.total_bytes)} of RAM; all layers on "
-                    f"a GPU would take ~{human_bytes(full.gpu_bytes)} of VRAM.")
+            return (f"{no_offload_note()} Needs ~{human_bytes(cpu.total_bytes)} of RAM; all "
+                    f"layers on a GPU would take ~{human_bytes(full.gpu_bytes)} of VRAM.")
         if info is None:
             return NO_FILE
         ngl = int(self._gpu.value())

@@ -100,6 +100,7 @@ class MetricsPanel(QWidget):
             value.setAccessibleName(title)
             value.setAccessibleDescription(FIGURE_DEFINITIONS[key])
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)       # "1,234 (1,000 cached)" takes two lines, not "1,23"
             box.addWidget(name)
             box.addWidget(value)
             self.values[key] = value

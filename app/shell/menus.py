@@ -66,12 +66,21 @@ SHORTCUTS: tuple[Shortcut, ...] = (
       for i, m in enumerate(MODE_KEYS)),
     *(Shortcut(f"page:{p.name}", f"Go to the {p.title} page", None, f"Alt+{i + 1}")
       for i, p in enumerate(PAGES)),
+    Shortcut("panel:sidebar", "Show or hide the conversations", None, "Ctrl+B"),
+    Shortcut("panel:panel", "Show or hide the settings and metrics", None, "Ctrl+Alt+B"),
     Shortcut("help", "Help: these shortcuts", Std.HelpContents, "F1"),
     Shortcut("send", "Send the message (in the message box)", None, "Return"),
     Shortcut("newline", "New line in the message box", None, "Shift+Return"),
+    Shortcut("regenerate", "Regenerate the last reply (the earlier one is kept)", None,
+             "Ctrl+R"),
+    Shortcut("alt_prev", "Show a reply's previous alternative", None, "Alt+Left"),
+    Shortcut("alt_next", "Show a reply's next alternative", None, "Alt+Right"),
+    Shortcut("edit", "Edit the selected message of yours", None, "F2"),
 )
-LISTED_ONLY = frozenset({"send", "newline"})   # the composer's own keys: listed, not made here
+# The composer's and the chat view's own keys: listed in Help, not made here.
+LISTED_ONLY = frozenset({"send", "newline", "regenerate", "alt_prev", "alt_next", "edit"})
 BY_KEY = {s.key: s for s in SHORTCUTS}
+PANEL_ACTIONS = (("sidebar", "&Conversations"), ("panel", "&Settings and metrics"))
 
 
 def shortcut(key: str) -> Shortcut:
@@ -95,6 +104,7 @@ class MenuHandlers:
     set_theme: Callable[[str], None]
     help: Callable[[], None]
     about: Callable[[], None]
+    toggle_panel: Callable[[str], None]       # "sidebar" | "panel" (panel_layout.Side)
 
 
 class WindowMenus:
@@ -126,6 +136,12 @@ class WindowMenus:
                       lambda k=key: handlers.set_mode(k))
         self._add(view, "prompt", "Show &prompt", handlers.show_prompt)
         view.addSeparator()
+        for key, label in PANEL_ACTIONS:
+            action = self._add(view, f"panel:{key}", label,
+                               lambda k=key: handlers.toggle_panel(k))
+            action.setCheckable(True)
+            action.setChecked(True)
+        view.addSeparator()
         themes = view.addMenu("&Theme")
         self.theme_group = QActionGroup(window)
         self.theme_actions: dict[str, QAction] = {}
@@ -155,6 +171,11 @@ class WindowMenus:
         action.triggered.connect(lambda _=False: slot())
         self.actions[key] = action
         return action
+
+    def show_panels(self, shown: dict[str, bool]) -> None:
+        """Tick the View menu's panel actions as the panels show (`shown` by Side value)."""
+        for key, visible in shown.items():
+            self.actions[f"panel:{key}"].setChecked(visible)
 
     def show_theme(self, choice: str) -> None:
         action = self.theme_actions.get(choice)

@@ -1,11 +1,13 @@
-"""ModeBar: the Chat page's top bar: the mode buttons, the prompt template in use and "Show
-prompt"."""
+"""ModeBar: the Chat page's top bar: the conversations toggle, the mode buttons, the prompt
+template in use (elided, so a long name never widens the window), "Show prompt" and the settings
+panel's toggle."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QToolButton, QWidget
 
+from app.shell.widgets import ElidedLabel
 from inference.engine.requests import Mode
 
 MODES = (Mode.CHAT, Mode.TEXT, Mode.INSTRUCT)
@@ -26,8 +28,12 @@ class ModeBar(QWidget):
         self.setObjectName("topBar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)   # as a plain QWidget
         row = QHBoxLayout(self)
-        row.setContentsMargins(16, 8, 12, 8)
+        row.setContentsMargins(8, 8, 8, 8)
         row.setSpacing(4)
+        self.sidebar_toggle = _toggle("sidebarToggle", "Conversations",
+                                      "Show or hide the conversations (Ctrl+B)")
+        row.addWidget(self.sidebar_toggle)
+        row.addSpacing(6)
         self.group = QButtonGroup(self)
         self.buttons: dict[Mode, QPushButton] = {}
         for i, mode in enumerate(MODES):
@@ -41,7 +47,7 @@ class ModeBar(QWidget):
             row.addWidget(button)
         self.group.idClicked.connect(lambda i: self.modeChosen.emit(MODES[i]))
         row.addSpacing(14)
-        self.template_label = QLabel("")
+        self.template_label = ElidedLabel("", min_chars=6)
         self.template_label.setObjectName("templateLabel")
         self.template_label.setAccessibleName("Prompt template in use")
         row.addWidget(self.template_label, 1)
@@ -50,6 +56,9 @@ class ModeBar(QWidget):
         self.prompt_button.setToolTip("See the exact text the model will be given (Ctrl+P)")
         self.prompt_button.clicked.connect(self.promptRequested)
         row.addWidget(self.prompt_button)
+        self.panel_toggle = _toggle("panelToggle", "Settings and metrics",
+                                    "Show or hide the settings and metrics (Ctrl+Alt+B)")
+        row.addWidget(self.panel_toggle)
 
     @property
     def mode(self) -> Mode:
@@ -65,3 +74,16 @@ class ModeBar(QWidget):
 
     def set_template(self, text: str) -> None:
         self.template_label.setText(text)
+
+
+def _toggle(name: str, what: str, tip: str) -> QToolButton:
+    """A checkable icon button that shows or hides a side panel (checked: the panel shows)."""
+    button = QToolButton()
+    button.setObjectName(name)
+    button.setCheckable(True)
+    button.setChecked(True)
+    button.setAutoRaise(True)
+    button.setIconSize(QSize(18, 18))
+    button.setAccessibleName(f"Show {what.lower()}")
+    button.setToolTip(tip)
+    return button

@@ -1,9 +1,9 @@
 """The window's pages and the navigation rail that switches them: Chat · Library · Hub ·
-Perplexity · Compare. Pages other than Chat are built the first time they are shown (a library
-scan, a download queue and a compare thread cost nothing until someone asks for them); each page
-is wired here: its errors go to the window's banner, Library's Load goes through the window's
-model flow, a finished download refreshes the Library, and closing shuts every page down. Every
-page is a `Page`: it reports errors, follows the palette and shuts down."""
+Perplexity · Compare · Server. Pages other than Chat are built the first time they are shown (a
+library scan, a download queue and a compare thread cost nothing until someone asks for them);
+each page is wired here: its errors go to the window's banner, Library's Load goes through the
+window's model flow, a finished download refreshes the Library, and closing shuts every page
+down. Every page is a `Page`: it reports errors, follows the palette and shuts down."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ PAGES = (
     PageSpec("hub", "Hub", "Find and download GGUF models from Hugging Face"),
     PageSpec("perplexity", "Perplexity", "How well the loaded model predicts a text of yours"),
     PageSpec("compare", "Compare", "Quantizations of one model side by side: PPL, KLD, speed"),
+    PageSpec("server", "Server", "Serve the loaded model to other programs over an "
+             "OpenAI-compatible API"),
 )
 NAMES = tuple(p.name for p in PAGES)
 FIT_DEBOUNCE_MS = 300             # re-judge the Library's fit this long after a slider stops
@@ -81,7 +83,7 @@ PAGE_STYLE = """
 
 
 class PageNav(QWidget):
-    """A vertical list of page buttons (Tab, arrows, Space; Alt+1…5) and the model's status."""
+    """A vertical list of page buttons (Tab, arrows, Space; Alt+1…6) and the model's status."""
 
     pageChosen = Signal(str)
     aboutRequested = Signal()
@@ -154,7 +156,7 @@ class PageSwitcher(QObject):
                  palette: Palette, window: QWidget) -> None:
         """`chat`: the Chat page, already in `stack`; `load_model` loads a file the way the
         window does; `window` is its parent (the menu bar's View actions, made from
-        `app.shell.menus.SHORTCUTS`, hold the Alt+1…5 shortcuts)."""
+        `app.shell.menus.SHORTCUTS`, hold the Alt+1…6 shortcuts)."""
         super().__init__(window)
         self.stack = stack
         self.nav = nav
@@ -167,7 +169,7 @@ class PageSwitcher(QObject):
         self._palette = palette
         self._factories: dict[str, Callable[[], Page]] = {
             "library": self._library, "hub": self._hub, "perplexity": self._perplexity,
-            "compare": self._compare}
+            "compare": self._compare, "server": self._server}
         self._add("chat", chat)
         nav.pageChosen.connect(self.show)
         self._fit_timer = QTimer(self, singleShot=True, interval=FIT_DEBOUNCE_MS)
@@ -256,6 +258,11 @@ class PageSwitcher(QObject):
         page = ComparePage()
         page.errorResolved.connect(self._error_resolved)
         return page
+
+    def _server(self) -> Page:
+        from app.server.page import ServerPage
+
+        return ServerPage(self.ctx.client)
 
     def _error_resolved(self) -> None:
         """A page's error no longer holds (the run it refused has now succeeded)."""

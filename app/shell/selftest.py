@@ -1,5 +1,8 @@
 """`parley --version` and `parley --self-test [MODEL]` (routed here by app/shell/launcher.py).
 
+`--self-test --first-run` checks the window a new user meets instead (no model needed:
+app/shell/selftest_first_run.py).
+
 --self-test runs the headless checks (inference/cli/selftest.py: load MODEL, generate a few tokens
 in
 the engine process, a short perplexity), then opens and closes the main window on Qt's offscreen
@@ -20,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SHOW_FOR_S = 0.3
+FIRST_RUN_FLAG = "--first-run"     # `--self-test --first-run`: app/shell/selftest_first_run.py
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return version_main(args[1:])
     if args and args[0] == "--self-test":
         args = args[1:]
+    if FIRST_RUN_FLAG in args:
+        from app.shell.selftest_first_run import first_run_main
+
+        return first_run_main([a for a in args if a != FIRST_RUN_FLAG])
     return self_test(args)
 
 
@@ -69,7 +77,7 @@ def check_window() -> str:
     """Open and close MainWindow offscreen; a short description of what was checked."""
     if not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    with _throwaway_profile():
+    with throwaway_profile():
         from PySide6.QtCore import QLibraryInfo
 
         from app.shell.context import AppContext, default_engine_factory
@@ -125,7 +133,7 @@ def _plugin_name(path: Path) -> str:
 
 
 @contextmanager
-def _throwaway_profile():
+def throwaway_profile():
     previous = os.environ.get("PARLEY_HOME")
     with tempfile.TemporaryDirectory(prefix="parley-selftest-") as home:
         os.environ["PARLEY_HOME"] = home

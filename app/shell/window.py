@@ -7,7 +7,7 @@ only the objects it uses: wiring, pages, preferences, drafts, the build probe, t
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -35,15 +35,22 @@ from app.settings.settings_panel import SettingsPanel
 from app.shell.about import AboutDialog
 from app.shell.banner import Banner
 from app.shell.context import AppContext
+from app.shell.first_run import FirstRun
 from app.shell.menus import HelpDialog, MenuHandlers, WindowMenus
 from app.shell.mode_bar import ModeBar
 from app.shell.pages import PageNav, PageSwitcher
+from app.shell.panel_layout import Side, SidePanelLayout
 from app.shell.theme import Palette, ThemeManager
 from app.shell.welcome import WelcomePage
 from app.shell.window_prefs import restore_window_prefs, save_window_prefs
 from app.shell.wiring import ModeScreens, SidePanels, WindowWiring
 from inference.engine.requests import GenerationRequest, Mode
 
+# The smallest window Parley is laid out for. A 1920 × 1080 screen at 200 % is 960 × 540 logical
+# pixels and a 1366 × 768 one at 150 % is 910 × 512, so the window must fit in less than that;
+# at 800 × 500 the page rail and the chat (`panel_layout.CENTER_MIN`, or what its mode bar needs)
+# still fit, with both side panels folded into their toggles. Every page is tested at it.
+MIN_WINDOW = QSize(800, 500)
 
 class MainWindow(QMainWindow):
     def __init__(self, ctx: AppContext, theme: ThemeManager) -> None:
@@ -52,6 +59,7 @@ class MainWindow(QMainWindow):
         self.theme = theme
         self.setWindowTitle("Parley")
         self.setObjectName("mainWindow")
+        self.setMinimumSize(MIN_WINDOW)
         self.resize(1360, 860)
         self._closed = False
         self.about: AboutDialog | None = None
@@ -71,9 +79,13 @@ class MainWindow(QMainWindow):
         self.switcher = PageSwitcher(self.splitter, self.page_stack, self.nav, ctx,
                                      self.model_panel, self.banner, self.wiring.load_choice,
                                      theme.palette, self)
+        self.first_run = FirstRun.attach(self.welcome, self.switcher, self.wiring.load_choice, self)
         self.menus = WindowMenus(self, self._menu_handlers(), theme.choice)
+        self.panel_layout.placesChanged.connect(self._show_panel_actions)
+        self.panel_layout.changed.connect(self.wiring.save_soon)
         restore_window_prefs(ctx, theme.choice, panels, screens, self.instruct_page, self,
-                             self.splitter, self.wiring.open_conversation)
+                             self.panel_layout, self.wiring.open_conversation)
+        self._show_panel_actions()
         self.drafts = DraftKeeper(ChatDraftEditors(self.composer, self.transcript,
                                                    self.text_page, self.instruct_page,
                                                    ctx.store), ctx.drafts, self)
@@ -122,6 +134,11 @@ class MainWindow(QMainWindow):
         self.settings_panel = SettingsPanel(self.ctx.prefs_store)
         self.model_info = ModelInfoPanel()
         self.metrics = MetricsPanel()
+        metrics_scroll = QScrollArea()            # a short window scrolls the figures
+        metrics_scroll.setObjectName("metricsScroll")
+        metrics_scroll.setWidgetResizable(True)
+        metrics_scroll.setWidget(self.metrics)
+        metrics_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         settings_box = QWidget()
         box = QVBoxLayout(settings_box)
         box.setContentsMargins(0, 0, 0, 0)
@@ -141,12 +158,18 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Vertical)
         right.setObjectName("rightSplitter")
         right.addWidget(self.tabs)
-        right.addWidget(self.metrics)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.addWidget(metrics_scroll)
+        right.setStretchFactor(0, 1)       # the settings take a resize; the metrics keep
+        right.setStretchFactor(1, 0)       # the height the person gave them
         right.setChildrenCollapsible(False)
         self.splitter = ChatPage(self.chat, center, right)
         self.right_splitter = right
+        bar = self.mode_bar
+        self.panel_layout = SidePanelLayout(
+            self.splitter, center, bar, right,
+            {Side.SIDEBAR: bar.sidebar_toggle, Side.PANEL: bar.panel_toggle}, self)
+        for signal in (self.sidebar.conversationSelected, self.sidebar.newRequested):
+            signal.connect(lambda *_: self.panel_layout.close_overlay(Side.SIDEBAR))
         self.nav = PageNav()
         self.page_stack = QStackedWidget()
         self.page_stack.setObjectName("pageStack")
@@ -175,7 +198,16 @@ class MainWindow(QMainWindow):
             set_mode=lambda mode: self.set_mode(Mode(mode)),
             show_page=lambda name: self.switcher.show(name, focus=True),
             set_theme=self.settings_panel.themeChosen.emit, help=self.show_help,
-            about=self.show_about)
+            about=self.show_about, toggle_panel=self.toggle_panel)
+
+    def toggle_panel(self, name: str) -> None:
+        """View → Conversations / Settings and metrics: on the Chat page, show or hide it."""
+        self.switcher.show("chat")
+        self.panel_layout.toggle(Side(name))
+
+    def _show_panel_actions(self) -> None:
+        layout = self.panel_layout
+        self.menus.show_panels({side.value: layout.shown(side) for side in Side})
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -210,14 +242,18 @@ class MainWindow(QMainWindow):
         self.sidebar.newRequested.emit()
 
     def find(self) -> None:
-        """Edit → Find: the conversation search, on the Chat page."""
+        """Edit → Find: the conversation search, on the Chat page (opening the sidebar)."""
         self.switcher.show("chat")
+        if not self.panel_layout.shown(Side.SIDEBAR):
+            self.panel_layout.toggle(Side.SIDEBAR)
         self.sidebar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.sidebar.search.selectAll()
 
     def preferences(self) -> None:
-        """Edit → Preferences: the Chat page's Settings tab."""
+        """Edit → Preferences: the Chat page's Settings tab (opening the panel)."""
         self.switcher.show("chat")
+        if not self.panel_layout.shown(Side.PANEL):
+            self.panel_layout.toggle(Side.PANEL)
         self.tabs.setCurrentIndex(0)
         self.settings_panel.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
@@ -231,7 +267,7 @@ class MainWindow(QMainWindow):
 
     def escape(self) -> None:
         """The window's one Esc handler: stop what runs (a reply in any mode, a load, a
-        measurement); otherwise cancel editing a message."""
+        measurement); otherwise close a panel open over the chat, or cancel editing a message."""
         if self.controller.busy:
             self.controller.stop()
         elif self.text_run.busy or self.instruct_run.busy:
@@ -239,6 +275,8 @@ class MainWindow(QMainWindow):
             self.instruct_run.stop()
         elif self.ctx.client.state in (ClientState.LOADING, ClientState.MEASURING):
             self.ctx.client.stop()
+        elif self.panel_layout.close_overlays():
+            pass
         elif self.composer.editing_row >= 0:
             self.composer.clear()
 
@@ -262,11 +300,12 @@ class MainWindow(QMainWindow):
         self.menus.show_theme(self.theme.choice)
         self.settings_panel.set_theme(self.theme.choice)
         self.metrics.set_palette(palette)
+        self.panel_layout.set_palette(palette)
         self.switcher.set_palette(palette)          # every page, the Chat page too
 
     # -- preferences -------------------------------------------------------------------------
     def save_prefs(self) -> None:
-        save_window_prefs(self.ctx, self.side_panels, self.mode, self, self.splitter)
+        save_window_prefs(self.ctx, self.side_panels, self.mode, self, self.panel_layout)
 
     # -- closing -----------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -2,7 +2,9 @@
 
 Sampling, system prompt, theme, model settings and recent models, each model's prompt template
 (shown for the selected model by the wiring), the mode and whether the user chose it, the window
-geometry and splitter layout, and the last conversation (reopened in its mode).
+geometry, the side panels' layout (`panel_layout.PanelLayoutState`: their widths, the settings /
+metrics split and the panels the person closed, kept in `splitter_state`), and the last
+conversation (reopened in its mode).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray
-from PySide6.QtWidgets import QSplitter, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.chat.instruct_mode import InstructModePage
 from app.shell.context import AppContext
+from app.shell.panel_layout import SidePanelLayout
 from app.shell.wiring import ModeScreens, SidePanels
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
@@ -21,7 +24,7 @@ from inference.engine.sampling import SamplingParams
 
 def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
                          screens: ModeScreens, instruct: InstructModePage, window: QWidget,
-                         splitter: QSplitter,
+                         layout: SidePanelLayout,
                          open_conversation: Callable[[int, str], None]) -> None:
     """Put the saved settings, layout and last conversation back into a new window."""
     prefs = ctx.prefs
@@ -37,8 +40,7 @@ def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
     screens.bar.show_mode(Mode(prefs.mode), chosen=False)
     if prefs.window_geometry:
         window.restoreGeometry(QByteArray.fromBase64(prefs.window_geometry.encode()))
-    if prefs.splitter_state:
-        splitter.restoreState(QByteArray.fromBase64(prefs.splitter_state.encode()))
+    layout.restore(prefs.splitter_state)
     last = prefs.last_conversation_id
     if last:
         try:
@@ -51,12 +53,12 @@ def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
 
 
 def save_window_prefs(ctx: AppContext, panels: SidePanels, mode: Mode, window: QWidget,
-                      splitter: QSplitter) -> None:
+                      layout: SidePanelLayout) -> None:
     """Save the window's settings, mode and layout to the preferences file."""
     prefs = ctx.prefs
     prefs.sampling = panels.settings.sampling().to_dict()
     prefs.system_prompt = panels.settings.system_prompt_text()
     prefs.mode = mode.value
     prefs.window_geometry = bytes(window.saveGeometry().toBase64().data()).decode()
-    prefs.splitter_state = bytes(splitter.saveState().toBase64().data()).decode()
+    prefs.splitter_state = layout.save()
     ctx.prefs_store.save(prefs)

@@ -131,6 +131,10 @@ class WindowWiring(QObject):
         sp.systemPromptChanged.connect(self._system_prompt_changed)
         sp.themeChosen.connect(self._theme_chosen)
 
+    def save_soon(self) -> None:
+        """Save the preferences shortly (debounced), e.g. after a panel was resized."""
+        self._prefs_timer.start()
+
     # -- pages -------------------------------------------------------------------------------
     def update_page(self) -> None:
         chat, screens = self.chat, self.screens

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 
 from inference.batching.jobs import Job, LinkedCancel
+from inference.batching.logprobs import MAX_TOP, TokenLogprobs
 from inference.batching.scheduler import Scheduler
 from inference.common import limits
 from inference.common.cancel import CancelToken
@@ -27,6 +28,7 @@ from inference.engine.events import Finished, GenerationEvent, PromptRendered
 from inference.engine.prompts import BuiltPrompt
 from inference.engine.requests import GenerationRequest
 from inference.llama.chunked_tokenize import tokenize_chunked
+from inference.llama.grammar import check_grammar
 
 POLL_S = 0.5             # a waiting caller looks whether the scheduler still runs this often
 
@@ -105,15 +107,25 @@ class BatchEngine:
         """Slots serving a request now."""
         return self._scheduler.active_slots() if self._scheduler else 0
 
-    def submit(self, request: GenerationRequest,
-               cancel: CancelToken | None = None) -> Iterator[GenerationEvent]:
+    def submit(self, request: GenerationRequest, cancel: CancelToken | None = None, *,
+               top_logprobs: int | None = None
+               ) -> Iterator[GenerationEvent | TokenLogprobs]:
         """PromptRendered, TokenEvent…, Finished, as `Engine.generate`; closing the iterator
-        (or `cancel`) frees the slot at the scheduler's next step, reason cancelled."""
+        (or `cancel`) frees the slot at the scheduler's next step, reason cancelled.
+
+        With `top_logprobs` (0…20) every reply token's `TokenLogprobs` comes just before its
+        text. A grammar llama.cpp refuses is raised here, before the prompt is rendered."""
+        if top_logprobs is not None and (type(top_logprobs) is not int
+                                         or not 0 <= top_logprobs <= MAX_TOP):
+            raise InvalidSettingError(f"top logprobs must be between 0 and {MAX_TOP}, got "
+                                      f"{top_logprobs!r}")
         s, scheduler = self._require()
         started = time.perf_counter()          # t0: before rendering, as Engine's
+        if request.sampling.grammar:
+            check_grammar(s.model, request.sampling.grammar)
         built = self._build(s, request, cancel)
         yield PromptRendered(rendered(built))
-        job = Job(request, built, LinkedCancel(cancel), started, s.ctx.n_ctx_seq)
+        job = Job(request, built, LinkedCancel(cancel), started, s.ctx.n_ctx_seq, top_logprobs)
         scheduler.submit(job)
         done = False
         try:

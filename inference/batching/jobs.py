@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 
+from inference.batching.logprobs import TokenLogprobs
 from inference.common.cancel import CancelToken
 from inference.engine.engine import ReplyRun
 from inference.engine.events import Finished, FinishReason, GenerationEvent
@@ -14,8 +15,9 @@ from inference.engine.metrics import StatsClock
 from inference.engine.prompts import BuiltPrompt
 from inference.engine.requests import GenerationRequest
 
-# What the scheduler hands a caller: an event, an error to raise there, or None (no more).
-Outcome = GenerationEvent | BaseException | None
+# What the scheduler hands a caller: an event (a token's log-probabilities, when asked for,
+# come just before that token's text), an error to raise there, or None (no more).
+Outcome = GenerationEvent | TokenLogprobs | BaseException | None
 
 
 class LinkedCancel(CancelToken):
@@ -39,6 +41,8 @@ class Job:
     cancel: LinkedCancel
     started: float                                  # t0, before the prompt was built
     n_ctx: int                                      # the tokens its sequence may hold
+    top_logprobs: int | None = None                 # None: no log-probabilities; else the
+    #                                                 alternatives wanted per token (0…20)
     outcomes: queue.Queue[Outcome] = field(default_factory=queue.Queue)
 
     def send(self, outcome: Outcome) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
@@ -19,8 +20,9 @@ from inference.cli.common import (
     warn_about_threads,
 )
 from inference.common.errors import ParleyError
-from inference.server.config import QUEUE_TIMEOUT_S, ServerConfig
+from inference.server.config import API_KEY_ENV, QUEUE_TIMEOUT_S, ServerConfig
 from inference.server.engine_child import BATCH_ENGINE
+from inference.server.request_log import print_requests_to
 
 HELP = "Serve a model over an OpenAI-compatible HTTP API (127.0.0.1 only, unless asked)."
 SHUTDOWN_S = 3                     # uvicorn's patience for open connections when stopping
@@ -35,7 +37,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "a free one, printed at start)")
     parser.add_argument("--parallel", type=int, default=4, metavar="N",
                         help="requests generated at once (slots, default 4)")
-    parser.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY'")
+    parser.add_argument("--api-key", metavar="KEY", default=os.environ.get(API_KEY_ENV),
+                        help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}, "
+                        "which keeps the key out of the process list)")
     parser.add_argument("--no-auth", action="store_true",
                         help="serve beyond 127.0.0.1 with no key (warned on every start)")
     parser.add_argument("--cors", nargs="+", default=[], metavar="ORIGIN",
@@ -45,6 +49,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-timeout", type=float, default=QUEUE_TIMEOUT_S, metavar="S",
                         help=f"seconds a request may wait for a slot before a 503 "
                         f"(default {QUEUE_TIMEOUT_S:g})")
+    parser.add_argument("--request-log", action="store_true",
+                        help="print one JSON line per answered request on stdout (time, "
+                        "endpoint, status, tokens, TTFT, tokens/s, how it ended)")
     add_load_arguments(parser)
     add_template_argument(parser)
 
@@ -65,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
              f"reach this machine can use the model")
     sock = _bind(config.host, config.port)        # a busy port fails before the model loads
     _show_server_log()
+    if args.request_log:
+        print_requests_to(sys.stdout)
     supervisor = EngineSupervisor(model, config.parallel, BATCH_ENGINE)
     try:
         loaded = supervisor.start()

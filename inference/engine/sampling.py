@@ -35,6 +35,11 @@ SAMPLING_RANGES: dict[str, Range] = {
     # llama.cpp divides positive logits by the penalty, so it must be above 0
     "repeat_penalty": Range(0.0, 5.0, "Penalise tokens seen in the last 64; 1 turns it off.",
                             low_exclusive=True),
+    # OpenAI's range; llama.cpp subtracts them from the logits of the tokens in the same window
+    "presence_penalty": Range(-2.0, 2.0, "Subtract this from the logit of every token seen in "
+                              "the last 64 (below 0 favours them); 0 turns it off."),
+    "frequency_penalty": Range(-2.0, 2.0, "Subtract this from a token's logit for each time it "
+                               "was seen in the last 64 (below 0 favours them); 0 turns it off."),
     "seed": Range(-1, 2**32 - 2, "Random seed; the same seed and settings give the same text. "
                   "-1 picks a new one each time."),
     "max_tokens": Range(1, 1_000_000, "The most tokens one reply may have."),
@@ -50,9 +55,12 @@ class SamplingParams:
     top_p: float = 0.95
     min_p: float = 0.05
     repeat_penalty: float = 1.1
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
     seed: int = -1
     max_tokens: int = 512
     stop: tuple[str, ...] = field(default_factory=tuple)
+    grammar: str = ""              # a llama.cpp GBNF grammar the reply must follow; "" for none
 
     def __post_init__(self) -> None:
         for name, rng in SAMPLING_RANGES.items():
@@ -70,6 +78,8 @@ class SamplingParams:
             object.__setattr__(self, "stop", tuple(self.stop))
         if any(not isinstance(s, str) or not s for s in self.stop):
             raise InvalidSettingError("stop strings must be non-empty text")
+        if not isinstance(self.grammar, str):
+            raise InvalidSettingError(f"grammar must be GBNF text, got {self.grammar!r}")
 
     @property
     def greedy(self) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from inference.common.errors import ParleyError
+from inference.common.install import running_frozen
 from inference.gguf.split_names import split_name
 from inference.memory.fit import DEFAULT_RAM_MARGIN, DEFAULT_VRAM_MARGIN, Fit, human_bytes
 
@@ -213,8 +214,11 @@ def hub_errors(repo_id: str | None = None) -> Iterator[None]:
     except hf.OfflineModeIsEnabled:
         raise HubOfflineError(OFFLINE_MESSAGE) from None
     except hf.GatedRepoError:
+        login = ("set the HF_TOKEN environment variable to an access token from "
+                 "huggingface.co/settings/tokens" if running_frozen()   # no `hf` in a bundle
+                 else "log in (`hf auth login`, or set HF_TOKEN)")
         raise HubError(f"{what} is gated: accept its terms on the Hugging Face website and "
-                       "log in (`hf auth login`) to download it") from None
+                       f"{login} to download it") from None
     except hf.RepositoryNotFoundError:
         raise RepoNotFoundError(f"{what} was not found on the hub (check the name; private "
                                 "repos need a login)") from None

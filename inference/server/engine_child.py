@@ -8,6 +8,7 @@ with its request id (wire.py). CANCEL sets that request's CancelToken.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -16,9 +17,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from inference.common.cancel import CancelToken
-from inference.common.errors import ParleyError
+from inference.common.errors import InvalidSettingError, ParleyError
+from inference.engine.requests import GenerationRequest
 from inference.host import protocol as hp
 from inference.server import wire
+from inference.server.errors import ResponseFormatError
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -134,17 +137,24 @@ class _Server:
 
         return self._engine.load(ModelConfig(**config), progress, cancel)
 
-    def _submit(self, rid: int, cancel: CancelToken, request: dict[str, Any]) -> Any:
-        """Tokens go out as compact TOKEN tuples, other events as they are; Finished is the
-        result. Leaving the loop early (a cancel) closes the engine's iterator: its slot frees."""
+    def _submit(self, rid: int, cancel: CancelToken, request: dict[str, Any],
+                options: dict[str, Any] | None = None) -> Any:
+        """Tokens go out as compact TOKEN tuples, log-probabilities as LOGPROBS tuples, other
+        events as they are; Finished is the result. Leaving the loop early (a cancel) closes
+        the engine's iterator: its slot frees."""
+        from inference.batching.logprobs import TokenLogprobs
         from inference.engine.events import Finished, TokenEvent
-        from inference.engine.requests import GenerationRequest
 
+        options = options or {}
+        generation = _with_format(request, options.get("response_format"))
         send, token = self._out.send, wire.TOKEN
-        events = self._engine.submit(GenerationRequest.from_dict(request), cancel)
+        events = self._engine.submit(generation, cancel,
+                                     top_logprobs=options.get("top_logprobs"))
         try:
             for event in events:
-                if isinstance(event, TokenEvent):
+                if isinstance(event, TokenLogprobs):
+                    send((wire.LOGPROBS, rid, event.token, event.logprob, event.top))
+                elif isinstance(event, TokenEvent):
                     if event.stats is None and not event.reasoning:
                         send((token, rid, event.text, event.index))
                     else:
@@ -161,6 +171,23 @@ class _Server:
             if close is not None:
                 close()
         raise ParleyError("The generation ended without a result.")
+
+
+def _with_format(request: dict[str, Any],
+                 response_format: dict[str, Any] | None) -> GenerationRequest:
+    """The GenerationRequest, its sampler following the grammar of `response_format`."""
+    from inference.batching.formats import format_grammar  # llama.cpp: the child only
+
+    generation = GenerationRequest.from_dict(request)
+    if response_format is None:
+        return generation
+    try:
+        grammar = format_grammar(response_format["type"], response_format.get("schema"))
+    except InvalidSettingError as exc:
+        raise ResponseFormatError(str(exc)) from None
+    sampling = dataclasses.replace(generation.sampling, grammar=grammar)
+    return dataclasses.replace(generation, sampling=sampling)
+
 
 def main(conn: Connection, engine_spec: str, n_slots: int) -> None:
     """The engine process's main (behind bootstrap.child_entry): the engine, then requests."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from inference.common.errors import InvalidSettingError
 from inference.server.config import RETRY_AFTER_S
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
@@ -30,6 +31,11 @@ class ApiError(Exception):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(RETRY_AFTER_S)} if self.status == 503 else {}
+
+
+class ResponseFormatError(InvalidSettingError):
+    """The engine child cannot constrain a reply to the response_format asked for (a 400 on
+    the response_format parameter); it crosses the pipe with its class."""
 
 
 def bad_request(message: str, param: str | None = None,

@@ -1,9 +1,10 @@
 """OpenAI request bodies → GenerationRequest: every parameter checked, each refusal a 400.
 
 Chat uses Mode.CHAT (the model's chat template); completions Mode.TEXT. Sampling values are
-checked by SamplingParams itself, so the API's ranges are the GUI's and the CLI's. Parameters
-Parley does not implement yet are refused when they ask for something (`_NOT_YET`); anything
-else unknown is ignored, as OpenAI does.
+checked by SamplingParams itself, so the API's ranges are the GUI's and the CLI's. Log-probabilities
+and the response format travel beside the request (the engine child computes the one and turns
+the other into a llama.cpp grammar). Parameters Parley does not implement yet are refused when
+they ask for something (`_refuse_not_yet`); anything else unknown is ignored, as OpenAI does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from inference.server.config import MAX_STOP
 from inference.server.errors import ApiError, bad_request, not_supported
 
 COMPLETIONS_MAX_TOKENS = 16            # OpenAI's default for /v1/completions
+CHAT_TOP_LOGPROBS = 20                 # OpenAI's limits: chat's top_logprobs …
+COMPLETIONS_LOGPROBS = 5               # … and the legacy endpoint's logprobs
 CHAT_MAX_TOKENS = int(SAMPLING_RANGES["max_tokens"].high)   # the engine caps it to the context
 ROLE_NAMES = {"system": "system", "developer": "system", "user": "user",
               "assistant": "assistant"}
@@ -30,6 +33,22 @@ class Endpoint(str, Enum):
     COMPLETION = "text_completion"
 
 
+class FormatKind(str, Enum):
+    JSON_OBJECT = "json_object"        # any one JSON object
+    JSON_SCHEMA = "json_schema"        # a JSON document valid against the schema
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """OpenAI's response_format beyond plain text: the reply is constrained by a grammar."""
+
+    kind: FormatKind
+    schema: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind.value, "schema": self.schema}
+
+
 @dataclass(frozen=True)
 class ParsedRequest:
     endpoint: Endpoint
@@ -37,6 +56,14 @@ class ParsedRequest:
     model: str | None          # what the client named (checked against the loaded model later)
     stream: bool = False
     include_usage: bool = False
+    top_logprobs: int | None = None                 # None: no log-probabilities asked for
+    response_format: ResponseFormat | None = None
+
+    def options(self) -> dict[str, Any]:
+        """What the engine child needs beside the GenerationRequest."""
+        fmt = self.response_format
+        return {"top_logprobs": self.top_logprobs,
+                "response_format": fmt.to_dict() if fmt is not None else None}
 
 
 def parse(body: Any, endpoint: Endpoint, max_messages: int) -> ParsedRequest:
@@ -52,6 +79,8 @@ def parse(body: Any, endpoint: Endpoint, max_messages: int) -> ParsedRequest:
     options = _optional(body, "stream_options", Mapping) or {}
     include_usage = bool(_optional(options, "include_usage", bool, "stream_options."))
     sampling = _sampling(body, endpoint)
+    top_logprobs = _logprobs(body, endpoint)
+    response_format = _response_format(body.get("response_format"))
     try:
         if endpoint is Endpoint.CHAT:
             system, messages = _messages(body, max_messages)
@@ -61,14 +90,18 @@ def parse(body: Any, endpoint: Endpoint, max_messages: int) -> ParsedRequest:
     except PromptError as exc:
         raise bad_request(str(exc), "messages" if endpoint is Endpoint.CHAT else "prompt") \
             from None
-    return ParsedRequest(endpoint, generation, model, stream, include_usage and stream)
+    return ParsedRequest(endpoint, generation, model, stream, include_usage and stream,
+                         top_logprobs, response_format)
+
+
+FLOATS = ("temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty",
+          "frequency_penalty")
 
 
 def _sampling(body: Mapping[str, Any], endpoint: Endpoint) -> SamplingParams:
     values: dict[str, Any] = {}
-    for name in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed"):
-        value = _optional(body, name, float if name in ("temperature", "top_p", "min_p",
-                                                         "repeat_penalty") else int)
+    for name in (*FLOATS, "top_k", "seed"):
+        value = _optional(body, name, float if name in FLOATS else int)
         if value is not None:
             values[name] = value
     max_tokens = _optional(body, "max_completion_tokens", int)
@@ -93,6 +126,52 @@ def _sampling_error(message: str, values: Mapping[str, Any]) -> ApiError:
             name = "max_completion_tokens"
         return bad_request(name + message[len(head):], name)
     return bad_request(message)
+
+
+def _logprobs(body: Mapping[str, Any], endpoint: Endpoint) -> int | None:
+    """The alternatives wanted per token, or None when no log-probabilities are asked for:
+    chat's logprobs (true/false) with top_logprobs (0…20), the legacy endpoint's logprobs
+    (0…5)."""
+    if endpoint is Endpoint.COMPLETION:
+        n = _optional(body, "logprobs", int)
+        if n is not None and not 0 <= n <= COMPLETIONS_LOGPROBS:
+            raise bad_request(f"logprobs must be between 0 and {COMPLETIONS_LOGPROBS}, got {n}",
+                              "logprobs")
+        return n
+    wanted = bool(_optional(body, "logprobs", bool))
+    top = _optional(body, "top_logprobs", int)
+    if top is not None and not 0 <= top <= CHAT_TOP_LOGPROBS:
+        raise bad_request(f"top_logprobs must be between 0 and {CHAT_TOP_LOGPROBS}, got {top}",
+                          "top_logprobs")
+    if top and not wanted:
+        raise bad_request("top_logprobs needs logprobs set to true", "top_logprobs")
+    return (top or 0) if wanted else None
+
+
+def _response_format(value: Any) -> ResponseFormat | None:
+    """OpenAI's response_format: text (no constraint), json_object or json_schema."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise bad_request("response_format must be an object", "response_format",
+                          "invalid_type")
+    kind = value.get("type")
+    if kind == "text":
+        return None
+    if kind == FormatKind.JSON_OBJECT.value:
+        return ResponseFormat(FormatKind.JSON_OBJECT)
+    if kind != FormatKind.JSON_SCHEMA.value:
+        raise bad_request(f"response_format.type must be text, json_object or json_schema, "
+                          f"got {kind!r}", "response_format.type")
+    spec = value.get("json_schema")
+    if not isinstance(spec, Mapping):
+        raise bad_request("response_format.json_schema must be an object with the schema in "
+                          "'schema'", "response_format.json_schema", "invalid_type")
+    schema = spec.get("schema", {})      # optional in OpenAI's shape: then any JSON value
+    if not isinstance(schema, Mapping):
+        raise bad_request("response_format.json_schema.schema must be a JSON Schema object",
+                          "response_format.json_schema.schema", "invalid_type")
+    return ResponseFormat(FormatKind.JSON_SCHEMA, schema)
 
 
 def _stop(value: Any) -> tuple[str, ...]:
@@ -180,17 +259,7 @@ def _prompt(body: Mapping[str, Any]) -> str:
 
 def _refuse_not_yet(body: Mapping[str, Any], endpoint: Endpoint) -> None:
     """A 400 for a parameter of OpenAI's that Parley does not implement yet, when it asks for
-    something (a default value, such as logprobs false or a penalty of 0, is fine)."""
-    for name in ("logprobs", "top_logprobs"):
-        if body.get(name) not in (None, False, 0):
-            raise not_supported(name)
-    for name in ("presence_penalty", "frequency_penalty"):
-        if body.get(name) not in (None, 0, 0.0):
-            raise not_supported(name)
-    response_format = body.get("response_format")
-    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
-    if response_format is not None and kind != "text":
-        raise not_supported("response_format", f"response_format {kind or response_format!r}")
+    something (a default value, such as an empty list of tools, is fine)."""
     if body.get("tools") not in (None, []):
         raise not_supported("tools")
     best_of = body.get("best_of") if endpoint is Endpoint.COMPLETION else None

@@ -10,6 +10,7 @@ from typing import Any
 
 from inference.engine.events import Finished, FinishReason
 from inference.engine.metrics import GenerationStats
+from inference.server.logprobs import LogprobEntry, ReplyLogprobs
 from inference.server.params import Endpoint
 
 DONE = b"data: [DONE]\n\n"
@@ -36,6 +37,7 @@ class Reply:
     endpoint: Endpoint
     model: str
     include_usage: bool = False
+    logprobs: ReplyLogprobs | None = None        # None: the request did not ask for them
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -44,17 +46,28 @@ class Reply:
             prefix = "chatcmpl-" if self.endpoint is Endpoint.CHAT else "cmpl-"
             self.id = prefix + uuid.uuid4().hex[:24]
 
+    def add_logprobs(self, entry: LogprobEntry) -> None:
+        """A token's log-probabilities (they go out with the next text shown)."""
+        if self.logprobs is not None:
+            self.logprobs.add(entry)
+
+    def shown(self, reasoning: bool) -> None:
+        """Text was shown without a chunk of its own (the whole response is being built)."""
+        if self.logprobs is not None:
+            self.logprobs.release(reasoning)
+
     def whole(self, finished: Finished) -> dict[str, Any]:
         """The non-streaming response."""
         reason = FINISH_REASONS[finished.reason]
+        logprobs = self.logprobs.shape(self.logprobs.shown) if self.logprobs else None
         if self.endpoint is Endpoint.CHAT:
             message: dict[str, Any] = {"role": "assistant", "content": finished.text}
             if finished.reasoning:
                 message["reasoning_content"] = finished.reasoning
-            choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": None,
+            choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": logprobs,
                                       "finish_reason": reason}
         else:
-            choice = {"index": 0, "text": finished.text, "logprobs": None,
+            choice = {"index": 0, "text": finished.text, "logprobs": logprobs,
                       "finish_reason": reason}
             if finished.reasoning:
                 choice["reasoning_content"] = finished.reasoning
@@ -68,10 +81,14 @@ class Reply:
         return self._chunk({"role": "assistant", "content": ""}, None)
 
     def piece(self, text: str, reasoning: bool) -> bytes:
+        """A chunk of text, with the log-probabilities of the tokens it is first to show."""
+        logprobs = (self.logprobs.shape(self.logprobs.release(reasoning))
+                    if self.logprobs is not None else None)
         if self.endpoint is Endpoint.CHAT:
-            return self._chunk({"reasoning_content" if reasoning else "content": text}, None)
+            return self._chunk({"reasoning_content" if reasoning else "content": text}, None,
+                               logprobs)
         choice: dict[str, Any] = {"index": 0, "text": "" if reasoning else text,
-                                  "logprobs": None, "finish_reason": None}
+                                  "logprobs": logprobs, "finish_reason": None}
         if reasoning:
             choice["reasoning_content"] = text
         return self._send(choice)
@@ -93,8 +110,9 @@ class Reply:
     def _chunk_object(self) -> str:
         return "chat.completion.chunk" if self.endpoint is Endpoint.CHAT else "text_completion"
 
-    def _chunk(self, delta: dict[str, Any], reason: str | None) -> bytes:
-        return self._send({"index": 0, "delta": delta, "logprobs": None,
+    def _chunk(self, delta: dict[str, Any], reason: str | None,
+               logprobs: dict[str, Any] | None = None) -> bytes:
+        return self._send({"index": 0, "delta": delta, "logprobs": logprobs,
                            "finish_reason": reason})
 
     def _send(self, choice: dict[str, Any]) -> bytes:

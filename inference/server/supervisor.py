@@ -86,13 +86,15 @@ class EngineSupervisor:
             self._mux, self._loaded, self._state = mux, loaded, EngineState.READY
         return loaded
 
-    def submit(self, request: dict[str, Any], sink: Sink) -> tuple[EngineMux, int]:
-        """Start a generation (`GenerationRequest.to_dict()`); its replies go to `sink`."""
+    def submit(self, request: dict[str, Any], sink: Sink,
+               options: dict[str, Any] | None = None) -> tuple[EngineMux, int]:
+        """Start a generation (`GenerationRequest.to_dict()`, `ParsedRequest.options()`); its
+        replies go to `sink`."""
         with self._lock:
             mux, state = self._mux, self._state
         if mux is None or state is not EngineState.READY:
             raise EngineUnavailable(_UNAVAILABLE[state])
-        return mux, mux.open(wire.SUBMIT, request, sink=sink)
+        return mux, mux.open(wire.SUBMIT, request, options or {}, sink=sink)
 
     def close(self) -> None:
         with self._lock:

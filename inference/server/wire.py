@@ -12,9 +12,15 @@ from inference.host.protocol import CLOSE, ERROR, EVENT, RESULT, TOKEN
 
 # -- requests (parent → child) ------------------------------------------------------------------
 LOAD = "load"            # (LOAD, rid, config.to_dict())
-SUBMIT = "submit"        # (SUBMIT, rid, request.to_dict()): BatchEngine.submit
+SUBMIT = "submit"        # (SUBMIT, rid, request.to_dict(), ParsedRequest.options()):
+#                          BatchEngine.submit, the response format made its sampler's grammar
 CANCEL = "cancel"        # (CANCEL, rid): stop request rid (no reply of its own)
+
+# -- replies (child → parent) besides the protocol's ----------------------------------------------
+LOGPROBS = "logprobs"    # (LOGPROBS, rid, token bytes, logprob, ((bytes, logprob), …)): the
+#                          log-probabilities of the token whose TOKEN reply comes next
 
 ENDS = (RESULT, ERROR)   # the replies that end a request
 
-__all__ = ["CANCEL", "CLOSE", "ENDS", "ERROR", "EVENT", "LOAD", "RESULT", "SUBMIT", "TOKEN"]
+__all__ = ["CANCEL", "CLOSE", "ENDS", "ERROR", "EVENT", "LOAD", "LOGPROBS", "RESULT", "SUBMIT",
+           "TOKEN"]

@@ -11,7 +11,8 @@ from pathlib import Path
 from app.data.migrations import MIGRATIONS, migrate, schema_version
 from app.data.store import Store
 
-PREVIOUS = MIGRATIONS[:-1]          # the schema before this step
+STEP = [m.name for m in MIGRATIONS].index("add_message_reasoning")
+PREVIOUS = MIGRATIONS[:STEP]        # the schema before this step
 
 
 def _old_database(path: Path, conversations: int = 3, per_conversation: int = 40) -> list[tuple]:
@@ -63,11 +64,10 @@ def test_a_database_of_the_previous_version_keeps_every_message(tmp_path: Path) 
         assert sum(len(again.messages(c.id)) for c in again.list_conversations()) == 120
 
 
-def test_the_step_is_the_last_and_adds_only_the_column(tmp_path: Path) -> None:
-    assert MIGRATIONS[-1].name == "add_message_reasoning"
+def test_the_step_adds_only_the_column(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
     migrate(conn, PREVIOUS)
-    assert migrate(conn) == ["add_message_reasoning"]
+    assert migrate(conn, MIGRATIONS[:STEP + 1]) == ["add_message_reasoning"]
     columns = {r[1]: (r[2], r[3], r[4]) for r in conn.execute("PRAGMA table_info(messages)")}
     assert columns["reasoning"] == ("TEXT", 1, "''")           # NOT NULL DEFAULT ''
     conn.close()

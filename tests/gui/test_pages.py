@@ -1,5 +1,5 @@
 """The window's pages on a scripted fake engine: the navigation rail switches pages by mouse and
-by keyboard (Alt+1…5, Tab, arrows, Space), every control is named and focusable, Library's Load
+by keyboard (Alt+1…6, Tab, arrows, Space), every control is named and focusable, Library's Load
 goes through the window's model flow, errors reach the banner, and closing shuts pages down."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from app.compare.page import ComparePage
 from app.hub.page import HubPage
 from app.library.page import LibraryPage
 from app.perplexity.page import PerplexityPage
+from app.server.page import ServerPage
 from app.shell.context import AppContext
 from app.shell.pages import NAMES
 from app.shell.theme import ThemeManager
@@ -33,7 +34,7 @@ from tests.support.fake_engine import FakeEngine
 
 pytestmark = pytest.mark.gui
 KINDS = {"library": LibraryPage, "hub": HubPage, "perplexity": PerplexityPage,
-         "compare": ComparePage}
+         "compare": ComparePage, "server": ServerPage}
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_nav_clicks_switch_pages(qtbot, window: MainWindow) -> None:
 
 
 def test_every_page_is_reachable_by_keyboard(qtbot, window: MainWindow) -> None:
-    for i, name in enumerate(NAMES):                           # Alt+1 … Alt+5
+    for i, name in enumerate(NAMES):                           # Alt+1 … Alt+6
         qtbot.keyClick(window, Qt.Key(Qt.Key.Key_1 + i), Qt.KeyboardModifier.AltModifier)
         assert _is_page(window, name)
         assert window.nav.buttons[name].hasFocus()             # the keyboard is on the rail
@@ -91,7 +92,7 @@ def test_every_page_is_reachable_by_keyboard(qtbot, window: MainWindow) -> None:
     qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Down)       # and wraps around
     assert _is_page(window, "chat")
     qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Up)
-    assert _is_page(window, "compare")
+    assert _is_page(window, NAMES[-1])
     window.nav.buttons["hub"].setFocus(Qt.FocusReason.TabFocusReason)
     qtbot.keyClick(window.nav.buttons["hub"], Qt.Key.Key_Space)
     assert _is_page(window, "hub")

@@ -24,25 +24,13 @@ from tests.support.gui_window import (
     send_and_wait,
 )
 from tests.support.paint_regions import PaintRegions
+from tests.support.recording_painter import RecordingPainter
 
 pytestmark = pytest.mark.gui
 README = Path(__file__).parents[2] / "README.md"
 CODE = "def double(x):\n    return x * 2"
 REPLY = ["Here", " is", " the", " code:\n\n", "```python\n", "def double(x):\n",
          "    return x * 2\n", "```\n", "\nDone."]
-
-
-class RecordingPainter(QPainter):
-    """A real painter on an image that also remembers every text it draws, and where."""
-
-    def __init__(self, image: QImage) -> None:
-        super().__init__(image)
-        self.texts: list[tuple[QRectF, str]] = []
-
-    def drawText(self, *args) -> None:  # noqa: N802
-        if len(args) == 3 and isinstance(args[2], str):
-            self.texts.append((QRectF(args[0]), args[2]))
-        super().drawText(*args)
 
 
 def _paint(window: MainWindow, row: int) -> list[tuple[QRectF, str]]:

@@ -14,7 +14,7 @@ PLACES = (
     ("transcript: painting", "app.chat.render.view", "ChatView", "paintEvent"),
     ("metrics panel: figures refreshed", "app.settings.metrics_panel", "MetricsPanel", "refresh"),
     ("metrics chart: painting", "app.settings.sparkline", "Sparkline", "paintEvent"),
-    ("partial reply saved to SQLite", "app.chat.controller", "ChatController", "_save_partial"),
+    ("partial reply saved to SQLite", "app.chat.reply_recorder", "ReplyRecorder", "save_partial"),
 )
 
 

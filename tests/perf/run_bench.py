@@ -163,7 +163,7 @@ def gui_pairs(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def gui_bench(args: argparse.Namespace, chars: int | None,
               extra: list[str] | None = None) -> Measured | None:
-    if args.skip_gui or not (ROOT / "app" / "window.py").exists():
+    if args.skip_gui:
         return None
     cmd = [sys.executable, str(ROOT / "tests" / "perf" / "gui_stream_bench.py"), str(args.model),
            "-t", str(args.threads), "-p", str(args.n_prompt), "-n", str(args.n_gen),
@@ -188,11 +188,12 @@ def split_llama(data: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def perplexity_section(bin_dir: Path, args: argparse.Namespace) -> dict[str, Any] | None:
-    """Both perplexities and eval times, when inference/perplexity/measure.py and the tool exist."""
+    """Both perplexities and eval times (llama-perplexity beside `parley perplexity`)."""
     binary = bin_dir / "llama-perplexity"
-    if args.skip_perplexity or not binary.exists() or \
-            not (ROOT / "inference" / "perplexity.py").exists():
+    if args.skip_perplexity:
         return None
+    if not binary.exists():       # build_llama_tools.sh builds it: missing is a broken build
+        raise SystemExit(f"{binary} is missing: run tests/perf/build_llama_tools.sh again")
     try:
         import perplexity_reference as ref
     except ImportError as exc:

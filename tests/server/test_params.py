@@ -1,5 +1,5 @@
-"""OpenAI request bodies → GenerationRequest, and the 400s for wrong or not-yet parameters
-(no model: inference/server/params.py is plain checking)."""
+"""OpenAI request bodies → GenerationRequest (and the options beside it), and the 400s for wrong
+or not-yet parameters (no model: inference/server/params.py is plain checking)."""
 
 from __future__ import annotations
 
@@ -78,10 +78,6 @@ def test_wrong_parameters_are_400_naming_the_parameter(body: dict, param: str,
 
 
 @pytest.mark.parametrize(("body", "param"), [
-    ({"logprobs": True}, "logprobs"), ({"top_logprobs": 2}, "top_logprobs"),
-    ({"presence_penalty": 0.5}, "presence_penalty"),
-    ({"frequency_penalty": -1}, "frequency_penalty"),
-    ({"response_format": {"type": "json_schema", "json_schema": {}}}, "response_format"),
     ({"tools": [{"type": "function"}]}, "tools"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
      "messages[0].content[0]"),
@@ -94,8 +90,56 @@ def test_not_yet_supported_parameters_are_a_clear_400(body: dict, param: str) ->
 
 
 def test_default_values_of_not_yet_parameters_are_accepted() -> None:
-    chat(logprobs=False, presence_penalty=0, frequency_penalty=0.0,
-         response_format={"type": "text"}, tools=[], n=1)
+    chat(tools=[], n=1)
     assert refused(Endpoint.COMPLETION, prompt=[1, 2]).code == "not_supported"
     assert refused(Endpoint.COMPLETION).code == "missing"
-    assert refused(Endpoint.COMPLETION, prompt="x", logprobs=3).param == "logprobs"
+
+
+def test_penalties_logprobs_and_formats_reach_the_engine() -> None:
+    parsed = chat(presence_penalty=1.5, frequency_penalty=-0.5, logprobs=True, top_logprobs=3,
+                  response_format={"type": "json_schema", "json_schema": {
+                      "name": "a", "schema": {"type": "object"}}})
+    s = parsed.generation.sampling
+    assert (s.presence_penalty, s.frequency_penalty) == (1.5, -0.5)
+    assert parsed.options() == {"top_logprobs": 3, "response_format": {
+        "type": "json_schema", "schema": {"type": "object"}}}
+    assert chat(logprobs=True).top_logprobs == 0                 # the chosen token only
+    plain = chat(logprobs=False, top_logprobs=0, presence_penalty=0,
+                 response_format={"type": "text"})
+    assert plain.options() == {"top_logprobs": None, "response_format": None}
+    assert plain.generation.sampling.presence_penalty == 0
+    assert chat(response_format={"type": "json_object"}).options()["response_format"] == {
+        "type": "json_object", "schema": None}
+    legacy = parse({"prompt": "x", "logprobs": 2, "response_format": {"type": "json_object"}},
+                   Endpoint.COMPLETION, 8)
+    assert legacy.top_logprobs == 2 and legacy.response_format is not None
+    assert parse({"prompt": "x"}, Endpoint.COMPLETION, 8).top_logprobs is None
+
+
+@pytest.mark.parametrize(("endpoint", "body", "param", "words"), [
+    (Endpoint.CHAT, {"presence_penalty": 2.5}, "presence_penalty",
+     "presence_penalty must be between -2 and 2, got 2.5"),
+    (Endpoint.CHAT, {"frequency_penalty": -3}, "frequency_penalty",
+     "frequency_penalty must be between -2 and 2, got -3"),
+    (Endpoint.CHAT, {"frequency_penalty": "lots"}, "frequency_penalty", "must be a number"),
+    (Endpoint.CHAT, {"logprobs": 1}, "logprobs", "logprobs must be true or false"),
+    (Endpoint.CHAT, {"logprobs": True, "top_logprobs": 21}, "top_logprobs",
+     "top_logprobs must be between 0 and 20, got 21"),
+    (Endpoint.CHAT, {"top_logprobs": 2}, "top_logprobs", "needs logprobs set to true"),
+    (Endpoint.COMPLETION, {"logprobs": 6}, "logprobs", "logprobs must be between 0 and 5"),
+    (Endpoint.COMPLETION, {"logprobs": True}, "logprobs", "must be a whole number"),
+    (Endpoint.CHAT, {"response_format": "json"}, "response_format", "must be an object"),
+    (Endpoint.CHAT, {"response_format": {"type": "yaml"}}, "response_format.type",
+     "must be text, json_object or json_schema, got 'yaml'"),
+    (Endpoint.CHAT, {"response_format": {"type": "json_schema"}},
+     "response_format.json_schema", "must be an object"),
+    (Endpoint.CHAT, {"response_format": {"type": "json_schema", "json_schema": {
+        "schema": ["type", "object"]}}}, "response_format.json_schema.schema",
+     "must be a JSON Schema object"),
+])
+def test_wrong_penalties_logprobs_and_formats_are_400s(endpoint: Endpoint, body: dict,
+                                                       param: str, words: str) -> None:
+    if endpoint is Endpoint.COMPLETION:
+        body = {"prompt": "x", **body}
+    error = refused(endpoint, **body)
+    assert error.param == param and words in error.message

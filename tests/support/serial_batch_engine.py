@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+from inference.batching.logprobs import TokenLogprobs
 from inference.common.cancel import CancelToken
+from inference.common.errors import InvalidSettingError
 from inference.engine.api import LoadedModel, ProgressCallback, RenderedPrompt
 from inference.engine.config import ModelConfig
 from inference.engine.engine import Engine
@@ -44,9 +46,13 @@ class SerialBatchEngine:
         with self._lock:
             return self._engine.load(config, progress, cancel)
 
-    def submit(self, request: GenerationRequest,
-               cancel: CancelToken | None = None) -> Iterator[GenerationEvent]:
-        """Engine.generate's events, once the requests before this one have ended."""
+    def submit(self, request: GenerationRequest, cancel: CancelToken | None = None, *,
+               top_logprobs: int | None = None
+               ) -> Iterator[GenerationEvent | TokenLogprobs]:
+        """Engine.generate's events, once the requests before this one have ended (the
+        in-process Engine computes no log-probabilities: asking for them is refused)."""
+        if top_logprobs is not None:
+            raise InvalidSettingError("the serial stand-in computes no log-probabilities")
         with self._count:
             self._waiting += 1
         acquired = False

@@ -1,9 +1,10 @@
 """MessageDelegate: paints each transcript row as Markdown in a bubble (no widget per row).
 
 No widget per message: the delegate paints bubbles, code blocks with a Copy chip, a stats line
-and action links (Copy, Edit, Regenerate), a reply's folded Thinking block (thinking.py), a long
-message folded to its first lines with "Show more" (layout.py), and handles clicks on them and
-on links (which open only by the rule in links.py, their URL shown as a tooltip first).
+and action links (Copy, Edit, Regenerate) with a regenerated reply's ◀ 2/3 ▶ (chips.py), a
+reply's folded Thinking block (thinking.py), a long message folded to its first lines with "Show
+more" (layout.py), and handles clicks on them and on links (which open only by the rule in
+links.py, their URL shown as a tooltip first).
 Rendered documents are cached per (message, width), so 1,000-message conversations lay out once
 and scroll smoothly.
 """
@@ -32,8 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.chat.footer import footer_text
-from app.chat.message_actions import MessageAction
-from app.chat.render import thinking
+from app.chat.render import chips, thinking
 from app.chat.render.highlight import Highlighter
 from app.chat.render.layout import (
     GAP,
@@ -54,7 +54,7 @@ LAID_OUT_LIMIT = 20_000    # row heights remembered (rows × widths seen)
 
 
 class MessageDelegate(QStyledItemDelegate):
-    actionTriggered = Signal(str, int)        # "copy" | "edit" | "regenerate" | "stop", row
+    actionTriggered = Signal(str, int)        # a MessageAction's value, row
     codeCopied = Signal(str)
     linkRefused = Signal(str)                 # a clicked link the rule does not open
 
@@ -158,21 +158,10 @@ class MessageDelegate(QStyledItemDelegate):
                  msg: TranscriptMessage | None = None) -> Geometry:
         msg = msg or self.message(index)
         size = self._size(msg, index, rect.width())
+        last = index.row() == index.model().rowCount() - 1
         return row_geometry(rect, msg, (self._shown(msg, size), size[1]),
                             self._thinking_height(msg, index, rect.width()),
-                            self._actions_for(msg, index), self.small, size[2] is not None)
-
-    @staticmethod
-    def _actions_for(msg: TranscriptMessage,
-                     index: QModelIndex | QPersistentModelIndex) -> list[MessageAction]:
-        if msg.streaming:
-            return [MessageAction.STOP]
-        actions = [MessageAction.COPY]
-        if msg.role == "user":
-            actions.append(MessageAction.EDIT)
-        elif msg.role == "assistant" and index.row() == index.model().rowCount() - 1:
-            actions.append(MessageAction.REGENERATE)
-        return actions
+                            chips.actions_for(msg, last), self.small, size[2] is not None)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
                  ) -> QSize:
@@ -239,7 +228,7 @@ class MessageDelegate(QStyledItemDelegate):
         else:
             self.pixmaps.draw(painter, self._key(msg, index, rect.width()), item, p,
                               QColor(bg), geo.text)
-        self._paint_code_chips(painter, geo, item)
+        chips.paint_code_chips(painter, geo, item, p, self.small)
         if geo.fold is not None:
             if not msg.unfolded:
                 painter.restore()
@@ -254,12 +243,7 @@ class MessageDelegate(QStyledItemDelegate):
                          self.footer(msg))
         hovered = bool(state & QStyle.StateFlag.State_MouseOver) or \
             bool(state & QStyle.StateFlag.State_HasFocus)
-        if hovered or msg.streaming:
-            for name, r in geo.actions:
-                painter.setPen(QColor(p.accent))
-                painter.setBrush(QColor(p.accent_soft))
-                painter.drawRoundedRect(r, 5, 5)
-                painter.drawText(r, Qt.AlignmentFlag.AlignCenter, name.capitalize())
+        chips.paint_actions(painter, geo, msg, p, hovered)
         painter.restore()
 
     @staticmethod
@@ -268,23 +252,10 @@ class MessageDelegate(QStyledItemDelegate):
         return footer_text(msg.stats, msg.finish_reason, msg.streaming,
                            thought=bool(msg.reasoning))
 
-    def _paint_code_chips(self, painter: QPainter, geo: Geometry, item: RenderedMessage) -> None:
-        painter.setFont(self.small)
-        for rect in self.code_chip_rects(geo, item):
-            painter.setPen(QColor(self.palette.muted))
-            painter.setBrush(QColor(self.palette.surface))
-            painter.drawRoundedRect(rect, 4, 4)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "Copy")
-
-    def code_chip_rects(self, geo: Geometry, item: RenderedMessage) -> list[QRectF]:
+    @staticmethod
+    def code_chip_rects(geo: Geometry, item: RenderedMessage) -> list[QRectF]:
         """The Copy chip of each code block shown (a folded message hides the later ones)."""
-        chips = []
-        for block in item.code_blocks:
-            r = block.rect.translated(geo.text.topLeft())
-            chip = QRectF(r.right() - 54, r.top() + 5, 48, 20)
-            if chip.bottom() <= geo.text.bottom() + 1:
-                chips.append(chip)
-        return chips
+        return chips.code_chip_rects(geo, item)
 
     # -- clicks ------------------------------------------------------------------------------
     def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
@@ -342,16 +313,20 @@ class MessageDelegate(QStyledItemDelegate):
     def helpEvent(self, event: QHelpEvent, view: QAbstractItemView,  # type: ignore[override]
                   option: QStyleOptionViewItem,
                   index: QModelIndex | QPersistentModelIndex) -> bool:
-        """A link's tooltip is its URL (and whether it opens); the Thinking line says what a
-        click does."""
+        """A link's tooltip is its URL (and whether it opens); the Thinking line and a reply's
+        ◀ ▶ say what a click does."""
         if event.type() != QEvent.Type.ToolTip:
             return super().helpEvent(event, view, option, index)
         rect = option.rect  # type: ignore[attr-defined]
         pos = QPointF(event.pos())
         href = self.link_at(index, rect, pos)
         geo = self.geometry(index, rect)
+        arrow = next((name for name, r in geo.actions if name in chips.SWITCH
+                      and r.contains(pos)), None)
         if href:
             text = link_tooltip(href)
+        elif arrow is not None:
+            text = chips.switch_tooltip(self.message(index), arrow)
         elif geo.thinking is not None and geo.thinking.contains(pos):
             text = "Hide the thinking" if self.message(index).thinking_open else \
                 "Show the thinking"

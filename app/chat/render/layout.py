@@ -1,5 +1,6 @@
 """Where each part of a transcript row goes: the bubble, the Thinking block, the text, the
-footer and the action links (plain arithmetic on the sizes the delegate measured)."""
+footer, the action links and a reply's ◀ 2/3 ▶ (plain arithmetic on the sizes the delegate
+measured)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from app.chat.footer import footer_height
 from app.chat.message_actions import MessageAction
 from app.chat.render import thinking
+from app.chat.render.chips import SWITCH, action_label
 from app.chat.transcript import TranscriptMessage
 
 MARGIN_X = 20
@@ -29,6 +31,7 @@ class Geometry:
     thinking: QRectF | None = None        # the folded Thinking line (None: it did not think)
     reasoning: QRectF | None = None       # the unfolded thinking (None: folded)
     fold: QRectF | None = None            # "Show more" / "Show less" (None: a short message)
+    counter: QRectF | None = None         # "2/3" between ◀ and ▶ (None: no alternatives)
 
 
 def text_width(total: int, role: str) -> float:
@@ -77,11 +80,20 @@ def row_geometry(rect: QRect, msg: TranscriptMessage, size: tuple[float, float],
                                text.top() - thinking.GAP_BELOW - below)
     footer = QRectF(left + 2, bubble.bottom() + 2, max(bubble_w, 360), footer_height(msg))
     metrics = QFontMetrics(small)
-    widths = [metrics.horizontalAdvance(n.capitalize()) + 16 for n in actions]
+    widths = [metrics.horizontalAdvance(action_label(n)) + (10 if n in SWITCH else 16)
+              for n in actions]
+    counter_w = metrics.horizontalAdvance(msg.alternatives.label) + 8 \
+        if MessageAction.PREVIOUS in actions else 0
     # on the label line: after "Assistant", or before "You" (right-aligned user bubbles)
-    x = left + 90 if role != "user" else bubble.right() - 48 - sum(w + 4 for w in widths)
-    placed = []
+    x = left + 90 if role != "user" else \
+        bubble.right() - 48 - sum(w + 4 for w in widths) - counter_w
+    placed, counter = [], None
     for name, w in zip(actions, widths, strict=True):
         placed.append((name, QRectF(x, rect.top() + GAP + 1, w, ROLE_H - 2)))
         x += w + 4
-    return Geometry(bubble, text, footer, placed, line, reasoning, fold)
+        if name is MessageAction.PREVIOUS:                # ◀ 2/3 ▶
+            counter = QRectF(x - 2, rect.top() + GAP + 1, counter_w, ROLE_H - 2)
+            x += counter_w
+        elif name is MessageAction.NEXT:                  # a gap before Copy
+            x += 8
+    return Geometry(bubble, text, footer, placed, line, reasoning, fold, counter)

@@ -4,8 +4,9 @@ No widget per message: the delegate paints bubbles, code blocks with a Copy chip
 and action links (Copy, Edit, Regenerate), and handles clicks on them. Rendered documents are
 cached per (message, width), so 1,000-message conversations lay out once and scroll smoothly.
 Everything the mouse can do is on the keyboard too: Ctrl+C, Ctrl+Shift+C (the code), F2,
-Ctrl+R, Ctrl+T (fold or unfold the thinking), and the context menu (Menu key or Shift+F10) on
-the selected message.
+Ctrl+R, Ctrl+T (fold or unfold the thinking), Alt+Left / Alt+Right (a regenerated reply's
+previous / next alternative: the selected reply, else the last), and the context menu (Menu key
+or Shift+F10) on the selected message.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
 
 from app.chat.message_actions import MessageAction
+from app.chat.render.chips import NEXT_KEYS, PREVIOUS_KEYS
 from app.chat.render.damage import first_changed_y
 from app.chat.render.delegate import MessageDelegate
 from app.chat.render.markdown import RenderedMessage
@@ -35,7 +37,7 @@ THINKING_KEYS = "Ctrl+T"
 
 
 class ChatView(QListView):
-    actionTriggered = Signal(str, int)     # copy | copy_code | edit | regenerate | stop, row
+    actionTriggered = Signal(str, int)     # a MessageAction's value, row
     codeCopied = Signal(str)
     linkRefused = Signal(str)              # a clicked link that Parley does not open
 
@@ -45,8 +47,9 @@ class ChatView(QListView):
         self.setAccessibleName("Conversation")
         self.setAccessibleDescription("Messages; Ctrl+C copies, Ctrl+Shift+C copies the code, "
                                       "F2 edits a message of yours, Ctrl+R regenerates the last "
-                                      "reply, Ctrl+T shows or hides a reply's thinking, the Menu "
-                                      "key or Shift+F10 shows every action")
+                                      "reply, Ctrl+T shows or hides a reply's thinking, "
+                                      "Alt+Left and Alt+Right show a regenerated reply's other "
+                                      "versions, the Menu key or Shift+F10 shows every action")
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -208,6 +211,11 @@ class ChatView(QListView):
                 return
             if ctrl and key == Qt.Key.Key_T and self.toggle_thinking(index.row()):
                 return
+        if mods & Qt.KeyboardModifier.AltModifier and key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            row = index.row() if index.isValid() else self.model().rowCount() - 1
+            self.actionTriggered.emit(MessageAction.PREVIOUS if key == Qt.Key.Key_Left
+                                      else MessageAction.NEXT, row)
+            return
         if ctrl and key == Qt.Key.Key_R:
             self.actionTriggered.emit(MessageAction.REGENERATE, self.model().rowCount() - 1)
             return
@@ -258,4 +266,13 @@ class ChatView(QListView):
         elif role == "assistant" and row == self.model().rowCount() - 1:
             menu.addAction("Regenerate\tCtrl+R",
                            lambda: self.actionTriggered.emit(MessageAction.REGENERATE, row))
+        alternatives = index.data(Role.AlternativesRole)
+        if role == "assistant" and alternatives is not None and alternatives.several:
+            for label, keys, action, step in (
+                    ("Previous reply", PREVIOUS_KEYS, MessageAction.PREVIOUS, -1),
+                    ("Next reply", NEXT_KEYS, MessageAction.NEXT, 1)):
+                entry = menu.addAction(f"{label} ({alternatives.label})\t{keys}",
+                                       lambda action=action: self.actionTriggered.emit(action,
+                                                                                       row))
+                entry.setEnabled(alternatives.step(step) is not None)
         return menu
