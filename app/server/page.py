@@ -20,12 +20,14 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableView,
     QTabWidget,
@@ -78,7 +80,15 @@ class ServerPage(QWidget):
 
     # -- the page ----------------------------------------------------------------------------
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        scroll = QScrollArea()              # a short window scrolls the page, never squeezes it
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        scroll.setWidget(body)
+        page = QVBoxLayout(self)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.addWidget(scroll)
+        outer = QVBoxLayout(body)
         outer.setContentsMargins(16, 12, 16, 12)
         title = QLabel("Local server")
         title.setObjectName("pageTitle")
@@ -162,6 +172,7 @@ class ServerPage(QWidget):
             lambda: self._copy(self.examples.currentWidget().toPlainText()))  # type: ignore[attr-defined]
         self.examples.setCornerWidget(self.copy_example)
         self.examples.setMaximumHeight(190)
+        self.examples.setMinimumHeight(150)
         outer.addWidget(self.examples)
         self.table = QTableView()
         self.table.setModel(self.log)
@@ -174,6 +185,7 @@ class ServerPage(QWidget):
         self.output.setMaximumBlockCount(MAX_OUTPUT_LINES)
         self.output.setAccessibleName("Server output")
         logs = QTabWidget()
+        logs.setMinimumHeight(180)
         logs.addTab(self.table, "Requests")
         logs.addTab(self.output, "Server output")
         outer.addWidget(logs, 1)

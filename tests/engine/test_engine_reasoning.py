@@ -28,7 +28,10 @@ pytestmark = pytest.mark.model
 WORDS = [(2, "two"), (3, "three"), (4, "four"), (5, "five")]
 DEMO = "".join(f"Q: Spell {n}.\nA: <think>The number {n} is spelled {w}.</think>\n{w}\n\n"
                for n, w in WORDS) + "Q: Spell 6.\nA:"
-THOUGHT = "The number 6 is spelled six."
+# The thinking it copies. After "The number " the digit and the word are a near tie for the
+# 270M model, and which one wins greedily moves with the CPU's float sums (llama.cpp built for
+# this machine's instruction set): both are the same thinking, parted from the same answer.
+THOUGHTS = ("The number 6 is spelled six.", "The number six is spelled six.")
 # A chat template that opens the thinking in its generation prompt and writes an earlier
 # reply's thinking back from `reasoning_content` (written without newlines after the tags, so
 # trim_blocks changes nothing).
@@ -52,7 +55,7 @@ def split(events: list[TokenEvent]) -> tuple[list[TokenEvent], list[TokenEvent]]
 
 def test_a_reply_that_thinks_first_streams_its_thinking_then_its_answer(engine):
     events, finished = run(engine, instruct(DEMO, stop=("\n\n",)))
-    assert (finished.reasoning, finished.text) == (THOUGHT, "six")    # "\n" after </think> gone
+    assert finished.reasoning in THOUGHTS and finished.text == "six"  # "\n" after </think> gone
     assert finished.reason is FinishReason.STOP
     thinking, answer = split(events)
     assert events == thinking + answer                                # thinking first
@@ -69,14 +72,14 @@ def test_a_reply_that_thinks_first_streams_its_thinking_then_its_answer(engine):
 
 def test_stop_strings_apply_to_the_answer_alone(engine):
     _, finished = run(engine, instruct(DEMO, stop=("spelled", "\n")))   # both in the thinking
-    assert (finished.reasoning, finished.text) == (THOUGHT, "six")
+    assert finished.reasoning in THOUGHTS and finished.text == "six"
     assert finished.reason is FinishReason.STOP
 
 
 def test_thinking_cut_off_by_max_tokens_leaves_no_answer(engine):
     events, finished = run(engine, instruct(DEMO, max_tokens=6))
     assert finished.reason is FinishReason.LENGTH
-    assert THOUGHT.startswith(finished.reasoning) and finished.reasoning
+    assert finished.reasoning and any(t.startswith(finished.reasoning) for t in THOUGHTS)
     assert finished.text == "" and all(e.reasoning for e in events)
     assert finished.stats.ttft_s is not None and finished.stats.ttfa_s is None
     assert "TTFA" not in finished.stats.summary()
@@ -87,7 +90,8 @@ def test_text_mode_keeps_the_markers_as_the_users_text(engine):
                                 sampling=SamplingParams(temperature=0, max_tokens=24,
                                                         stop=("\n\n",)))
     events, finished = run(engine, request)
-    assert finished.text == f" <think>{THOUGHT}</think>\nsix" and finished.reasoning == ""
+    assert finished.text in [f" <think>{t}</think>\nsix" for t in THOUGHTS]
+    assert finished.reasoning == ""
     assert not any(e.reasoning for e in events)
     assert finished.stats.ttfa_s == finished.stats.ttft_s
 
@@ -126,7 +130,7 @@ def test_a_prompt_that_opened_the_thinking_gets_its_answer_shown(opening_engine)
     assert prompt.text.endswith("<start_of_turn>model\n<think>\n")
     assert "<think>\nThe number 5 is spelled five.\n</think>\n\nfive" in prompt.text
     events, finished = run(opening_engine, request)
-    assert (finished.reasoning, finished.text) == (THOUGHT, "six")     # " " stops the answer
+    assert finished.reasoning in THOUGHTS and finished.text == "six"   # " " stops the answer
     thinking, answer = split(events)
     assert events == thinking + answer and thinking[0].index == 0      # it began thinking
     assert finished.stats.ttft_s < finished.stats.ttfa_s
