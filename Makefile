@@ -4,7 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.parley-installed
-# GPU builds: CMAKE_ARGS="-DGGML_CUDA=on" make rebuild-llama   (see README)
+# llama.cpp is built with its RPC backend (one model over several machines, see README).
+# GPU builds: CMAKE_ARGS="-DGGML_RPC=ON -DGGML_CUDA=on" make rebuild-llama   (see README)
+CMAKE_ARGS ?= -DGGML_RPC=ON
 export CMAKE_ARGS
 
 .PHONY: run test test-fast lint bench screenshots rebuild-llama clean

@@ -45,7 +45,7 @@ case "$(uname -s)-$(uname -m)" in
 esac
 # Backend modules next to libggml; $ORIGIN so they find libggml-base.so wherever they are copied.
 export CMAKE_ARGS="$PORTABLE -DCMAKE_INSTALL_BINDIR=llama_cpp/lib -DLLAMA_BUILD_TESTS=OFF \
--DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF ${EXTRA_CMAKE_ARGS:-}"
+-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DGGML_RPC=ON ${EXTRA_CMAKE_ARGS:-}"
 case "$(uname -s)" in Linux) CMAKE_ARGS="$CMAKE_ARGS -DCMAKE_INSTALL_RPATH=\$ORIGIN" ;; esac
 export CMAKE_BUILD_PARALLEL_LEVEL="$JOBS"
 

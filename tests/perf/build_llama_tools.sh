@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build llama.cpp's `llama-perplexity`, `llama-bench` and `llama-batched-bench` from the very
-# llama.cpp sources vendored in the installed llama-cpp-python version, into tests/perf/_build/
-# (cached between runs).
+# Build llama.cpp's `llama-perplexity`, `llama-bench`, `llama-batched-bench`, `llama-server` and
+# `rpc-server` from the very llama.cpp sources vendored in the installed llama-cpp-python version,
+# into tests/perf/_build/ (cached between runs). The benchmarks measure Parley against them and the
+# tests start the two servers on 127.0.0.1 as real third-party peers.
 #
 # Usage: tests/perf/build_llama_tools.sh [PYTHON]   (PYTHON defaults to .venv/bin/python)
 # Prints the folder holding the binaries on its last line of stdout.
@@ -16,7 +17,7 @@ BUILD_ROOT="$ROOT/tests/perf/_build"
 VERSION="$("$PYTHON" -c 'import llama_cpp; print(llama_cpp.__version__)')"
 OUT="$BUILD_ROOT/llama.cpp-$VERSION"
 BIN="$OUT/cmake/bin"          # llama.cpp puts executables in <build>/bin
-TOOLS=(llama-perplexity llama-bench llama-batched-bench)
+TOOLS=(llama-perplexity llama-bench llama-batched-bench llama-server rpc-server)
 
 have_all() {
     for tool in "${TOOLS[@]}"; do [[ -x "$BIN/$tool" ]] || return 1; done
@@ -55,7 +56,7 @@ command -v ninja >/dev/null && GENERATOR=(-G Ninja)
 cmake -S "$SRC" -B "$OUT/cmake" "${GENERATOR[@]}" \
     -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_SHARED_LIBS=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DGGML_RPC=ON \
     -DLLAMA_BUILD_TOOLS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >&2
 cmake --build "$OUT/cmake" --config Release --target "${TOOLS[@]}" -j "$JOBS" >&2
 
