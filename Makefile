@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.parley-installed
 CMAKE_ARGS ?= -DGGML_RPC=ON
 export CMAKE_ARGS
 
-.PHONY: run test test-fast lint bench screenshots rebuild-llama clean
+.PHONY: run test test-fast lint bench screenshots rebuild-llama clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/parley --model starter
 
-test: $(STAMP)
+# llama.cpp's own tools (llama-server, rpc-server, …) built once from the vendored sources: the
+# tests start them as real third-party peers (cached in tests/perf/_build).
+tools: $(STAMP)
+	bash tests/perf/build_llama_tools.sh $(PY)
+
+test: $(STAMP) tools
 	$(VENV)/bin/ruff check app inference tests
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 

@@ -2,7 +2,8 @@
 settings and metrics on the right, docked beside the chat while the page has room for them and
 the chat's `CENTER_MIN`, folded into their toggle buttons when it has not (the settings panel
 first, then the conversations), as chat apps do. A folded panel's toggle opens it over the chat
-(an overlay, closed by the toggle, Esc, or choosing a conversation); when the window grows
+(an overlay with a shadow, closed by the toggle, Esc, a click on the chat beside it, or
+choosing a conversation); when the window grows
 again, every panel the person has not closed docks again at the width it had.
 
 Sizes change only when the person drags a splitter: a docked panel's width is read back from the
@@ -22,8 +23,14 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QSplitter, QToolButton, QWidget
+from PySide6.QtGui import QColor, QIcon, QMouseEvent, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsDropShadowEffect,
+    QSplitter,
+    QToolButton,
+    QWidget,
+)
 
 from app.shell.panel_state import PanelLayoutState, Place, Side, splitter_state_widths
 from app.shell.theme import Palette
@@ -203,8 +210,16 @@ class SidePanelLayout(QObject):
         widget.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         widget.style().unpolish(widget)
         widget.style().polish(widget)
+        shadow = QGraphicsDropShadowEffect(widget)     # lifts the panel off the chat under it
+        shadow.setBlurRadius(24)
+        shadow.setOffset(0, 2)
+        shadow.setColor(QColor(0, 0, 0, 90))
+        widget.setGraphicsEffect(shadow)
         self.places[side] = Place.OVERLAY
         self._place_overlay(side)
+        app = QApplication.instance()
+        if app is not None:                            # a click beside it closes it
+            app.installEventFilter(self)
         widget.show()
         widget.raise_()
         widget.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -214,12 +229,27 @@ class SidePanelLayout(QObject):
             return
         widget = self.widgets[side]
         widget.hide()
+        widget.setGraphicsEffect(None)
         widget.setProperty("overlay", False)
         widget.style().unpolish(widget)
         widget.style().polish(widget)
         self.page.insertWidget(0 if side is Side.SIDEBAR else self.page.count(), widget)
         self.places[side] = Place.FOLDED
         self._apply_sizes()
+        app = QApplication.instance()
+        if app is not None and Place.OVERLAY not in self.places.values():
+            app.removeEventFilter(self)
+
+    def _clicked_beside(self, event: QMouseEvent) -> bool:
+        """A press on the chat outside the open overlay (its toggle handles itself)."""
+        at = event.globalPosition().toPoint()
+        if not self.center.rect().contains(self.center.mapFromGlobal(at)):
+            return False
+        for side, widget in self.widgets.items():
+            if self.places[side] is Place.OVERLAY and widget.rect().contains(
+                    widget.mapFromGlobal(at)):
+                return False
+        return not any(b.rect().contains(b.mapFromGlobal(at)) for b in self.toggles.values())
 
     def _place_overlay(self, side: Side) -> None:
         widget = self.widgets[side]
@@ -231,7 +261,12 @@ class SidePanelLayout(QObject):
         widget.setGeometry(QRect(x, top, width, max(self.center.height() - top, 0)))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Show and watched is self.right:
+        if event.type() == QEvent.Type.MouseButtonPress and isinstance(event, QMouseEvent):
+            if isinstance(watched, QWidget) and (watched is self.center or self.center
+                                                 .isAncestorOf(watched)) \
+                    and self._clicked_beside(event):
+                self.close_overlays()                  # the click goes on to the chat too
+        elif event.type() == QEvent.Type.Show and watched is self.right:
             self._first_split()
         elif event.type() == QEvent.Type.Resize:
             if watched is self.page:

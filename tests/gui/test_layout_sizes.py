@@ -167,6 +167,26 @@ def test_a_narrow_window_folds_the_side_panels_into_toggles(qtbot, window: MainW
     assert window.splitter.sizes() == docked
 
 
+def test_an_open_panel_has_a_shadow_and_a_click_on_the_chat_beside_it_closes_it(
+        qtbot, window: MainWindow) -> None:
+    layout, bar = window.panel_layout, window.mode_bar
+    window.resize(800, 500)
+    qtbot.wait(60)
+    qtbot.mouseClick(bar.panel_toggle, Qt.MouseButton.LeftButton)
+    panel = window.right_splitter
+    assert layout.places[Side.PANEL] is Place.OVERLAY and panel.graphicsEffect() is not None
+    inside = panel.rect().center()
+    qtbot.mouseClick(panel, Qt.MouseButton.LeftButton, pos=inside)
+    assert layout.places[Side.PANEL] is Place.OVERLAY     # a click inside keeps it open
+    beside, at = layout.center, QPoint(20, layout.center.height() // 2)
+    assert not panel.geometry().contains(at)
+    qtbot.mouseClick(beside, Qt.MouseButton.LeftButton, pos=at)
+    assert layout.places[Side.PANEL] is Place.FOLDED and not panel.isVisible()
+    assert panel.graphicsEffect() is None                  # folded panels draw no shadow
+    qtbot.mouseClick(beside, Qt.MouseButton.LeftButton, pos=at)
+    assert layout.places[Side.PANEL] is Place.FOLDED       # and later clicks change nothing
+
+
 def test_a_panel_the_person_closed_stays_closed_when_the_window_grows(qtbot, window: MainWindow
                                                                      ) -> None:
     layout = window.panel_layout

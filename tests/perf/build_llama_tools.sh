@@ -18,6 +18,8 @@ VERSION="$("$PYTHON" -c 'import llama_cpp; print(llama_cpp.__version__)')"
 OUT="$BUILD_ROOT/llama.cpp-$VERSION"
 BIN="$OUT/cmake/bin"          # llama.cpp puts executables in <build>/bin
 TOOLS=(llama-perplexity llama-bench llama-batched-bench llama-server rpc-server)
+# CMake targets; the RPC server's target is ggml-rpc-server, linked as rpc-server below.
+TARGETS=(llama-perplexity llama-bench llama-batched-bench llama-server ggml-rpc-server)
 
 have_all() {
     for tool in "${TOOLS[@]}"; do [[ -x "$BIN/$tool" ]] || return 1; done
@@ -50,15 +52,17 @@ if ! SRC="$(find_sources)"; then
     SRC="$(find_sources)" || { echo "no vendored llama.cpp in the sdist" >&2; exit 1; }
 fi
 
-echo "building ${TOOLS[*]} from $SRC (-j$JOBS) ..." >&2
+echo "building ${TARGETS[*]} from $SRC (-j$JOBS) ..." >&2
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
 cmake -S "$SRC" -B "$OUT/cmake" "${GENERATOR[@]}" \
     -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DGGML_RPC=ON \
-    -DLLAMA_BUILD_TOOLS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >&2
-cmake --build "$OUT/cmake" --config Release --target "${TOOLS[@]}" -j "$JOBS" >&2
+    -DLLAMA_BUILD_TOOLS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF >&2   # no web UI: no download
+cmake --build "$OUT/cmake" --config Release --target "${TARGETS[@]}" -j "$JOBS" >&2
+ln -sf ggml-rpc-server "$BIN/rpc-server"
 
 have_all || { echo "build finished but the tools are missing from $BIN" >&2; exit 1; }
 echo "$VERSION" > "$OUT/VERSION"
