@@ -74,6 +74,26 @@ def test_prefiltered_chain_samples_exactly_what_llama_cpp_order_samples(native, 
     assert penalty_mattered > 0          # the penalty really steered the text
 
 
+@pytest.mark.model
+def test_plain_greedy_by_argmax_picks_what_llama_cpps_greedy_sampler_picks(native):
+    model, ctx = native
+    greedy = replace(DEFAULT, temperature=0.0, repeat_penalty=1.0)
+    fast = SamplerChain(model, greedy, repeat_last_n=N)
+    chain = SamplerChain(model, greedy, repeat_last_n=N, argmax=False)
+    assert fast._argmax and not chain._argmax
+    prompt = model.tokenize("Once upon a time, in a small village by the sea,")
+    ctx.clear()
+    assert ctx.decode(prompt, 0) == 0
+    try:
+        for pos in range(len(prompt), len(prompt) + 160):
+            a, b = fast.sample(ctx), chain.sample(ctx)
+            assert a == b, f"differs at position {pos}"
+            assert ctx.decode([a], pos) == 0
+    finally:
+        fast.close()
+        chain.close()
+
+
 def test_presence_and_frequency_penalties_are_checked_in_openais_range():
     assert SamplingParams(presence_penalty=-2, frequency_penalty=2).frequency_penalty == 2
     for name, value in (("presence_penalty", 2.5), ("frequency_penalty", -2.01)):
