@@ -28,9 +28,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx2
 
@@ -67,7 +66,7 @@ class Server:
     process: subprocess.Popen[bytes]
     base: str
     log: Path
-    tokenize: Any = field(default=None)
+    model: str = ""                  # the id its /v1/models lists
 
 
 def free_port() -> int:
@@ -84,7 +83,9 @@ def wait_ready(server: Server) -> None:
             raise SystemExit(f"{server.name} exited ({server.process.returncode}):\n"
                              + server.log.read_text(errors="replace")[-3000:])
         try:
-            if httpx2.get(server.base + "/v1/models", timeout=2.0).status_code == 200:
+            answer = httpx2.get(server.base + "/v1/models", timeout=2.0)
+            if answer.status_code == 200:
+                server.model = answer.json()["data"][0]["id"]
                 return
         except httpx2.HTTPError:
             pass
@@ -133,9 +134,9 @@ def stream(base: str, model: str, prompt: str, n_gen: int, reply: Reply) -> None
     reply.tokens = reply.tokens or chunks
 
 
-def load(server: Server, model: str, texts: list[str], n_gen: int) -> dict[str, float]:
+def load(server: Server, texts: list[str], n_gen: int) -> dict[str, float]:
     replies = [Reply() for _ in texts]
-    threads = [threading.Thread(target=stream, args=(server.base, model, t, n_gen, r))
+    threads = [threading.Thread(target=stream, args=(server.base, server.model, t, n_gen, r))
                for t, r in zip(texts, replies, strict=True)]
     began = time.perf_counter()
     for thread, reply in zip(threads, replies, strict=True):
@@ -211,7 +212,7 @@ def main() -> int:
                 order = [("llama", llama), ("parley", parley)]
                 if i % 2:
                     order.reverse()
-                row[c] = {side: load(server, "model", texts, args.n_gen)
+                row[c] = {side: load(server, texts, args.n_gen)
                           for side, server in order}
                 print(f"round {i + 1} C={c}: " + ", ".join(
                     f"{side} {row[c][side]['tps']:.1f} tok/s ({row[c][side]['tokens']} tokens)"
