@@ -178,8 +178,14 @@ class ServerPage(QWidget):
         self.table.setModel(self.log)
         self.table.setAccessibleName("Requests answered")
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        # The header sizes its sections to their contents only at a layout of its own, which a
+        # new row does not always start: without this the first columns kept the width of
+        # their titles and clipped "13:05:12" and "POST /v1/chat/completions".
+        self.log.rowsInserted.connect(
+            lambda *_: header.resizeSections())
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
         self.output.setMaximumBlockCount(MAX_OUTPUT_LINES)

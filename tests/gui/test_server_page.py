@@ -146,3 +146,25 @@ def test_closing_the_window_stops_the_server(
             pass
     _gone, alive = psutil.wait_procs(procs, timeout=10)
     assert not alive, alive
+
+
+def test_the_request_log_shows_each_column_whole(qtbot, make_window: MakeWindow) -> None:
+    """Rows added while the page shows widen the columns to their text (the first columns kept
+    their titles' width and clipped the time and the endpoint)."""
+    import time
+
+    from inference.server.request_log import RequestRecord
+
+    page = _server_page(qtbot, make_window, None)
+    page.window().resize(1440, 900)
+    qtbot.wait(50)
+    for _ in range(3):
+        page.log.add(RequestRecord(time.time(), "POST", "/v1/chat/completions", 200,
+                                   prompt_tokens=1234, cached_tokens=1000, output_tokens=32,
+                                   ttft_s=0.19, gen_tps=17.7, duration_s=1.0, finish="length"))
+    qtbot.wait(50)
+    table = page.table
+    last = page.log.columnCount() - 1
+    for column in range(last):
+        assert table.columnWidth(column) >= table.sizeHintForColumn(column), column
+    assert table.columnWidth(last) > table.sizeHintForColumn(last)    # the last one stretches
