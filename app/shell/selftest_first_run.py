@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine.worker import STARTER
 from app.shell.selftest import throwaway_profile
 from app.shell.window import MainWindow
 from inference.common.errors import ParleyError
@@ -105,6 +106,9 @@ def check_first_run(window: MainWindow, timeout_s: float = DEFAULT_TIMEOUT_S,
     has_starter = starter_installed() if starter is None else starter
     if not has_starter and not welcome.starter_button.isHidden():
         raise FirstRunCheckError("the welcome view offers the starter model, which this "
+                                 "install does not have")
+    if not has_starter and window.model_panel.picker.findData(STARTER) >= 0:
+        raise FirstRunCheckError("the model picker offers the starter model, which this "
                                  "install does not have")
     if welcome.recommend_button.isHidden():
         raise FirstRunCheckError(f"no recommended models to ask for: {welcome.hub_line.text()}")

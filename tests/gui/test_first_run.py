@@ -294,6 +294,24 @@ def test_the_first_run_check_refuses_a_starter_button_that_cannot_work(
         check_first_run(window, 20, starter=False)     # as a bundle without it would
 
 
+def test_an_install_without_the_starter_offers_it_nowhere(
+        qtbot, make_window: MakeWindow, shipped_hub: StandInHub, monkeypatch) -> None:
+    """The bundle has no starter package (its absence is faked here, the one boundary a source
+    install cannot reach): neither the welcome view nor the model picker offers it, and the
+    first-run check would say so if either did."""
+    import app.shell.welcome as welcome_module
+    from app.engine.worker import STARTER
+
+    monkeypatch.setattr(welcome_module, "starter_installed", lambda: False)
+    window = make_window(build=gpu_build())
+    assert window.welcome.starter_button.isHidden()
+    assert window.model_panel.picker.findData(STARTER) < 0
+    assert check_first_run(window, 20, starter=False).startswith("welcome view with")
+    window.model_panel.set_models([], starter=True)       # as the picker was before the fix
+    with pytest.raises(FirstRunCheckError, match="the model picker offers the starter model"):
+        check_first_run(window, 20, starter=False)
+
+
 def test_the_self_test_flag_runs_the_first_run_check(shipped_hub: StandInHub, home: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen", HOME=str(home))
     done = subprocess.run([sys.executable, "-m", "app.shell.launcher", "--self-test",
