@@ -30,45 +30,45 @@ class BeamSearchBox(QWidget):
         self.setObjectName("beamSearch")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.enabled = QCheckBox("Beam search (Text and Instruct modes)")
-        self.enabled.setAccessibleName("Beam search")
-        self.enabled.setToolTip("Follow several continuations at once and keep the most "
+        self.switch = QCheckBox("Beam search (Text and Instruct modes)")
+        self.switch.setAccessibleName("Beam search")
+        self.switch.setToolTip("Follow several continuations at once and keep the most "
                                 "likely whole reply; the other finished beams are shown "
                                 "beside it with their scores.")
-        self.width = SliderField(FieldSpec("beams", "Beam width", 1, MAX_BEAMS, 1, 0,
+        self.width_field = SliderField(FieldSpec("beams", "Beam width", 1, MAX_BEAMS, 1, 0,
                                            slider_high=16, tooltip=_tip("beams")))
         rng = SAMPLING_RANGES["length_penalty"]
-        self.length_penalty = SliderField(FieldSpec(
+        self.penalty_field = SliderField(FieldSpec(
             "length_penalty", "Length penalty", rng.low, rng.high, 0.1, 1, slider_low=-2,
             slider_high=3, tooltip=_tip("length_penalty")))
-        self.width.set_value(DEFAULT_WIDTH)
-        self.length_penalty.set_value(1.0)
-        for widget in (self.enabled, self.width, self.length_penalty):
+        self.width_field.set_value(DEFAULT_WIDTH)
+        self.penalty_field.set_value(1.0)
+        for widget in (self.switch, self.width_field, self.penalty_field):
             layout.addWidget(widget)
-        self.enabled.toggled.connect(self._toggled)
-        self.width.valueChanged.connect(self.changed)
-        self.length_penalty.valueChanged.connect(self.changed)
+        self.switch.toggled.connect(self._toggled)
+        self.width_field.valueChanged.connect(self.changed)
+        self.penalty_field.valueChanged.connect(self.changed)
         self._toggled(False, notify=False)
 
     def beams(self) -> int:
-        return int(self.width.value()) if self.enabled.isChecked() else 0
+        return int(self.width_field.value()) if self.switch.isChecked() else 0
 
     def length_penalty_value(self) -> float:
-        return float(self.length_penalty.value())
+        return float(self.penalty_field.value())
 
     def set_values(self, beams: int, length_penalty: float) -> None:
         """Load settings without emitting `changed`."""
-        self.enabled.blockSignals(True)
-        self.enabled.setChecked(beams > 0)
-        self.enabled.blockSignals(False)
+        self.switch.blockSignals(True)
+        self.switch.setChecked(beams > 0)
+        self.switch.blockSignals(False)
         if beams > 0:
-            self.width.set_value(beams)
-        self.length_penalty.set_value(length_penalty)
+            self.width_field.set_value(beams)
+        self.penalty_field.set_value(length_penalty)
         self._toggled(beams > 0, notify=False)
 
     def grey_out(self, fields: dict[str, SliderField]) -> None:
         """Enable the sampling sliders, or grey them out with the reason, as the box says."""
-        on = self.enabled.isChecked()
+        on = self.switch.isChecked()
         for key in SAMPLING_ONLY:
             field = fields[key]
             field.setEnabled(not on)
@@ -77,7 +77,7 @@ class BeamSearchBox(QWidget):
                 widget.setToolTip(tip)
 
     def _toggled(self, on: bool, notify: bool = True) -> None:
-        self.width.setEnabled(on)
-        self.length_penalty.setEnabled(on)
+        self.width_field.setEnabled(on)
+        self.penalty_field.setEnabled(on)
         if notify:
             self.changed.emit()

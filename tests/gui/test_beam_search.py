@@ -40,10 +40,10 @@ def window(qapp, tmp_path_factory, starter_model_path: Path):
 
 def _turn_on(qtbot, window: MainWindow) -> None:
     box = window.settings_panel.beam_search
-    if not box.enabled.isChecked():
-        qtbot.mouseClick(box.enabled, Qt.MouseButton.LeftButton)
-    box.width.set_value(WIDTH)
-    box.width.valueChanged.emit(WIDTH)
+    if not box.switch.isChecked():
+        qtbot.mouseClick(box.switch, Qt.MouseButton.LeftButton)
+    box.width_field.set_value(WIDTH)
+    box.width_field.valueChanged.emit(WIDTH)
 
 
 def _wait_loaded(qtbot, window: MainWindow) -> None:
@@ -59,13 +59,13 @@ def test_beam_search_greys_the_sampling_sliders_out_with_the_reason(qtbot, windo
         assert not panel.fields[key].isEnabled()
         assert panel.fields[key].slider.toolTip() == GREYED_REASON
     assert panel.fields["max_tokens"].isEnabled()           # still bounds the search
-    qtbot.mouseClick(panel.beam_search.enabled, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.beam_search.switch, Qt.MouseButton.LeftButton)
     assert panel.sampling().beams == 0
     for key in SAMPLING_ONLY:
         assert panel.fields[key].isEnabled()
         assert panel.fields[key].slider.toolTip() == panel.fields[key].spec.tooltip
     panel.set_sampling(SamplingParams(beams=5, length_penalty=0.5, max_tokens=6))  # a preset
-    assert panel.beam_search.enabled.isChecked() and not panel.fields["top_k"].isEnabled()
+    assert panel.beam_search.switch.isChecked() and not panel.fields["top_k"].isEnabled()
     assert panel.sampling().beams == 5 and panel.sampling().length_penalty == 0.5
 
 
