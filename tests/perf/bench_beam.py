@@ -128,16 +128,16 @@ def main() -> int:
     args.n_prompt = len(prompt)
     binary = build_tools() / "llama-batched-bench"
     args.npl = args.widths
+    llama_ctx = max(widths) * (args.n_prompt + args.n_gen)   # W prompts of its own each
     rounds = []
     try:
         for i in range(args.rounds):
             print(f"-- round {i + 1}/{args.rounds}", flush=True)
-            llama = llama_side(binary, args, args.n_prompt + max(widths) * args.n_gen + 256) \
-                if i % 2 else None
+            llama = llama_side(binary, args, llama_ctx) if i % 2 else None
             greedy = greedy_tps(engine, text, args.n_gen)
             beam = {w: beam_tps(session, prompt, w, args.n_gen, args.threads) for w in widths}
             if llama is None:
-                llama = llama_side(binary, args, args.n_prompt + max(widths) * args.n_gen + 256)
+                llama = llama_side(binary, args, llama_ctx)
             rounds.append({"greedy": greedy, "beam": beam, "llama": llama})
             print(f"   greedy {greedy:.1f} tok/s; beams " + ", ".join(
                 f"W={w} {beam[w]:.1f}" for w in widths), flush=True)
