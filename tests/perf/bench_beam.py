@@ -147,7 +147,7 @@ def main() -> int:
     table = render(args, rounds, widths)
     print(table)
     if args.section:
-        put_section(args.section, table)
+        put_section(args.section, table, BEGIN, END)
         print(f"updated {args.section}")
     return 0
 
