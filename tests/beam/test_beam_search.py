@@ -115,6 +115,34 @@ def test_a_width_covering_every_path_finds_the_brute_force_best(engine):
                                        abs=NUMERIC_NOISE)
 
 
+def test_every_beam_scores_what_the_model_gives_its_tokens_alone(engine):
+    """Beams sharing and dropping cells must each see exactly their own tokens: every finished
+    beam's summed log-probability equals its tokens evaluated one at a time in a context of
+    their own (a width below 4, so the batch uses the one-row kernels)."""
+    model = model_of(engine)
+    prompt = model.tokenize("The quick brown fox")
+    ctx = open_beam_context(model, width=3, cells=len(prompt) + 3 * 8 + 1, n_batch=64,
+                            n_ubatch=64, n_threads=2)
+    try:
+        outcome = BeamSearch(ctx, BeamSettings(3, 0.0, "never"), 8, Text,
+                             CancelToken()).run(prompt)
+    finally:
+        ctx.close()
+    alone = NativeContext(model, n_ctx=256, n_batch=64, n_ubatch=64, n_threads=2)
+    try:
+        for beam in outcome.beams:
+            alone.clear()
+            assert alone.decode(prompt, 0) == 0
+            total = 0.0
+            for i, token in enumerate(beam.tokens):
+                total += float(log_softmax(alone.logits_rows(-1, 1)[0])[token])
+                assert alone.decode([token], len(prompt) + i) == 0
+            assert beam.sum_logprob == pytest.approx(total, abs=NUMERIC_NOISE), beam.tokens
+    finally:
+        alone.close()
+    assert len(outcome.beams) == 3 and all(len(b.tokens) == 8 for b in outcome.beams)
+
+
 def test_a_wider_search_never_scores_below_width_one(engine):
     for text in PROMPTS:
         one = finished(engine, text, max_tokens=3, beams=1).beams[0]
