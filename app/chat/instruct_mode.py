@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat.beam_choices import BeamChoices, BeamOption
 from app.chat.footer import footer_text
 from app.chat.mode_run import ModeRun
 from app.chat.render.links import link_tooltip, open_link
@@ -77,6 +78,9 @@ class InstructModePage(QWidget):
         self.response.anchorClicked.connect(self._link_clicked)
         self.response.highlighted.connect(self._link_hovered)
         layout.addWidget(self.response, 1)
+        self.beams = BeamChoices()
+        self.beams.picked.connect(self._keep_beam)
+        layout.addWidget(self.beams)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.run_instruction,
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -87,6 +91,7 @@ class InstructModePage(QWidget):
         run.finished.connect(self._finished)
         run.failed.connect(self.errorOccurred)
         run.busyChanged.connect(self._busy)
+        run.beamsReady.connect(self.beams.show_options)
 
     def request(self) -> GenerationRequest:
         return instruct_request(self.instruction.toPlainText(), self.system.toPlainText(),
@@ -108,6 +113,7 @@ class InstructModePage(QWidget):
             self.errorOccurred.emit("Write an instruction first.")
             return
         self.response.clear()
+        self.beams.clear()
         self.stats.setText("")
         if not self.run.start(self.request(), instruction, self._settings(),
                               new_conversation=True, system=self.system.toPlainText()):
@@ -117,6 +123,11 @@ class InstructModePage(QWidget):
         self.system.setPlainText(system)
         self.instruction.setPlainText(instruction)
         set_message_text(self.response.document(), response)
+
+    def _keep_beam(self, option: BeamOption) -> None:
+        text = self.run.keep_beam(option)
+        if text is not None:
+            set_message_text(self.response.document(), text)
 
     def _schedule_render(self, _text: str) -> None:
         if not self._render_timer.isActive():       # throttle, never starve

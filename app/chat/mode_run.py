@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.chat.beam_choices import BeamOption, store_beams
 from app.chat.reply_recorder import RecordedReply, ReplyRecorder
 from app.chat.request_builder import RunSettings
 from app.data.store import Store, StoreError
@@ -24,6 +25,7 @@ class ModeRun(QObject):
     tokensReceived = Signal(str)
     reasoningReceived = Signal(object)    # ReasoningPiece: the model's thinking, as it streams
     finished = Signal(object)             # Finished
+    beamsReady = Signal(object)           # list[BeamOption]: a beam search's finished beams
     failed = Signal(str)
     busyChanged = Signal(bool)
     conversationCreated = Signal(int)
@@ -37,6 +39,8 @@ class ModeRun(QObject):
         self.conv_id = 0
         self._reply: RecordedReply | None = None
         self._busy = False
+        self._settings: RunSettings | None = None
+        self._kept_id = 0                     # the reply whose beams are the alternatives
         self.recorder = ReplyRecorder(store, self)
 
     @property
@@ -57,6 +61,7 @@ class ModeRun(QObject):
             # after the page's own "cannot start" message, so the banner ends on the reason
             QTimer.singleShot(0, self, lambda msg=str(err): self.failed.emit(msg))
             return False
+        self._settings = settings
         reply = self._reply = self.recorder.start(self.conv_id, msg_id, user_id)
         handlers = GenerationHandlers(on_tokens=self._on_tokens, on_finished=self._on_finished,
                                       on_failed=self._on_failed, on_crashed=self._on_crashed,
@@ -116,12 +121,36 @@ class ModeRun(QObject):
     def _on_finished(self, fin: Finished) -> None:
         if not self._busy or self._reply is None:
             return
+        reply = self._reply
         try:
-            self.recorder.finish(self._reply, fin.reason.value, fin.stats, fin.text,
-                                 fin.reasoning)
+            self.recorder.finish(reply, fin.reason.value, fin.stats, fin.text, fin.reasoning)
         finally:
             self._end()
         self.finished.emit(fin)
+        if len(fin.beams) > 1:
+            self._keep_beams(reply.msg_id, fin)
+
+    def _keep_beams(self, reply_id: int, fin: Finished) -> None:
+        """Store the other finished beams as the reply's alternatives and offer them."""
+        settings = self._settings or RunSettings()
+        try:
+            options = store_beams(self.store, reply_id, fin, mode=self.mode,
+                                  model=settings.model, sampling=settings.sampling.to_dict())
+        except StoreError as err:
+            self.failed.emit(f"The other beams could not be saved: {err}")
+            return
+        self._kept_id = reply_id
+        self.beamsReady.emit(options)
+
+    def keep_beam(self, option: BeamOption) -> str | None:
+        """Show beam `option` as the reply from now on (the others stay stored); its text, or
+        None when the store refused (said through `failed`)."""
+        try:
+            self.store.show_alternative(self._kept_id, option.index)
+        except StoreError as err:
+            self.failed.emit(f"That beam could not be kept: {err}")
+            return None
+        return option.text
 
     def _on_failed(self, message: str) -> None:
         if not self._busy or self._reply is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.data.store import StoredMessage
 from inference.engine.requests import GenerationRequest, Message, Mode
@@ -41,8 +41,10 @@ def chat_request(history: Iterable[Message], settings: RunSettings) -> Generatio
     """The conversation so far, ending with the user's turn (replies with no answer left out)."""
     messages = tuple(m for m in history
                      if m.role in ("user", "assistant") and (m.content or m.role == "user"))
+    # Beam search is a Text and Instruct mode setting: a chat reply streams, so it samples.
     return GenerationRequest(mode=Mode.CHAT, messages=messages,
-                             system=settings.system_prompt.strip(), sampling=settings.sampling)
+                             system=settings.system_prompt.strip(),
+                             sampling=replace(settings.sampling, beams=0))
 
 
 def text_request(document: str, settings: RunSettings) -> GenerationRequest:

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from app.chat.beam_choices import BeamChoices, BeamOption
 from app.chat.footer import footer_text
 from app.chat.mode_run import ModeRun
 from app.chat.request_builder import RunSettings, text_request
@@ -53,6 +54,9 @@ class TextModePage(QWidget):
         self.continue_button, self.stop_button, self.stats = (
             self.row.go, self.row.stop, self.row.stats)
         layout.addLayout(self.row.layout)
+        self.beams = BeamChoices()
+        self.beams.picked.connect(self._keep_beam)
+        layout.addWidget(self.beams)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.continue_text,
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -61,6 +65,7 @@ class TextModePage(QWidget):
         run.finished.connect(self._finished)
         run.failed.connect(self._failed)
         run.busyChanged.connect(self._busy)
+        run.beamsReady.connect(self.beams.show_options)
 
     def set_palette(self, palette: Palette) -> None:
         self._palette = palette
@@ -79,6 +84,7 @@ class TextModePage(QWidget):
             self.errorOccurred.emit("Write some text first; the model continues it.")
             return
         self._clear_tint()
+        self.beams.clear()
         self._start = len(document)
         self.stats.setText("")
         if not self.run.start(self.request(), document, self._settings()):
@@ -97,6 +103,17 @@ class TextModePage(QWidget):
         bar = self.editor.verticalScrollBar()
         if bar.value() >= bar.maximum() - 60:
             bar.setValue(bar.maximum())
+
+    def _keep_beam(self, option: BeamOption) -> None:
+        """Put the picked beam in place of the continuation the last run wrote."""
+        text = self.run.keep_beam(option)
+        if text is None:
+            return
+        cursor = QTextCursor(self.editor.document())
+        cursor.setPosition(min(self._start, len(self.editor.toPlainText())))
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._insert(text)
 
     def _clear_tint(self) -> None:
         cursor = QTextCursor(self.editor.document())

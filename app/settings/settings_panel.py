@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.prefs import DEFAULT_SYSTEM_PROMPT, PrefsStore
+from app.settings.beam_fields import BeamSearchBox
 from app.settings.slider_field import FieldSpec, SliderField
 from inference.common.errors import InvalidSettingError
 from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
@@ -67,6 +68,9 @@ class SettingsPanel(QWidget):
             self.fields[spec.key] = field
             layout.addWidget(field)
         self.fields["seed"].spin.setSpecialValueText("random")
+        self.beam_search = BeamSearchBox()
+        self.beam_search.changed.connect(self._beam_changed)
+        layout.addWidget(self.beam_search)
         layout.addWidget(_heading("System prompt"))
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setObjectName("systemPrompt")
@@ -125,12 +129,16 @@ class SettingsPanel(QWidget):
         values = {key: field.value() for key, field in self.fields.items()}
         for key in INT_FIELDS:
             values[key] = int(values[key])
+        values["beams"] = self.beam_search.beams()
+        values["length_penalty"] = self.beam_search.length_penalty_value()
         return SamplingParams.from_dict({**values, "stop": self._stop})
 
     def set_sampling(self, params: SamplingParams, *, notify: bool = False) -> None:
         self._stop = params.stop
         for key, field in self.fields.items():
             field.set_value(float(getattr(params, key)))
+        self.beam_search.set_values(int(params.beams), float(params.length_penalty))
+        self.beam_search.grey_out(self.fields)
         if notify:
             self.samplingChanged.emit(self.sampling())
 
@@ -149,6 +157,10 @@ class SettingsPanel(QWidget):
         self.set_sampling(SamplingParams(), notify=True)
         self.set_system_prompt(DEFAULT_SYSTEM_PROMPT)
         self.systemPromptChanged.emit(DEFAULT_SYSTEM_PROMPT)
+
+    def _beam_changed(self) -> None:
+        self.beam_search.grey_out(self.fields)
+        self._emit_sampling()
 
     def _emit_sampling(self) -> None:
         try:

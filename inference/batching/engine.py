@@ -119,6 +119,9 @@ class BatchEngine:
                                          or not 0 <= top_logprobs <= MAX_TOP):
             raise InvalidSettingError(f"top logprobs must be between 0 and {MAX_TOP}, got "
                                       f"{top_logprobs!r}")
+        if request.sampling.beam_search:      # its W beams need a context of their own
+            raise InvalidSettingError("beam search runs in the single-sequence engine "
+                                      "(parley generate --beams), not in the batch engine")
         s, scheduler = self._require()
         started = time.perf_counter()          # t0: before rendering, as Engine's
         if request.sampling.grammar:

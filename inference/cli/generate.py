@@ -46,6 +46,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         kind = float if isinstance(getattr(defaults, name), float) else int
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind,
                             default=getattr(defaults, name), help=SAMPLING_RANGES[name].help)
+    parser.add_argument("--early-stopping", nargs="?", const=True, default=False,
+                        type=_early_stopping, metavar="never",
+                        help="beam search: stop once --beams beams have finished "
+                        "(transformers' early_stopping=True); '--early-stopping never' "
+                        "searches until no beam can do better; by default its heuristic")
     parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
                         help="stop when this text appears (repeatable)")
     add_load_arguments(parser)
@@ -60,7 +65,7 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
     prompt = (args.prompt if args.prompt is not None
               else read_text_file(args.prompt_file, max_bytes=PROMPT_FILE_LIMIT))
     sampling = SamplingParams(**{name: getattr(args, name) for name in SAMPLING_RANGES},
-                              stop=tuple(args.stop))
+                              stop=tuple(args.stop), early_stopping=args.early_stopping)
     mode = Mode(args.mode)
     special = args.special_tokens_in_text
     if mode is Mode.CHAT:
@@ -100,8 +105,16 @@ def run(args: argparse.Namespace) -> int:
         if finished.dropped_turns:
             print(f"note: {finished.dropped_turns} old turns were dropped to fit the context",
                   file=sys.stderr)
+        for rank, beam in enumerate(finished.beams[1:], start=2):
+            print(f"beam {rank} (score {beam.score:.4f}): {beam.text!r}", file=sys.stderr)
         print(f"[{finished.reason.value}] {finished.stats.summary()}", file=sys.stderr)
     return 0
+
+
+def _early_stopping(value: str) -> bool | str:
+    if value.lower() == "never":
+        return "never"
+    raise argparse.ArgumentTypeError(f"expected nothing or 'never', got {value!r}")
 
 
 def _warn(text: str) -> None:

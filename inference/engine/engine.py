@@ -19,6 +19,7 @@ from inference.common.errors import (
     UnsupportedArchitectureError,
 )
 from inference.engine.api import LoadedModel, ProgressCallback, RenderedPrompt
+from inference.engine.beam_reply import generate_beams
 from inference.engine.config import ModelConfig
 from inference.engine.events import (
     Finished,
@@ -259,6 +260,11 @@ class Engine:
         started = time.perf_counter()
         built = build_for(s, request, s.ctx.n_ctx, cancel)
         yield PromptRendered(rendered(built))
+        if request.sampling.beam_search:
+            fmt = reasoning_format(s, request, built)
+            yield from generate_beams(s, request, built, cancel, started=started, fmt=fmt,
+                                      shown=marker_tokens(s.model, fmt))
+            return
         tokens = built.tokens
         reuse = reuse_prefix(s.ctx, s.model.n_swa, s.kv_tokens, tokens)
         run = ReplyRun(s, request, built, cancel, started=started, cached=reuse,

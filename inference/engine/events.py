@@ -45,6 +45,23 @@ class TokenEvent:
 
 
 @dataclass(frozen=True)
+class BeamChoice:
+    """One finished beam of a beam search, best first in `Finished.beams`."""
+
+    text: str                      # the answer (the thinking apart, a stop string cut off)
+    score: float                   # summed log-probability ÷ length^length_penalty
+    sum_logprob: float             # natural log, summed over the beam's tokens (an EOG too)
+    tokens: int                    # the beam's generated tokens
+    finish_reason: FinishReason
+    reasoning: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "reasoning": self.reasoning, "score": self.score,
+                "sum_logprob": self.sum_logprob, "tokens": self.tokens,
+                "finish_reason": self.finish_reason.value}
+
+
+@dataclass(frozen=True)
 class Finished:
     reason: FinishReason
     text: str
@@ -54,9 +71,10 @@ class Finished:
     dropped_turns: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
     reasoning: str = ""            # the model's thinking; `text` is the answer alone
+    beams: tuple[BeamChoice, ...] = ()   # a beam search's finished beams, best (`text`) first
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "reasoning": self.reasoning,
             "finish_reason": self.reason.value,
@@ -65,6 +83,9 @@ class Finished:
             "warnings": list(self.warnings),
             "stats": self.stats.to_dict(),
         }
+        if self.beams:
+            data["beams"] = [b.to_dict() for b in self.beams]
+        return data
 
 
 @dataclass(frozen=True)

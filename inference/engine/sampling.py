@@ -26,6 +26,8 @@ class Range:
         return f"between {_fmt(self.low)} and {_fmt(self.high)}"
 
 
+MAX_BEAMS = 64                # 2 × 64 sequences: half of llama.cpp's LLAMA_MAX_SEQ (256)
+
 # The one table of limits; the GUI sliders and the CLI use it too.
 SAMPLING_RANGES: dict[str, Range] = {
     "temperature": Range(0.0, 5.0, "Randomness. 0 always takes the most likely token (greedy)."),
@@ -43,6 +45,12 @@ SAMPLING_RANGES: dict[str, Range] = {
     "seed": Range(-1, 2**32 - 2, "Random seed; the same seed and settings give the same text. "
                   "-1 picks a new one each time."),
     "max_tokens": Range(1, 1_000_000, "The most tokens one reply may have."),
+    "beams": Range(0, MAX_BEAMS, "Beam search width: follow this many continuations at once and "
+                   "keep the most likely whole reply (sampling settings then do nothing); "
+                   "0 samples instead."),
+    "length_penalty": Range(-10.0, 10.0, "Beam search: a beam's score is its summed "
+                            "log-probability ÷ length^this; above 0 favours longer replies, "
+                            "below 0 shorter ones."),
 }
 
 REPEAT_LAST_N = 64
@@ -61,6 +69,9 @@ class SamplingParams:
     max_tokens: int = 512
     stop: tuple[str, ...] = field(default_factory=tuple)
     grammar: str = ""              # a llama.cpp GBNF grammar the reply must follow; "" for none
+    beams: int = 0                 # beam search width; 0: sample with the settings above
+    length_penalty: float = 1.0    # beam search: score = summed log-probability ÷ length^this
+    early_stopping: bool | str = False   # beam search: True, False or "never", as transformers
 
     def __post_init__(self) -> None:
         for name, rng in SAMPLING_RANGES.items():
@@ -68,7 +79,7 @@ class SamplingParams:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise InvalidSettingError(f"{name.replace('_', '-')} must be a number, "
                                           f"got {value!r}")
-            if name in ("top_k", "seed", "max_tokens") and int(value) != value:
+            if name in ("top_k", "seed", "max_tokens", "beams") and int(value) != value:
                 raise InvalidSettingError(f"{name.replace('_', '-')} must be a whole number, "
                                           f"got {value}")
             if not rng.contains(value):
@@ -80,6 +91,16 @@ class SamplingParams:
             raise InvalidSettingError("stop strings must be non-empty text")
         if not isinstance(self.grammar, str):
             raise InvalidSettingError(f"grammar must be GBNF text, got {self.grammar!r}")
+        if not (isinstance(self.early_stopping, bool) or self.early_stopping == "never"):
+            raise InvalidSettingError(f"early-stopping must be true, false or \"never\", "
+                                      f"got {self.early_stopping!r}")
+        if self.beams and self.grammar:
+            raise InvalidSettingError("beam search cannot follow a grammar: turn one of them off")
+
+    @property
+    def beam_search(self) -> bool:
+        """Whether the reply comes from a beam search, not from sampling."""
+        return self.beams > 0
 
     @property
     def greedy(self) -> bool:

@@ -312,6 +312,11 @@ class NativeContext:
         """Drop every cached position of sequence `seq_id` (the others keep theirs)."""
         llama_cpp.llama_memory_seq_rm(self.memory, seq_id, -1, -1)
 
+    def copy_seq(self, src: int, dst: int) -> None:
+        """Let sequence `dst` see every cached position of `src` (in a unified cache the cells
+        are shared, not copied; a sequence-per-stream cache copies them)."""
+        llama_cpp.llama_memory_seq_cp(self.memory, src, dst, -1, -1)
+
     def clear(self) -> None:
         llama_cpp.llama_memory_clear(self.memory, True)
 

@@ -228,7 +228,7 @@ def main() -> int:
     section = render(args, rounds)
     print(section)
     if args.section:
-        put_section(args.section, section)
+        put_section(args.section, section, BEGIN, END)
     return 0
 
 
