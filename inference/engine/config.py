@@ -45,6 +45,7 @@ class ModelConfig:
     insist: bool = False           # load even when the memory estimate says it will not fit
     template: TemplateSource = TemplateSource()   # which chat template to use
     rpc_servers: tuple[str, ...] = ()   # llama.cpp rpc-servers (host:port) for offloaded layers
+    cpu_repack: bool = True        # llama.cpp's repacked CPU weight layouts (off: --no-repack)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).expanduser())

@@ -81,7 +81,7 @@ def open_session(config: ModelConfig, progress: ProgressCallback | None = None,
     try:
         model = NativeModel(config.path, n_gpu_layers=config.n_gpu_layers,
                             use_mmap=config.use_mmap, progress=progress, cancel=cancel,
-                            rpc_servers=config.rpc_servers)
+                            rpc_servers=config.rpc_servers, cpu_repack=config.cpu_repack)
     except UnsupportedArchitectureError:
         raise
     except ModelLoadError as exc:

@@ -104,7 +104,7 @@ class NativeModel:
     def __init__(self, path: Path, *, n_gpu_layers: int = 0, use_mmap: bool = True,
                  progress: Callable[[float], None] | None = None,
                  cancel: CancelToken | None = None, vocab_only: bool = False,
-                 rpc_servers: Sequence[str] = ()) -> None:
+                 rpc_servers: Sequence[str] = (), cpu_repack: bool = True) -> None:
         ensure_backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
@@ -114,6 +114,7 @@ class NativeModel:
         if hasattr(params, "use_mmap"):
             params.use_mmap = use_mmap
         params.vocab_only = vocab_only
+        params.use_extra_bufts = cpu_repack   # off: the plain CPU kernels, as an rpc-server runs
 
         def on_progress(fraction: float, _user: ctypes.c_void_p) -> bool:
             if cancel is not None and cancel.cancelled:
