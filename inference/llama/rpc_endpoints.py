@@ -102,8 +102,9 @@ def probe(server: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
             reply = _receive(sock, 8 + HELLO_REPLY_SIZE)
         except TimeoutError:
             raise RpcServerError(f"RPC server {endpoint} accepted the connection but did not "
-                                 f"answer within {timeout_s:g} s (is it serving another "
-                                 f"client?)") from None
+                                 f"answer within {timeout_s:g} s: an rpc-server serves one "
+                                 f"client at a time (is a model loaded over it, here or "
+                                 f"elsewhere?)") from None
         except OSError as err:
             raise RpcServerError(f"RPC server {endpoint} closed the connection during the "
                                  f"handshake ({err.strerror or err}): it is not an rpc-server "

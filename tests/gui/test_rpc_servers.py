@@ -52,7 +52,8 @@ def test_a_bad_line_is_refused_in_place_and_nothing_loads(qtbot, window: MainWin
     assert field.problem.isVisible() and "host:port" in field.problem.text()
     assert "\n" not in field.problem.text()
     qtbot.mouseClick(window.model_panel.load_button, Qt.MouseButton.LeftButton)
-    assert window.ctx.client.state == "idle" and window.ctx.client.loaded is None
+    qtbot.wait(200)
+    assert window.ctx.client.state == "unloaded" and window.ctx.client.loaded is None
     assert field.edit.toPlainText() == "192.168.1.20:50052\nmy-server"   # nothing lost
     field.edit.clear()
     assert not field.problem.isVisible()

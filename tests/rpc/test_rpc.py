@@ -72,6 +72,14 @@ def pieces(host: EngineHost, request: GenerationRequest) -> tuple[list[str], Fin
     return texts, finished
 
 
+def test_the_split_is_known_before_loading(servers: list[RpcServer]) -> None:
+    endpoints = [s.endpoint for s in servers]
+    devices = query_devices(endpoints)      # in a child, as the window asks (before any load:
+    #                                         an rpc-server serves one client at a time)
+    assert [d.endpoint for d in devices] == endpoints
+    assert all(d.total_bytes >= d.free_bytes > 0 for d in devices)
+
+
 def test_greedy_output_over_two_rpc_servers_equals_all_local(
         host: EngineHost, local_config: ModelConfig, servers: list[RpcServer]) -> None:
     host.load(local_config)
@@ -88,13 +96,6 @@ def test_greedy_output_over_two_rpc_servers_equals_all_local(
     assert all(d.layers > 0 and d.bytes > 0 for d in devices)  # both servers hold layers
     assert sum(d.layers for d in devices) + 1 == GPU_LAYERS and devices[-1].has_output
     assert all(d.free_bytes and d.fits for d in devices)     # their free memory, via the device API
-
-
-def test_the_split_is_known_before_loading(servers: list[RpcServer]) -> None:
-    endpoints = [s.endpoint for s in servers]
-    devices = query_devices(endpoints)                      # in a child, as the window asks
-    assert [d.endpoint for d in devices] == endpoints
-    assert all(d.total_bytes >= d.free_bytes > 0 for d in devices)
 
 
 def test_a_refused_server_is_one_line_at_load(host: EngineHost,
