@@ -41,17 +41,19 @@ class RpcEndpoint:
     port: int
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return f"{self.host}:{self.port}"
 
 
 def parse_endpoint(text: str) -> RpcEndpoint:
-    """`host:port` (an IPv6 host in brackets: `[::1]:50052`), or one InvalidSettingError line."""
+    """`host:port`, or one InvalidSettingError line. llama.cpp's client splits at the first
+    colon, so an IPv6 address (which it would abort on) is refused here."""
     value = text.strip()
-    host, sep, port_text = value.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or not port_text or any(c.isspace() for c in host) or (
-            ":" in host and not value.startswith("[")):
+    host, sep, port_text = value.partition(":")
+    if host.startswith("[") or (sep and ":" in port_text):
+        raise InvalidSettingError(
+            f"RPC server {text!r}: llama.cpp's RPC client takes no IPv6 address; use a host "
+            f"name or an IPv4 address")
+    if not sep or not host or not port_text or any(c.isspace() for c in host):
         raise InvalidSettingError(
             f"RPC server must be host:port (for example 192.168.1.20:50052), got {text!r}")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:

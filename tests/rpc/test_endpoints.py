@@ -33,8 +33,10 @@ def test_a_bad_address_is_one_line(text: str) -> None:
 
 
 def test_addresses_are_normalised_and_checked() -> None:
-    assert normalize_servers(" 10.0.0.2:50052 ,\n[::1]:7000\n") == ("10.0.0.2:50052",
-                                                                   "[::1]:7000")
+    assert normalize_servers(" 10.0.0.2:50052 ,\ngpu-box:7000\n") == ("10.0.0.2:50052",
+                                                                    "gpu-box:7000")
+    with pytest.raises(InvalidSettingError, match="no IPv6"):   # llama.cpp would abort on it
+        normalize_servers("[::1]:50052")
     assert normalize_servers(["gpu-box:50052"]) == ("gpu-box:50052",)
     with pytest.raises(InvalidSettingError, match="listed twice"):
         normalize_servers("a:1,a:1")
