@@ -94,3 +94,17 @@ def test_a_server_that_hangs_up_is_not_an_rpc_server(stand_in) -> None:
     _serve_once(server, b"")
     with pytest.raises(RpcServerError, match="not an rpc-server"):
         probe(f"127.0.0.1:{server.getsockname()[1]}")
+
+
+def test_this_build_has_the_rpc_backend_and_a_build_without_it_says_how_to_rebuild(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from inference.llama import rpc
+    from inference.llama.native import ensure_backend, gpu_offload_supported
+
+    ensure_backend()
+    assert rpc.rpc_supported()                     # the Makefile builds with -DGGML_RPC=ON
+    assert gpu_offload_supported() is bool(rpc.local_offload_devices())   # RPC is not a GPU
+    monkeypatch.setattr(rpc, "_rpc_registry", lambda: None)   # what a build without RPC says
+    with pytest.raises(rpc.NoRpcBackendError, match=r"-DGGML_RPC=ON \(make rebuild-llama"):
+        rpc.rpc_devices(["127.0.0.1:50052"])
+    assert rpc.rpc_devices([]) == []               # no servers: nothing asked at all
