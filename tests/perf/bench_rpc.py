@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -47,7 +48,8 @@ def parley_bench(args: argparse.Namespace, rpc: list[str]) -> dict[str, float]:
     return {"pp": data["pp_tps"], "tg": data["tg_tps"]}
 
 
-def render(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> str:
+def render(args: argparse.Namespace, rounds: list[dict[str, Any]], load: tuple[float, float]
+           ) -> str:
     def med(side: str, fig: str) -> float:
         return statistics.median(r[side][fig] for r in rounds)
 
@@ -63,7 +65,9 @@ def render(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> str:
         f"TG {args.n_gen}, {args.reps} repetitions. Figures in tokens/s (median over rounds); "
         f"ratio = RPC ÷ local, median (min – max). This is the cost of the RPC path on one "
         f"machine (serialisation, loopback, the servers sharing the CPU), reported, not a "
-        f"target: on several machines RPC is for a model that fits on none of them alone.", "",
+        f"target: on several machines RPC is for a model that fits on none of them alone. "
+        f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
+        f"{os.cpu_count()} CPUs (above that count the figures are mostly other work's).", "",
         "| test | local | RPC (2 servers) | ratio |", "|---|---|---|---|",
         f"| pp{args.n_prompt} | {med('local', 'pp'):.1f} | {med('rpc', 'pp'):.1f} | "
         f"{ratio('pp')} |",
@@ -89,6 +93,7 @@ def main() -> int:
     args.threads = args.threads or default_threads()
     build_tools()                                   # rpc-server, built once and cached
     rounds = []
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as logs, \
             running_rpc_servers(2, Path(logs), threads=args.threads) as servers:
         endpoints = [s.endpoint for s in servers]
@@ -100,7 +105,7 @@ def main() -> int:
                 rpc, local = parley_bench(args, endpoints), parley_bench(args, [])
             rounds.append({"local": local, "rpc": rpc})
             print(f"   tg: {rpc['tg']:.1f} / {local['tg']:.1f} tok/s", flush=True)
-    table = render(args, rounds)
+    table = render(args, rounds, (load_start, os.getloadavg()[0]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table, encoding="utf-8")
     print(table)
