@@ -71,3 +71,19 @@ def test_a_refused_server_is_one_line(capsys, starter_model_path: Path) -> None:
     assert code != 0 and not out
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"RPC server 127.0.0.1:{port} refused the connection" in lines[0]
+
+
+def test_serve_answers_with_its_layers_on_the_rpc_servers(
+        starter_model_path: Path, servers: list[RpcServer], tmp_path: Path) -> None:
+    import httpx2
+
+    from tests.server.serve_process import start
+
+    served = start(starter_model_path, tmp_path / "serve.log", "--ctx", "512", "--parallel", "1",
+                   "--gpu-layers", "10", "--rpc", ",".join(s.endpoint for s in servers))
+    try:
+        reply = httpx2.post(f"{served.v1}/completions", timeout=60, json={
+            "prompt": "The sky is", "max_tokens": 4, "temperature": 0})
+        assert reply.status_code == 200 and reply.json()["usage"]["completion_tokens"] == 4
+    finally:
+        assert served.stop() == 0
