@@ -87,3 +87,15 @@ def test_serve_answers_with_its_layers_on_the_rpc_servers(
         assert reply.status_code == 200 and reply.json()["usage"]["completion_tokens"] == 4
     finally:
         assert served.stop() == 0
+
+
+def test_the_server_page_serves_with_the_loaded_models_rpc_servers(tmp_path: Path) -> None:
+    from inference.engine.config import ModelConfig
+    from inference.server.command import serve_command
+    from inference.server.config import ServerConfig
+
+    model = ModelConfig(tmp_path / "m.gguf", n_gpu_layers=-1, rpc_servers=("a:1", "b:2"))
+    args = serve_command(model, ServerConfig()).arguments
+    assert args[args.index("--rpc") + 1] == "a:1,b:2"
+    assert "--rpc" not in serve_command(model.with_changes(rpc_servers=()),
+                                        ServerConfig()).arguments
