@@ -18,7 +18,7 @@ from app.settings.slider_field import SliderField
 from inference.common.install import running_frozen
 from inference.gguf.file import GGUFInfo, read_gguf
 from inference.llama.rpc import DeviceMemory
-from inference.memory.device_split import split_by_device, split_summary
+from inference.memory.device_split import DeviceShare, split_by_device, split_summary
 from inference.memory.fit import estimate, human_bytes, max_gpu_layers_that_fit, total_layers
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class GpuLayersEstimator:
         self._rpc: tuple[str, ...] = ()
         self._rpc_devices: list[DeviceMemory] | None = None
         self._rpc_error = ""
+        self._loaded_split: tuple[tuple[object, ...], Sequence[DeviceShare]] | None = None
         self.refresh()
 
     @property
@@ -119,6 +120,12 @@ class GpuLayersEstimator:
         self._rpc, self._rpc_devices, self._rpc_error = tuple(servers), devices, error
         self.refresh()
 
+    def set_loaded_split(self, servers: Sequence[str], n_gpu_layers: int, n_ctx: int,
+                         shares: Sequence[DeviceShare]) -> None:
+        """Where the loaded model's layers went (shown while the settings are still those)."""
+        self._loaded_split = ((tuple(servers), n_gpu_layers, n_ctx), shares) if shares else None
+        self.refresh()
+
     def refresh(self) -> None:
         self._gpu.setEnabled(bool(self._offload) or bool(self._rpc))
         self._note.setText(self.describe())
@@ -157,6 +164,9 @@ class GpuLayersEstimator:
         ngl = int(self._gpu.value())
         if ngl == 0:
             return RPC_NO_LAYERS
+        loaded = self._loaded_split
+        if loaded and loaded[0] == (self._rpc, ngl, int(self._ctx.value())):
+            return "Layers per device (loaded):\n" + split_summary(loaded[1])
         if self._rpc_error:
             return self._rpc_error
         if self._rpc_devices is None:

@@ -209,8 +209,11 @@ class ModelPanel(QWidget):
         self.set_loading(False)
         self._show_loaded_status(message)
         if loaded is not None:
+            self.estimator.set_loaded_split(loaded.config.rpc_servers, loaded.config.n_gpu_layers,
+                                            loaded.config.n_ctx, loaded.devices)
             self.estimator.set_model(loaded.config.path, loaded.gpu_offload, loaded.n_ctx_train)
         else:
+            self.estimator.set_loaded_split((), 0, 0, ())     # nothing loaded over them now
             self.estimator.show_file(self.selected_file())
         self.base_note.setVisible(loaded is not None and model_kind_of(loaded.info).is_base)
         self.template.set_in_use(loaded.template if loaded is not None else "")

@@ -80,6 +80,7 @@ def test_check_shows_the_split_then_load_spreads_the_layers(
     loaded = window.ctx.client.loaded
     assert loaded.config.rpc_servers == tuple(endpoints)
     assert "RPC0" in panel.status.text() and "RPC1" in panel.status.text()
+    assert panel.gpu_note.text().startswith("Layers per device (loaded):")
     assert window.ctx.prefs.rpc_servers == endpoints
     saved = Preferences.from_dict(window.ctx.prefs.to_dict())
     assert saved.rpc_servers == endpoints
@@ -102,3 +103,4 @@ def test_a_server_killed_mid_reply_is_named_and_the_window_lives_on(
     partial = window.transcript.message_at(row)
     assert partial.content and not partial.streaming           # the partial reply is kept
     assert window.isVisible() and window.ctx.client.loaded is None
+    assert "(loaded)" not in window.model_panel.gpu_note.text()
