@@ -19,10 +19,10 @@ from typing import Any
 from inference.common.errors import InvalidSettingError
 from inference.common.limits import LIMITS
 from inference.common.paths import parley_paths
+from inference.common.rpc_endpoints import normalize_servers
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
 from inference.engine.template_source import MAX_TEMPLATE_FILE_BYTES, TemplateKind, TemplateSource
-from inference.llama.rpc_endpoints import normalize_servers
 
 THEMES = ("system", "light", "dark")
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 from app.engine.jobs import Job, JobPool, failure_message
 from inference.common.cancel import CancelToken
 from inference.common.errors import InvalidSettingError
+from inference.common.rpc_endpoints import TRUST_NOTE, normalize_servers
 from inference.llama.rpc import DeviceMemory
-from inference.llama.rpc_endpoints import TRUST_NOTE, normalize_servers
 
 FIELD_LABEL = "RPC servers (host:port, one per line)"
 FIELD_HELP = ("llama.cpp rpc-server processes on other machines. With servers listed, the GPU "

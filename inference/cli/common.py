@@ -15,11 +15,11 @@ from typing import Any
 from inference.common import limits, text_files
 from inference.common.cancel import CancelToken
 from inference.common.errors import ParleyError
+from inference.common.rpc_endpoints import TRUST_NOTE, normalize_servers
 from inference.common.text_files import decode_text
 from inference.engine.config import KV_CACHE_TYPES, ModelConfig
 from inference.engine.template_source import TemplateSource
 from inference.library.starter import resolve_model
-from inference.llama.rpc_endpoints import TRUST_NOTE, normalize_servers
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 from inference.common import limits
 from inference.common.errors import InvalidSettingError
 from inference.common.limits import MAX_CTX
+from inference.common.rpc_endpoints import normalize_servers
 from inference.engine.template_source import TemplateSource
-from inference.llama.rpc_endpoints import normalize_servers
 from inference.memory.model_shape import KV_TYPES
 
 __all__ = ["KV_CACHE_TYPES", "MAX_CTX", "ModelConfig", "default_threads"]

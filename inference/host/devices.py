@@ -8,10 +8,13 @@ when a server goes away mid-question; so the window and the CLI ask in a one-sho
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from inference.common.cancel import CancelToken
 from inference.host.jobs import run_in_child
-from inference.llama.rpc import DeviceMemory
+
+if TYPE_CHECKING:
+    from inference.llama.rpc import DeviceMemory
 
 QUERY_TIMEOUT_S = 60.0
 
@@ -37,7 +40,7 @@ def devices_in_child(servers: tuple[str, ...], _emit: Callable[[object], None]
 def rpc_trouble(servers: Sequence[str], timeout_s: float = 1.0) -> str:
     """Why an engine using `servers` may have stopped: the first one that cannot be used, in
     one sentence ending with a space, or "" when every one answers (each probe is bounded)."""
-    from inference.llama.rpc_endpoints import RpcServerError, probe
+    from inference.common.rpc_endpoints import RpcServerError, probe
 
     for server in servers:
         try:

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inference.common.errors import ModelLoadError
+from inference.common.rpc_endpoints import probe
 from inference.llama.backends import ggml_symbol
-from inference.llama.rpc_endpoints import probe
 
 NO_RPC_BACKEND = ("This llama.cpp build has no RPC backend, so it cannot use RPC servers. "
                   "Rebuild it with -DGGML_RPC=ON (make rebuild-llama, see the README).")

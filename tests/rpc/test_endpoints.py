@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from inference.common.errors import InvalidSettingError
-from inference.engine.config import ModelConfig
-from inference.llama.rpc_endpoints import (
+from inference.common.rpc_endpoints import (
     CONN_CAPS_SIZE,
     HELLO_REPLY_SIZE,
     RpcServerError,
@@ -21,6 +20,7 @@ from inference.llama.rpc_endpoints import (
     parse_endpoint,
     probe,
 )
+from inference.engine.config import ModelConfig
 from tests.support.rpc_servers import free_port
 
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 
 from inference.common.errors import EngineCrashedError
+from inference.common.rpc_endpoints import RpcServerError
 from inference.engine.config import ModelConfig
 from inference.engine.events import Finished, TokenEvent
 from inference.engine.requests import GenerationRequest, Mode
 from inference.engine.sampling import SamplingParams
 from inference.host.devices import query_devices
 from inference.host.host import EngineHost
-from inference.llama.rpc_endpoints import RpcServerError
 from tests.support.rpc_servers import RpcServer, free_port, running_rpc_servers
 
 pytestmark = pytest.mark.model

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.llama.rpc_endpoints import RpcServerError, probe
+from inference.common.rpc_endpoints import RpcServerError, probe
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_COMMAND = "tests/perf/build_llama_tools.sh"
