@@ -19,6 +19,7 @@ from typing import Any
 from inference.common.errors import InvalidSettingError
 from inference.common.limits import LIMITS
 from inference.common.paths import parley_paths
+from inference.common.rpc_endpoints import normalize_servers
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
 from inference.engine.template_source import MAX_TEMPLATE_FILE_BYTES, TemplateKind, TemplateSource
@@ -71,6 +72,7 @@ class Preferences:
     recent_models: list[str] = field(default_factory=list)
     sampling: dict = field(default_factory=lambda: SamplingParams().to_dict())
     model_settings: dict = field(default_factory=default_model_settings)
+    rpc_servers: list[str] = field(default_factory=list)   # llama.cpp rpc-servers, host:port
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     mode: str = "chat"
     mode_chosen: bool = False             # the user picked a mode (else the model's kind may)
@@ -119,6 +121,11 @@ def _valid(name: str, value: Any, default: Any) -> Any:
         return {key: (value[key] if _is_int(value.get(key))      # the engine's own bounds
                       and LIMITS[key].low <= value[key] <= LIMITS[key].high else base)
                 for key, base in default.items()}
+    if name == "rpc_servers":
+        try:
+            return list(normalize_servers(value))
+        except InvalidSettingError:
+            return default
     if name == "mode":
         return value if value in {m.value for m in Mode} else default
     if name == "theme":

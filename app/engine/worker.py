@@ -91,6 +91,7 @@ class LoadSpec:
     n_gpu_layers: int = 0
     n_threads: int = 0
     template: TemplateSource = TemplateSource()
+    rpc_servers: tuple[str, ...] = ()      # llama.cpp rpc-servers holding offloaded layers
 
 
 def default_resolver(choice: str) -> Path:
@@ -116,7 +117,8 @@ class EngineWorker:
         try:
             path = self._resolver(spec.model)
             config = ModelConfig(path=path, n_ctx=spec.n_ctx, n_gpu_layers=spec.n_gpu_layers,
-                                 n_threads=spec.n_threads, template=spec.template)
+                                 n_threads=spec.n_threads, template=spec.template,
+                                 rpc_servers=spec.rpc_servers)
             engine = self._ensure_engine()
             with self._watch():
                 info = engine.load(config, progress=progress, cancel=cancel)

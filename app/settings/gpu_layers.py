@@ -8,13 +8,17 @@ probe until a model is loaded, and from the loaded model after that.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
+import psutil
 from PySide6.QtWidgets import QLabel
 
 from app.settings.slider_field import SliderField
 from inference.common.install import running_frozen
 from inference.gguf.file import GGUFInfo, read_gguf
+from inference.llama.rpc import DeviceMemory
+from inference.memory.device_split import DeviceShare, split_by_device, split_summary
 from inference.memory.fit import estimate, human_bytes, max_gpu_layers_that_fit, total_layers
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,10 @@ GPU_ADVICE_BUNDLE = ("This installed app is made for the CPU: every model works,
                      "slowly than on a GPU.")
 CHECKING = "Checking whether this llama.cpp build can use a GPU…"
 NO_FILE = "Select a GGUF model to see how much memory each setting takes."
+RPC_NOT_ASKED = ("Press Check servers to see how the layers split per device (the servers' free "
+                 "memory is asked over the network).")
+RPC_NO_LAYERS = ("GPU layers is 0, so every layer stays on this computer; raise it to put layers "
+                 "on the RPC servers.")
 
 
 def no_offload_note(frozen: bool | None = None) -> str:
@@ -66,6 +74,10 @@ class GpuLayersEstimator:
         self._offload: bool | None = None       # None: not known yet
         self._free_vram: int | None = None
         self._cache: dict[Path, GGUFInfo] = {}
+        self._rpc: tuple[str, ...] = ()
+        self._rpc_devices: list[DeviceMemory] | None = None
+        self._rpc_error = ""
+        self._loaded_split: tuple[tuple[object, ...], Sequence[DeviceShare]] | None = None
         self.refresh()
 
     @property
@@ -102,12 +114,26 @@ class GpuLayersEstimator:
             self._free_vram = free
             self.refresh()
 
+    def set_rpc(self, servers: Sequence[str], devices: list[DeviceMemory] | None,
+                error: str = "") -> None:
+        """The RPC servers typed in, and what they said about their devices (None: not asked)."""
+        self._rpc, self._rpc_devices, self._rpc_error = tuple(servers), devices, error
+        self.refresh()
+
+    def set_loaded_split(self, servers: Sequence[str], n_gpu_layers: int, n_ctx: int,
+                         shares: Sequence[DeviceShare]) -> None:
+        """Where the loaded model's layers went (shown while the settings are still those)."""
+        self._loaded_split = ((tuple(servers), n_gpu_layers, n_ctx), shares) if shares else None
+        self.refresh()
+
     def refresh(self) -> None:
-        self._gpu.setEnabled(bool(self._offload))
+        self._gpu.setEnabled(bool(self._offload) or bool(self._rpc))
         self._note.setText(self.describe())
 
     def describe(self) -> str:
         info = self._info
+        if self._rpc:
+            return self.describe_rpc()
         if self._offload is None:
             return CHECKING
         n_ctx = int(self._ctx.value())
@@ -129,6 +155,26 @@ class GpuLayersEstimator:
             what = "all layers" if fits < 0 else f"{fits} layers"
             text += f" {what.capitalize()} fit in the {human_bytes(self._free_vram)} free."
         return text
+
+    def describe_rpc(self) -> str:
+        """The split over this computer and the RPC servers' devices, one line per device."""
+        info = self._info
+        if info is None:
+            return NO_FILE
+        ngl = int(self._gpu.value())
+        if ngl == 0:
+            return RPC_NO_LAYERS
+        loaded = self._loaded_split
+        if loaded and loaded[0] == (self._rpc, ngl, int(self._ctx.value())):
+            return "Layers per device (loaded):\n" + split_summary(loaded[1])
+        if self._rpc_error:
+            return self._rpc_error
+        if self._rpc_devices is None:
+            return RPC_NOT_ASKED
+        shares = split_by_device(info, self._rpc_devices, n_ctx=int(self._ctx.value()),
+                                 n_gpu_layers=ngl,
+                                 host_free=psutil.virtual_memory().available)
+        return "Layers per device:\n" + split_summary(shares)
 
     def _read(self, path: Path) -> GGUFInfo | None:
         if path in self._cache:

@@ -26,6 +26,7 @@ from app.engine.build_read import BuildReport
 from app.engine.worker import STARTER, LoadSpec
 from app.settings.gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
 from app.settings.model_check import model_file_problem
+from app.settings.rpc_field import RpcServersField
 from app.settings.slider_field import FieldSpec, SliderField
 from app.settings.template_panel import TemplatePanel
 from app.settings.template_preview import PreviewContext, preview_context
@@ -113,11 +114,15 @@ class ModelPanel(QWidget):
         self.gpu_note.setWordWrap(True)
         self.template = TemplatePanel(self._preview_context, self._own_template)
         self.template.changed.connect(self._settings_changed)
+        self.rpc = RpcServersField()
+        self.rpc.changed.connect(self._rpc_changed)
+        self.rpc.devicesChanged.connect(self._rpc_changed)
         self.apply_button = QPushButton("Apply (reloads the model)")
         self.apply_button.setAccessibleName(
-            "Apply context size, GPU layers and prompt template")
+            "Apply context size, GPU layers, RPC servers and prompt template")
         self.apply_button.clicked.connect(self._apply_clicked)
-        for widget in (self.ctx, self.gpu, self.gpu_note, self.template, self.apply_button):
+        for widget in (self.ctx, self.gpu, self.rpc, self.gpu_note, self.template,
+                       self.apply_button):
             layout.addWidget(widget)
         self.estimator = GpuLayersEstimator(self.gpu, self.gpu_note, self.ctx)
         self.ctx.valueChanged.connect(self._settings_changed)
@@ -168,16 +173,18 @@ class ModelPanel(QWidget):
         return True
 
     # -- settings ----------------------------------------------------------------------------
-    def set_model_settings(self, n_ctx: int, n_gpu_layers: int, n_threads: int = 0) -> None:
+    def set_model_settings(self, n_ctx: int, n_gpu_layers: int, n_threads: int = 0,
+                           rpc_servers: tuple[str, ...] = ()) -> None:
         self._n_threads = n_threads
         self.ctx.set_value(n_ctx)
         self.gpu.set_value(n_gpu_layers)
+        self.rpc.set_servers(rpc_servers)
         self._settings_changed()
 
     def spec(self, choice: str | None = None) -> LoadSpec:
         return LoadSpec(choice or self.choice(), n_ctx=int(self.ctx.value()),
                         n_gpu_layers=int(self.gpu.value()), n_threads=self._n_threads,
-                        template=self.template.source())
+                        template=self.template.source(), rpc_servers=self.rpc.servers())
 
     def set_conversation(self, request: Callable[[], GenerationRequest | None]) -> None:
         """Where the template editor's preview finds the current conversation."""
@@ -202,8 +209,11 @@ class ModelPanel(QWidget):
         self.set_loading(False)
         self._show_loaded_status(message)
         if loaded is not None:
+            self.estimator.set_loaded_split(loaded.config.rpc_servers, loaded.config.n_gpu_layers,
+                                            loaded.config.n_ctx, loaded.devices)
             self.estimator.set_model(loaded.config.path, loaded.gpu_offload, loaded.n_ctx_train)
         else:
+            self.estimator.set_loaded_split((), 0, 0, ())     # nothing loaded over them now
             self.estimator.show_file(self.selected_file())
         self.base_note.setVisible(loaded is not None and model_kind_of(loaded.info).is_base)
         self.template.set_in_use(loaded.template if loaded is not None else "")
@@ -212,8 +222,10 @@ class ModelPanel(QWidget):
     def _show_loaded_status(self, message: str) -> None:
         loaded = self._loaded
         if loaded is not None:
+            split = "".join(f" · {d.name} {d.layers}{'+out' if d.has_output else ''}"
+                            for d in loaded.devices)       # with RPC servers: layers per device
             self.status.setText(f"Loaded {loaded.config.path.name} · {loaded.backend} · "
-                                f"context {loaded.n_ctx} · {loaded.load_seconds:.1f} s")
+                                f"context {loaded.n_ctx} · {loaded.load_seconds:.1f} s{split}")
         else:
             self.status.setText(message or "No model loaded")
 
@@ -242,6 +254,8 @@ class ModelPanel(QWidget):
             # the second click of a double-click on Load is not a Cancel
             if now - self._load_clicked_at > QApplication.doubleClickInterval() / 1000:
                 self.cancelRequested.emit()
+        elif self.rpc.error():                  # the field says what is wrong; keep the text
+            self.rpc.edit.setFocus()
         elif self.choice():
             self._load_clicked_at = now
             self.loadRequested.emit(self.spec())
@@ -249,6 +263,9 @@ class ModelPanel(QWidget):
     def _apply_clicked(self) -> None:
         loaded = self._loaded
         if loaded is None:
+            return
+        if self.rpc.error():                     # the field says what is wrong
+            self.rpc.edit.setFocus()
             return
         if self._on_loaded_model():             # as chosen ("starter" stays "starter")
             self.loadRequested.emit(self.spec(self.choice()))
@@ -289,6 +306,14 @@ class ModelPanel(QWidget):
         text = info.chat_template if info is not None and info.has_chat_template else ""
         return "" if not text or text.startswith("[string of ") else text
 
+    def _rpc_changed(self) -> None:
+        self.estimator.set_rpc(self.rpc.servers(), self.rpc.devices, self.rpc.check_error)
+        self._update_buttons()
+
+    def shutdown(self) -> None:
+        """Stop a server check in flight (its child process is ended)."""
+        self.rpc.shutdown()
+
     def _settings_changed(self) -> None:
         self.estimator.refresh()
         self._update_buttons()
@@ -299,6 +324,7 @@ class ModelPanel(QWidget):
             return False
         return (int(self.ctx.value()) != loaded.config.n_ctx
                 or int(self.gpu.value()) != loaded.config.n_gpu_layers
+                or self.rpc.servers() != loaded.config.rpc_servers
                 or (self._on_loaded_model()
                     and self.template.source() != loaded.config.template))
 

@@ -318,6 +318,7 @@ class MainWindow(QMainWindow):
                 dialog.close()
         self.drafts.flush()
         self.build_probe.shutdown()
+        self.model_panel.shutdown()                 # a running RPC server check
         self.switcher.shutdown()                    # the Chat page keeps its partial replies
         self.metrics.set_probe(None)
         self.save_prefs()

@@ -34,7 +34,7 @@ def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
     instruct.set_default_system(prefs.system_prompt)
     ms = prefs.model_settings
     panels.model.set_model_settings(ms.get("n_ctx", 4096), ms.get("n_gpu_layers", 0),
-                                    ms.get("n_threads", 0))
+                                    ms.get("n_threads", 0), tuple(prefs.rpc_servers))
     panels.model.set_models(prefs.recent_models, prefs.last_model,
                             starter=screens.welcome.starter_available)   # not in a bundle
     screens.welcome.set_recent(prefs.recent_models)

@@ -208,6 +208,7 @@ class WindowWiring(QObject):
         prefs = self.ctx.prefs
         prefs.model_settings = {**prefs.model_settings, "n_ctx": spec.n_ctx,
                                 "n_gpu_layers": spec.n_gpu_layers, "n_threads": spec.n_threads}
+        prefs.rpc_servers = list(spec.rpc_servers)
         self.banner.hide()
 
     def _state_changed(self, state: ClientState) -> None:

@@ -55,6 +55,7 @@ class ParallelSettings:
     flash_attn: str = "auto"
     gpu_layers: int = 0
     seed: int = 42
+    rpc_servers: tuple[str, ...] = ()
 
     @property
     def n_threads(self) -> int:
@@ -206,7 +207,7 @@ def run_parallel(s: ParallelSettings, progress: Progress | None = None) -> Paral
     say = progress or (lambda _msg: None)
     config = ModelConfig(s.model, n_ctx=s.n_ctx, n_gpu_layers=s.gpu_layers,
                          n_threads=s.n_threads, n_batch=s.n_batch, n_ubatch=s.n_ubatch,
-                         flash_attn=s.flash_attn, seed=s.seed)
+                         flash_attn=s.flash_attn, seed=s.seed, rpc_servers=s.rpc_servers)
     rng = random.Random(s.seed)
     engine = BatchEngine(s.n_slots)
     say(f"loading the model ({s.n_slots} slots, n_ctx {s.n_ctx})")

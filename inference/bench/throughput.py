@@ -58,6 +58,7 @@ class BenchSettings:
     prefer_host: bool = True       # chat turn through EngineHost when available
     warmup: bool = True
     seed: int = 42
+    rpc_servers: tuple[str, ...] = ()   # llama.cpp rpc-servers holding the offloaded layers
 
     @property
     def n_threads(self) -> int:
@@ -209,7 +210,7 @@ def chat_config(s: BenchSettings) -> ModelConfig:
     n_ctx = max(s.chat_ctx, s.n_prompt + s.n_gen + 64)
     return ModelConfig(s.model, n_ctx=n_ctx, n_gpu_layers=s.gpu_layers, n_threads=s.n_threads,
                        n_batch=s.n_batch, n_ubatch=s.n_ubatch, flash_attn=s.flash_attn,
-                       seed=s.seed)
+                       seed=s.seed, rpc_servers=s.rpc_servers)
 
 
 def measure_memory(model: NativeModel, s: BenchSettings, rss_before: int,
@@ -239,7 +240,7 @@ def run_bench(s: BenchSettings, progress: Progress | None = None) -> BenchResult
     rss_before = process_rss()
     say("loading the model")
     with capture_native_log() as model_lines:
-        model = NativeModel(s.model, n_gpu_layers=s.gpu_layers)
+        model = NativeModel(s.model, n_gpu_layers=s.gpu_layers, rpc_servers=s.rpc_servers)
     try:
         say(f"pp{s.n_prompt} × {s.reps}")
         pp = bench_prompt(model, s, rng)
@@ -258,4 +259,5 @@ def run_bench(s: BenchSettings, progress: Progress | None = None) -> BenchResult
         model=s.model.name, threads=s.n_threads, n_prompt=s.n_prompt, n_gen=s.n_gen,
         runs=s.reps, pp=pp, tg=tg, chat=chat, memory=memory,
         build={**build.to_dict(), "n_batch": s.n_batch, "n_ubatch": s.n_ubatch,
-               "flash_attn": s.flash_attn, "gpu_layers": s.gpu_layers})
+               "flash_attn": s.flash_attn, "gpu_layers": s.gpu_layers,
+               "rpc_servers": list(s.rpc_servers)})

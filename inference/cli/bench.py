@@ -11,6 +11,7 @@ from inference.bench.parallel import ParallelSettings, format_parallel, run_para
 from inference.bench.throughput import BenchResult, BenchSettings, chat_config, run_bench
 from inference.cli.common import (
     add_model_argument,
+    add_rpc_argument,
     check_limits,
     model_path,
     print_json,
@@ -38,6 +39,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="layers to offload to the GPU (-1 = all)")
     parser.add_argument("--ctx", type=int, default=4096, metavar="N",
                         help="context size for the chat turn (default 4096, as the app)")
+    add_rpc_argument(parser)
     parser.add_argument("--no-chat", action="store_true", help="skip the chat turn")
     parser.add_argument("--in-process", action="store_true",
                         help="run the chat turn in this process instead of the engine host")
@@ -71,7 +73,7 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
         model=model_path(args), threads=args.threads, n_prompt=args.n_prompt,
         n_gen=args.n_gen, reps=args.repetitions, n_batch=args.batch_size,
         n_ubatch=args.ubatch_size, gpu_layers=args.gpu_layers, chat_ctx=args.ctx,
-        chat=not args.no_chat, prefer_host=not args.in_process)
+        chat=not args.no_chat, prefer_host=not args.in_process, rpc_servers=args.rpc)
     if settings.chat:
         chat_config(settings)        # its context (ctx, or -p + -n + 64) within the limits too
     return settings
@@ -84,7 +86,7 @@ def parallel_settings_from(args: argparse.Namespace) -> ParallelSettings:
     settings = ParallelSettings(
         model=model_path(args), batches=args.parallel, threads=args.threads,
         n_prompt=args.n_prompt, n_gen=args.n_gen, n_batch=args.batch_size,
-        n_ubatch=args.ubatch_size, gpu_layers=args.gpu_layers)
+        n_ubatch=args.ubatch_size, gpu_layers=args.gpu_layers, rpc_servers=args.rpc)
     check_limits(n_ctx=settings.n_ctx)      # max(B) × (-p + -n), rounded up
     return settings
 

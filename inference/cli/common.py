@@ -15,6 +15,7 @@ from typing import Any
 from inference.common import limits, text_files
 from inference.common.cancel import CancelToken
 from inference.common.errors import ParleyError
+from inference.common.rpc_endpoints import TRUST_NOTE, normalize_servers
 from inference.common.text_files import decode_text
 from inference.engine.config import KV_CACHE_TYPES, ModelConfig
 from inference.engine.template_source import TemplateSource
@@ -38,6 +39,22 @@ def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
                                else ""))
     parser.add_argument("--flash-attn", default="auto", metavar="auto|on|off",
                         help="flash attention (default auto: on where the backend has it)")
+    add_rpc_argument(parser)
+
+
+def rpc_servers(text: str) -> tuple[str, ...]:
+    """--rpc's value: comma-separated host:port, each checked (argparse shows the one line)."""
+    try:
+        return normalize_servers(text)
+    except ParleyError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_rpc_argument(parser: argparse.ArgumentParser) -> None:
+    """--rpc HOST:PORT,…: llama.cpp rpc-servers that hold the offloaded layers (--gpu-layers)."""
+    parser.add_argument("--rpc", type=rpc_servers, default=(), metavar="HOST:PORT,…",
+                        help="llama.cpp rpc-servers on other machines; --gpu-layers N puts N "
+                        f"layers on them (and any local GPU), split by free memory. {TRUST_NOTE}")
 
 
 def add_load_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +98,8 @@ def model_config(args: argparse.Namespace, **extra: Any) -> ModelConfig:
                        n_threads=getattr(args, "threads", 0),
                        insist=getattr(args, "insist", False),
                        cache_type_k=args.cache_type_k, cache_type_v=args.cache_type_v,
-                       flash_attn=args.flash_attn, **extra)
+                       flash_attn=args.flash_attn, rpc_servers=getattr(args, "rpc", ()),
+                       **extra)
 
 
 def read_text_file(path: str, max_bytes: int | None = None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from dataclasses import asdict
 
 from inference.cli.common import (
     add_load_arguments,
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             loaded = engine.load(config, cancel=cancel)
             for warning in loaded.warnings:          # before the reply, so it is seen
                 _warn(warning)
+            for share in loaded.devices:             # with --rpc: where the layers went
+                print(f"parley generate: layers on {share.describe()}", file=sys.stderr)
             printer = None if args.json else ReplyPrinter(not args.hide_reasoning)
             finished = _stream(engine.generate(request, cancel), printer)
         except EngineCrashedError:
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = finished.to_dict()
         data["warnings"] = [*loaded.warnings, *finished.warnings]
+        if loaded.devices:
+            data["devices"] = [asdict(share) for share in loaded.devices]
         print_json(data)
     else:
         sys.stdout.write("\n")

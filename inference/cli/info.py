@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
 from inference.cli.common import add_memory_arguments, add_model_argument, model_config, print_json
+from inference.engine.config import ModelConfig
 from inference.engine.load_checks import unsupported_message
 from inference.engine.prompts import TemplateChoice
 from inference.engine.template_check import file_template_choice
-from inference.gguf.file import read_gguf
+from inference.gguf.file import GGUFInfo, read_gguf
 from inference.llama.arch_support import architecture_supported
+from inference.memory.device_split import DeviceShare
 from inference.memory.fit import estimate, human_bytes
 
 HELP = "Inspect a GGUF model file (header only) and estimate its memory needs."
@@ -29,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     memory = estimate(info, config.n_ctx, config.n_gpu_layers, config.n_ubatch,
                       config.cache_type_k, kv_type_v=config.cache_type_v,
                       flash_attn=config.flash_attn)
+    shares = _device_split(info, config)
     choice = file_template_choice(info) if supported else None
     fallback = choice if choice is not None and choice.problem is not None else None
     data: dict[str, Any] = info.to_dict()
@@ -39,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
                 chat_template_error=fallback.problem if fallback else None,
                 chat_template_fallback=fallback.format.name if fallback else None,
                 chat_template_notes=list(choice.notes) if choice else [])
+    if shares:
+        data["devices"] = [asdict(share) for share in shares]
     if args.json:
         print_json(data)
         return 0
@@ -64,12 +70,24 @@ def run(args: argparse.Namespace) -> int:
          f"KV cache {human_bytes(memory.kv_cache_bytes)}, "
          f"compute {human_bytes(memory.compute_buffer_bytes)})"),
     ]
+    rows += [("Layers on" if i == 0 else "", share.describe()) for i, share in enumerate(shares)]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     if not supported:
         print(f"\nNote: {unsupported_message(info.architecture)}.")
     return 0
+
+
+def _device_split(info: GGUFInfo, config: ModelConfig) -> list[DeviceShare]:
+    """With --rpc: the per-device split before loading (the servers asked in a child)."""
+    if not config.rpc_servers:
+        return []
+    from inference.engine.load_checks import check_devices
+    from inference.host.devices import query_devices
+
+    devices = query_devices(config.rpc_servers)
+    return check_devices(info, config.with_changes(insist=True), list(devices))
 
 
 def _template_row(present: bool, choice: TemplateChoice | None) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from inference.cli.common import (
     add_model_argument,
+    add_rpc_argument,
     cancel_on_signals,
     check_limits,
     model_path,
@@ -44,6 +45,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads (0 = physical cores)")
     parser.add_argument("--gpu-layers", type=int, default=0, metavar="N",
                         help="layers to offload to the GPU (-1 = all)")
+    add_rpc_argument(parser)
     parser.add_argument("--per-token", action="store_true",
                         help="with --json: include per-token scores (NLL, rank, top 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     with cancel_on_signals(cancel):
         started = time.perf_counter()
-        model = _load(path, args.gpu_layers, cancel)
+        model = _load(path, args.gpu_layers, cancel, args.rpc)
         load_seconds = time.perf_counter() - started
         try:
             result = compute_perplexity(
@@ -78,11 +80,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: Path, gpu_layers: int, cancel: CancelToken) -> NativeModel:
+def _load(path: Path, gpu_layers: int, cancel: CancelToken,
+          rpc: tuple[str, ...] = ()) -> NativeModel:
     info = read_gguf(path)                   # specific errors before native code runs
     mark = NATIVE_LOG.mark()
     try:
-        return NativeModel(path, n_gpu_layers=gpu_layers, cancel=cancel)
+        return NativeModel(path, n_gpu_layers=gpu_layers, cancel=cancel, rpc_servers=rpc)
     except UnsupportedArchitectureError:
         raise
     except ModelLoadError as exc:

@@ -10,6 +10,7 @@ from inference.common.cancel import CancelToken
 from inference.engine.config import ModelConfig
 from inference.engine.events import GenerationEvent
 from inference.engine.requests import GenerationRequest
+from inference.memory.device_split import DeviceShare
 
 ProgressCallback = Callable[[float], None]
 
@@ -27,6 +28,7 @@ class LoadedModel:
     backend: str                   # e.g. "CPU", "CUDA", "Metal"
     load_seconds: float
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    devices: tuple[DeviceShare, ...] = ()   # with RPC servers: where the layers went
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from inference.common import limits
 from inference.common.errors import InvalidSettingError
 from inference.common.limits import MAX_CTX
+from inference.common.rpc_endpoints import normalize_servers
 from inference.engine.template_source import TemplateSource
 from inference.memory.model_shape import KV_TYPES
 
@@ -43,11 +44,13 @@ class ModelConfig:
     use_mmap: bool = True
     insist: bool = False           # load even when the memory estimate says it will not fit
     template: TemplateSource = TemplateSource()   # which chat template to use
-
+    rpc_servers: tuple[str, ...] = ()   # llama.cpp rpc-servers (host:port) for offloaded layers
+    cpu_repack: bool = True        # llama.cpp's repacked CPU weight layouts (off: --no-repack)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).expanduser())
         object.__setattr__(self, "template", TemplateSource.from_value(self.template))
+        object.__setattr__(self, "rpc_servers", normalize_servers(self.rpc_servers))
         for name in ("n_ctx", "n_gpu_layers", "n_threads", "n_batch", "n_ubatch"):
             limits.check(name, getattr(self, name))
         if self.flash_attn not in ("auto", "on", "off"):

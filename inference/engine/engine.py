@@ -29,7 +29,7 @@ from inference.engine.events import (
     PromptRendered,
     TokenEvent,
 )
-from inference.engine.load_checks import check_memory, explain_load_failure
+from inference.engine.load_checks import check_devices, check_memory, explain_load_failure
 from inference.engine.metrics import StatsClock
 from inference.engine.prompts import BuiltPrompt, TemplateChoice, build_prompt
 from inference.engine.reasoning import THINK, ReasoningFormat, detect_reasoning
@@ -42,7 +42,9 @@ from inference.gguf.file import GGUFInfo, read_gguf
 from inference.llama.chunked_tokenize import tokenize_chunked
 from inference.llama.native import NativeContext, NativeModel, build_info
 from inference.llama.native_log import NATIVE_LOG
+from inference.llama.rpc import describe_devices, model_devices
 from inference.llama.sampler import SamplerChain
+from inference.memory.device_split import DeviceShare
 from inference.perplexity.measure import PerplexityResult, compute_perplexity
 from inference.perplexity.measure import ProgressCallback as PerplexityProgress
 
@@ -72,10 +74,15 @@ def open_session(config: ModelConfig, progress: ProgressCallback | None = None,
     started = time.perf_counter()
     info = read_gguf(config.path)               # specific errors before native code runs
     warnings = [*config.warnings(), *check_memory(info, config)]
+    devices: tuple[DeviceShare, ...] = ()
+    if config.rpc_servers:                      # probed, then split as llama.cpp will split
+        devices = tuple(check_devices(info, config, describe_devices(
+            model_devices(config.rpc_servers), config.rpc_servers)))
     mark = NATIVE_LOG.mark()
     try:
         model = NativeModel(config.path, n_gpu_layers=config.n_gpu_layers,
-                            use_mmap=config.use_mmap, progress=progress, cancel=cancel)
+                            use_mmap=config.use_mmap, progress=progress, cancel=cancel,
+                            rpc_servers=config.rpc_servers, cpu_repack=config.cpu_repack)
     except UnsupportedArchitectureError:
         raise
     except ModelLoadError as exc:
@@ -95,7 +102,7 @@ def open_session(config: ModelConfig, progress: ProgressCallback | None = None,
     loaded = LoadedModel(
         config=config, info=info.to_dict(), n_ctx=ctx.n_ctx, n_ctx_train=model.n_ctx_train,
         template=template.label, gpu_offload=build.gpu_offload, backend=build.backend,
-        load_seconds=time.perf_counter() - started, warnings=tuple(warnings))
+        load_seconds=time.perf_counter() - started, warnings=tuple(warnings), devices=devices)
     return Session(config, info, model, ctx, template, loaded, [])
 
 

@@ -12,6 +12,7 @@ from inference.engine.config import ModelConfig
 from inference.gguf.file import GGUFInfo
 from inference.library.entry import FitSettings
 from inference.llama.native import bindings_version, gpu_offload_supported
+from inference.memory.device_split import DeviceLike, DeviceShare, split_by_device
 from inference.memory.fit import MemoryEstimate, estimate, human_bytes, max_gpu_layers_that_fit
 
 WARN_FRACTION = 0.85
@@ -27,11 +28,13 @@ def check_memory(info: GGUFInfo, config: ModelConfig, available: int | None = No
     """
     if gpu_offload is None:
         gpu_offload = gpu_offload_supported()
-    n_gpu = config.n_gpu_layers if gpu_offload else 0
+    n_gpu = config.n_gpu_layers if gpu_offload or config.rpc_servers else 0
     if available is None or (free_vram is None and n_gpu != 0):
         measured = FitSettings.detect(config.n_ctx, n_gpu)
         available = measured.available_ram if available is None else available
         free_vram = measured.free_vram if free_vram is None else free_vram
+    if config.rpc_servers:          # the offloaded share is checked per device (check_devices)
+        free_vram = None
     need = _estimate(info, config, config.n_ctx, n_gpu)
     warnings: list[str] = []
     if need.cpu_bytes > available * WARN_FRACTION:
@@ -58,6 +61,26 @@ def check_memory(info: GGUFInfo, config: ModelConfig, available: int | None = No
                 f"Not enough GPU memory: {message}. {hint}, or load anyway (--insist).")
         warnings.append(f"GPU memory is tight: {message}.")
     return warnings
+
+
+def check_devices(info: GGUFInfo, config: ModelConfig, devices: list[DeviceLike],
+                  available: int | None = None) -> list[DeviceShare]:
+    """Where the layers go with RPC servers (this computer's CPU share first, then each device,
+    as llama.cpp splits them); refuse a device whose share exceeds its free memory (unless
+    `insist`). Local RAM is checked by `check_memory` against the CPU share."""
+    if available is None:
+        available = FitSettings.detect(config.n_ctx, 0).available_ram
+    shares = split_by_device(info, devices, n_ctx=config.n_ctx, n_gpu_layers=config.n_gpu_layers,
+                             host_free=available, n_ubatch=config.n_ubatch,
+                             kv_type=config.cache_type_k, kv_type_v=config.cache_type_v,
+                             flash_attn=config.flash_attn)
+    for share in shares[1:]:
+        if share.fits is False and not config.insist:
+            raise NotEnoughMemoryError(
+                f"Not enough memory on {share.name} ({share.where}): its {share.layers} layers "
+                f"need ~{human_bytes(share.bytes)} but {human_bytes(share.free_bytes or 0)} is "
+                f"free. Use fewer GPU layers or another server, or load anyway (--insist).")
+    return shares
 
 
 def largest_fitting_ctx(info: GGUFInfo, config: ModelConfig, available: int,

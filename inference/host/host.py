@@ -35,6 +35,7 @@ from inference.host import child as host_child
 from inference.host import files
 from inference.host import protocol as hp
 from inference.host.bootstrap import ChildLogging
+from inference.host.devices import rpc_trouble
 from inference.host.process import (
     HANG_S,
     JOIN_S,
@@ -89,6 +90,7 @@ class EngineHost:
         self._hang_s = hang_s
         self._child: _Child | None = None
         self._loaded: LoadedModel | None = None
+        self._rpc_servers: tuple[str, ...] = ()   # those of the model loaded or loading
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -115,6 +117,7 @@ class EngineHost:
              cancel: CancelToken | None = None) -> LoadedModel:
         self._loaded = None
         child = self._ensure_child()
+        self._rpc_servers = config.rpc_servers
         files.record_loading(config.path, child.proc.pid)
         try:
             loaded = self._request(child, (hp.LOAD, config.to_dict()),
@@ -283,9 +286,10 @@ class EngineHost:
                               f"{self._hang_s:g} s) while {during} and was ended ({ended}). "
                               f"{LOAD_ADVICE if loading else self._advice}", patience_s=0)
         log.error("engine process %s stopped while %s", child.proc.pid, during)
+        servers, self._rpc_servers = self._rpc_servers, ()
         return child.proc.crashed(
             lambda ended: f"The engine stopped unexpectedly ({ended}) while {during}. "
-                          f"{LOAD_ADVICE if loading else self._advice}")
+                          f"{rpc_trouble(servers)}{LOAD_ADVICE if loading else self._advice}")
 
     def _ended_after_cancel(self, child: _Child, during: str) -> BaseException:
         """End an engine that ignored a cancel: Cancelled where nothing was loaded (a load),

@@ -21,6 +21,7 @@ from inference.common.cancel import CancelToken  # noqa: E402
 from inference.common.errors import Cancelled, ModelLoadError  # noqa: E402
 from inference.llama.backends import ggml_symbol, load_cpu_backends  # noqa: E402
 from inference.llama.native_log import NATIVE_LOG  # noqa: E402
+from inference.llama.rpc import device_array, local_offload_devices, model_devices  # noqa: E402
 
 FLASH_ATTN = {"auto": -1, "off": 0, "on": 1}
 GGML_TYPE_BF16 = 30    # ggml.h; llama-cpp-python 0.3.36 does not export this one
@@ -67,8 +68,13 @@ def bindings_version() -> str:
 
 
 def gpu_offload_supported() -> bool:
-    """Whether this llama.cpp build can offload layers to a GPU."""
-    return bool(llama_cpp.llama_supports_gpu_offload())
+    """Whether this llama.cpp build can offload layers to a local GPU.
+
+    Not `llama_supports_gpu_offload()`: that is also true for a CPU build with the RPC backend
+    (its layers can go to RPC servers), which says nothing about this machine's GPU.
+    """
+    ensure_backend()
+    return bool(llama_cpp.llama_supports_gpu_offload()) and bool(local_offload_devices())
 
 
 def build_info() -> BuildInfo:
@@ -97,13 +103,18 @@ class NativeModel:
 
     def __init__(self, path: Path, *, n_gpu_layers: int = 0, use_mmap: bool = True,
                  progress: Callable[[float], None] | None = None,
-                 cancel: CancelToken | None = None, vocab_only: bool = False) -> None:
+                 cancel: CancelToken | None = None, vocab_only: bool = False,
+                 rpc_servers: Sequence[str] = (), cpu_repack: bool = True) -> None:
         ensure_backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
+        if rpc_servers and not vocab_only:   # offloaded layers go to these servers (and GPUs)
+            self._devices = device_array(model_devices(rpc_servers))
+            params.devices = ctypes.cast(self._devices, ctypes.c_void_p)
         if hasattr(params, "use_mmap"):
             params.use_mmap = use_mmap
         params.vocab_only = vocab_only
+        params.use_extra_bufts = cpu_repack   # off: the plain CPU kernels, as an rpc-server runs
 
         def on_progress(fraction: float, _user: ctypes.c_void_p) -> bool:
             if cancel is not None and cancel.cancelled:

@@ -42,6 +42,8 @@ def serve_command(model: ModelConfig, server: ServerConfig, *,
             "--flash-attn", model.flash_attn, "--request-log"]
     if model.insist:
         args.append("--insist")
+    if model.rpc_servers:
+        args += ["--rpc", ",".join(model.rpc_servers)]
     if template_file is not None:
         args += ["--chat-template-file", str(template_file)]
     if server.no_auth:
