@@ -28,6 +28,7 @@ INFERENCE_ROOMS: dict[str, set[str]] = {
     "bench": {"common", "llama", "engine", "host", "batching"},
     "server": {"common", "gguf", "library", "engine", "host", "batching"},
     "hub": {"common", "gguf", "memory", "library"},
+    "remote": {"common", "engine"},
     "compare": {"common", "llama", "gguf", "memory", "library", "engine", "host", "perplexity",
                 "quantize", "bench"},
 }
