@@ -220,10 +220,11 @@ class MainWindow(QMainWindow):
         self.wiring.update_page()
 
     def run_settings(self) -> RunSettings:
-        loaded = self.ctx.client.loaded
+        loaded, spec = self.ctx.client.loaded, self.ctx.client.last_spec
+        remote = spec.remote.label if spec is not None and spec.remote is not None else ""
         return RunSettings(sampling=self.settings_panel.sampling(),
                            system_prompt=self.settings_panel.system_prompt_text(),
-                           model=loaded.config.path.name if loaded else "")
+                           model=loaded.config.path.name if loaded else "", engine=remote)
 
     def preview_request(self) -> GenerationRequest | None:
         """What the current mode would send now (for "Show prompt"), or None."""
