@@ -93,6 +93,7 @@ class RemoteEngine:
             config=config or remote_config(self.endpoint, model.id),
             info={"name": model.id, "file_name": model.id, "remote": True,
                   "server": kind.value, "base_url": self.endpoint.base_url,
+                  "engine": self.endpoint.label,
                   "chat_template": "the server's"},
             n_ctx=n_ctx, n_ctx_train=0, template=f"the server's ({kind.label})",
             gpu_offload=False, backend=f"remote: {self.endpoint.label}",

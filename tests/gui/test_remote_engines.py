@@ -126,3 +126,24 @@ def test_a_wrong_key_or_no_server_is_said_in_the_dialog(qtbot, make_window: Make
     dialog.name.setText(THIS_COMPUTER)
     dialog.url.setText(standin.url)
     assert not dialog.save_engine() and "local engine's name" in dialog.status.text()
+
+
+def test_perplexity_and_compare_say_a_remote_engine_has_no_logits(
+        qtbot, make_window: MakeWindow, standin: StandIn, file_keyring) -> None:
+    window = make_window(FakeEngine())
+    add_engine(qtbot, window, standin.url).save_engine()
+    window.model_panel.engine.select("big box")
+    qtbot.mouseClick(window.model_panel.load_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.ctx.client.loaded is not None, timeout=10_000)
+    ppl = window.switcher.page("perplexity")
+    compare = window.switcher.page("compare")
+    for page, what in ((ppl, "so perplexity runs"), (compare, "so a comparison runs")):
+        assert page.remote_note.isVisibleTo(page)
+        assert page.remote_note.label.text() == (
+            f"The remote engine “big box” has no logits, {what} on this computer's engine.")
+    ppl.input.editor.setPlainText("Some text to measure.")
+    assert not ppl.run() and "has no logits" in ppl.message.text()
+    qtbot.mouseClick(ppl.remote_note.button, Qt.MouseButton.LeftButton)
+    assert window.model_panel.engine.chosen() is None            # this computer again
+    load_fake(qtbot, window)
+    assert not ppl.remote_note.isVisibleTo(ppl) and not compare.remote_note.isVisibleTo(compare)
