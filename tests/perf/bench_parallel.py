@@ -99,11 +99,13 @@ def render(args: argparse.Namespace, rounds: list[dict[str, Any]], n_ctx: int) -
     return "\n".join(lines) + "\n"
 
 
-def put_section(path: Path, section: str) -> None:
+def put_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the part of `path` between the markers `begin` and `end` by `section` (which
+    holds them), or append it."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section.rstrip("\n") + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + section
     path.write_text(text, encoding="utf-8")

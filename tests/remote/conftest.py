@@ -30,6 +30,8 @@ def llama_server(starter_model_path: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     """llama.cpp's own server on the starter model, 127.0.0.1 and a free port."""
     server = start_llama_server(starter_model_path,
-                                tmp_path_factory.mktemp("llama-server") / "server.log")
+                                tmp_path_factory.mktemp("llama-server") / "server.log",
+                                # the local engine's template for the starter (it has none)
+                                "--alias", "starter", "--chat-template", "gemma")
     yield server
     server.stop()
