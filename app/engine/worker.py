@@ -46,6 +46,7 @@ from inference.engine.events import (
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
 from inference.engine.template_source import TemplateSource
+from inference.remote.busy import ServerBusy
 from inference.remote.endpoint import RemoteEndpoint
 from inference.remote.engine import RemoteEngine, remote_config
 
@@ -80,7 +81,8 @@ class PrefillUpdate:
     total: int
 
 
-StreamUpdate = RenderedPrompt | str | ReasoningPiece | GenerationStats | PrefillUpdate
+StreamUpdate = (RenderedPrompt | str | ReasoningPiece | GenerationStats | PrefillUpdate
+                | ServerBusy)
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,8 @@ class EngineWorker:
                 if not isinstance(event, TokenEvent):
                     if isinstance(event, PrefillProgress) and first is None:
                         yield PrefillUpdate(int(event.done), int(event.total))
+                    elif isinstance(event, ServerBusy):    # a remote engine waits, and says so
+                        yield event
                     continue
                 now = time.perf_counter()
                 first = now if first is None else first

@@ -88,6 +88,8 @@ class WindowWiring(QObject):
         panels.metrics.memorySampled.connect(self._memory_sampled)
         c.generationStarted.connect(self._generation_started)
         c.generationFinished.connect(self._generation_finished)
+        c.serverBusy.connect(lambda text: self.banner.show_message(
+            text[0].upper() + text[1:] + ".", "info", timeout_ms=10000))
         ctl = chat.controller
         ctl.busyChanged.connect(chat.composer.set_busy)
         ctl.errorOccurred.connect(self.error)

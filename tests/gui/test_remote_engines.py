@@ -147,3 +147,22 @@ def test_perplexity_and_compare_say_a_remote_engine_has_no_logits(
     assert window.model_panel.engine.chosen() is None            # this computer again
     load_fake(qtbot, window)
     assert not ppl.remote_note.isVisibleTo(ppl) and not compare.remote_note.isVisibleTo(compare)
+
+
+def test_a_busy_server_is_said_and_a_cut_reply_is_kept_marked(
+        qtbot, make_window: MakeWindow, standin: StandIn, file_keyring) -> None:
+    window = make_window(FakeEngine())
+    add_engine(qtbot, window, standin.url).save_engine()
+    window.model_panel.engine.select("big box")
+    qtbot.mouseClick(window.model_panel.load_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.ctx.client.loaded is not None, timeout=10_000)
+    standin.script.busy = 1
+    send_and_wait(qtbot, window, "Are you there?")
+    assert "The server is busy (503: Loading model); asking again in 0.2 s" in \
+        window.banner.text()
+    standin.script.cut_after = 3
+    send_and_wait(qtbot, window, "And now?")
+    reply = window.ctx.store.messages(window.controller.conversation_id)[-1]
+    assert (reply.content, reply.finish_reason, reply.complete) == (
+        "Hello, world", "interrupted", True)
+    assert "dropped mid-reply" in window.banner.text()
