@@ -31,6 +31,7 @@ CONNECTED = ("connection.connect_tcp.complete", "connection.start_tls.complete")
 MAX_ERROR_BODY = 64 << 10          # bytes of an error response read for its message
 MAX_JSON_BODY = 8 << 20            # a model list or /props is far smaller
 CANCEL_POLL_S = 0.05
+QUICK_READ_S = 15.0                # a model list, /props or /tokenize: asked and answered
 BUSY_STATUSES = (429, 503)
 
 
@@ -44,7 +45,9 @@ class RemoteHTTP:
         if endpoint.api_key:
             headers["Authorization"] = f"Bearer {endpoint.api_key}"
         timeout = httpx2.Timeout(t.read_s, connect=t.connect_s, write=t.read_s, pool=t.connect_s)
-        self._client = httpx2.Client(headers=headers, follow_redirects=False, timeout=timeout)
+        quick = httpx2.Timeout(min(t.read_s, QUICK_READ_S), connect=t.connect_s,
+                               pool=t.connect_s)
+        self._client = httpx2.Client(headers=headers, follow_redirects=False, timeout=quick)
         # replies: a connection each, which a cancel may shut down (see `stream`)
         self._streams = httpx2.Client(headers=headers, follow_redirects=False, timeout=timeout,
                                       limits=httpx2.Limits(max_keepalive_connections=0))
@@ -119,8 +122,9 @@ class RemoteHTTP:
             return RemoteTimeoutError(f"Could not connect to {where} within {t.connect_s:g} s "
                                       "(connect timeout): is the host up and the port open?")
         if isinstance(exc, (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout)):
+            read = (exc.request.extensions.get("timeout") or {}).get("read") or t.read_s
             return RemoteTimeoutError(f"{where} accepted the connection but sent nothing for "
-                                      f"{t.read_s:g} s (read timeout).")
+                                      f"{read:g} s (read timeout).")
         if isinstance(exc, httpx2.ConnectError) and _is_tls(exc):
             return RemoteTLSError(f"TLS failed with {where}: {transport_reason(exc)}. Check the "
                                   "certificate, or whether the server speaks https at all.")

@@ -22,6 +22,7 @@ from inference.remote.errors import (
     RemoteBusyError,
     RemoteModelNotFoundError,
     RemoteTimeoutError,
+    RemoteTLSError,
     RemoteUnreachableError,
 )
 from tests.remote.standin import MODEL, StandIn, free_port, start_standin
@@ -93,6 +94,11 @@ def test_a_refused_connection_says_so() -> None:
     with pytest.raises(RemoteUnreachableError, match="Cannot reach .* refused"):
         connect(url)
     assert time.monotonic() - started < 5
+
+
+def test_https_to_a_plain_http_server_is_a_tls_failure(standin: StandIn) -> None:
+    with pytest.raises(RemoteTLSError, match="TLS failed with https://127.0.0.1:"):
+        connect(standin.url.replace("http://", "https://"))
 
 
 def test_a_missing_or_wrong_key_is_a_401(standin: StandIn) -> None:
