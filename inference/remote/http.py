@@ -122,7 +122,7 @@ class RemoteHTTP:
             return RemoteTimeoutError(f"Could not connect to {where} within {t.connect_s:g} s "
                                       "(connect timeout): is the host up and the port open?")
         if isinstance(exc, (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout)):
-            read = (exc.request.extensions.get("timeout") or {}).get("read") or t.read_s
+            read = _read_timeout(exc) or t.read_s
             return RemoteTimeoutError(f"{where} accepted the connection but sent nothing for "
                                       f"{read:g} s (read timeout).")
         if isinstance(exc, httpx2.ConnectError) and _is_tls(exc):
@@ -165,6 +165,14 @@ class RemoteHTTP:
             raise RemoteResponseError(f"{url} did not answer with JSON: "
                                       f"{_one_line(bytes(data[:200]).decode(errors='replace'))}") \
                 from None
+
+
+def _read_timeout(exc: httpx2.HTTPError) -> float | None:
+    """The read timeout the failed request had (quick requests have a shorter one)."""
+    try:
+        return (exc.request.extensions.get("timeout") or {}).get("read")
+    except RuntimeError:                  # an error raised with no request attached
+        return None
 
 
 def _shut_on_cancel(streams: list[Any], cancel: CancelToken, done: threading.Event) -> None:
