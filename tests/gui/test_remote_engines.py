@@ -104,8 +104,12 @@ def test_this_computer_again_loads_locally_and_the_choice_is_remembered(
     assert reply.engine == "" and reply.content == "Hello there, friend."
     window.model_panel.engine.select("big box")
     window.close()
+    asked = len(standin.script.paths)
     again = make_window(FakeEngine())                    # a restart
     assert again.model_panel.engine.chosen().name == "big box"
+    load_fake(qtbot, again)                              # a local model, chosen by name
+    send_and_wait(qtbot, again, "Still local")
+    assert len(standin.script.paths) == asked            # nothing went to the server
 
 
 def test_a_wrong_key_or_no_server_is_said_in_the_dialog(qtbot, make_window: MakeWindow,

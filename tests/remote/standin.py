@@ -32,6 +32,7 @@ class Script:
     owned_by: str = "llamacpp"
     props: bool = True                     # answer llama-server's /props
     seen: list[dict[str, Any]] = field(default_factory=list)     # request bodies
+    paths: list[str] = field(default_factory=list)               # every request, in order
     ended: list[str] = field(default_factory=list)   # how each stream ended: done / client gone
 
 
@@ -48,6 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         script = self.server.script
+        script.paths.append(f"GET {self.path}")
         if not self._authorised(script):
             return
         if self.path == "/v1/models":
@@ -61,6 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         script = self.server.script
+        script.paths.append(f"POST {self.path}")
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         script.seen.append(body)
