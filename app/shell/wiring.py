@@ -186,6 +186,7 @@ class WindowWiring(QObject):
         if problem:
             self.error(problem)
             return
+        self.panels.model.engine.select("")        # a file loads on this computer
         self.panels.model.select(choice)
         self.load(self.panels.model.spec(choice))
 

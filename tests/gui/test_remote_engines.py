@@ -95,9 +95,9 @@ def test_this_computer_again_loads_locally_and_the_choice_is_remembered(
     window.model_panel.engine.select("big box")
     qtbot.mouseClick(window.model_panel.load_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.ctx.client.loaded is not None, timeout=10_000)
-    window.model_panel.engine.select("")
+    load_fake(qtbot, window)                        # a file: this computer again
+    assert window.model_panel.engine.chosen() is None
     assert window.model_panel.picker.isVisibleTo(window.model_panel)
-    load_fake(qtbot, window)
     assert window.ctx.client.loaded.info.get("remote") is None    # the FakeEngine's model
     send_and_wait(qtbot, window, "Local now")
     reply = window.ctx.store.messages(window.controller.conversation_id)[-1]
@@ -107,9 +107,11 @@ def test_this_computer_again_loads_locally_and_the_choice_is_remembered(
     asked = len(standin.script.paths)
     again = make_window(FakeEngine())                    # a restart
     assert again.model_panel.engine.chosen().name == "big box"
-    load_fake(qtbot, again)                              # a local model, chosen by name
-    send_and_wait(qtbot, again, "Still local")
     assert len(standin.script.paths) == asked            # nothing went to the server
+    load_fake(qtbot, again)                              # a local model, chosen by name
+    assert again.model_panel.engine.chosen() is None
+    send_and_wait(qtbot, again, "Still local")
+    assert len(standin.script.paths) == asked
 
 
 def test_a_wrong_key_or_no_server_is_said_in_the_dialog(qtbot, make_window: MakeWindow,
