@@ -32,6 +32,6 @@ def llama_server(starter_model_path: Path,
     server = start_llama_server(starter_model_path,
                                 tmp_path_factory.mktemp("llama-server") / "server.log",
                                 # the local engine's template for the starter (it has none)
-                                "--alias", "starter", "--chat-template", "gemma")
+                                "--alias", "starter", "--no-jinja", "--chat-template", "gemma")
     yield server
     server.stop()
