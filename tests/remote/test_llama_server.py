@@ -21,7 +21,7 @@ from tests.remote.llama_server import CTX, LlamaServer
 # Greedy with no penalty: both sides take the most likely token, whatever their chain's order.
 # Twelve tokens: the tools build is compiled for this CPU (GGML_NATIVE) and the venv's library
 # is not, so their float sums differ a little, and over a longer reply greedy meets a near tie
-# where they part (measured here: the same 12 tokens, parted at the 17th on a top-two tie; see
+# where they part (measured here: the same first 16 tokens, parted at the 17th; see
 # tests/batching/test_concurrent.py for the same effect of another cause).
 GREEDY = SamplingParams(temperature=0.0, repeat_penalty=1.0, max_tokens=12)
 
