@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -94,7 +95,9 @@ def render(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> str:
         "alternating A B / B A. A: a bare httpx2 client streaming /v1/completions; B: `parley "
         "generate --remote` (RemoteEngine: SSE, text stream, figures). Generation speed "
         "measured on the client, median over rounds; ratio = B ÷ A, median (min – max). "
-        "Goal: ≥ 0.97. Measured on a loaded 2-core machine.",
+        f"Goal: ≥ 0.97. Load average when it began: {args.load:.1f} (on "
+        f"{os.cpu_count()} cores); TTFT is the server's prefill above all, and moves with "
+        "that load.",
         "",
         "| | A: bare client | B: parley --remote | llama-server's own |",
         "|---|---|---|---|",
@@ -122,6 +125,7 @@ def main() -> int:
                         help="also put the table into this Markdown file's own section")
     args = parser.parse_args()
     args.model = resolve_model(args.model)
+    args.load = os.getloadavg()[0]
     log = Path(tempfile.mkdtemp(prefix="bench-remote-")) / "llama-server.log"
     server = start_llama_server(args.model, log, "--alias", "starter",
                                 threads=args.threads)
