@@ -108,8 +108,19 @@ class RemoteEngine:
         self._http.close()
 
     def render(self, request: GenerationRequest) -> RenderedPrompt:
+        """The prompt as far as the client can tell; llama-server renders and counts it
+        exactly (/apply-template, /tokenize), other servers keep that to themselves (0)."""
         call = self._call(request)
-        return RenderedPrompt(call.preview, self._template(request), 0,
+        text, count = call.preview, 0
+        if self._kind is ServerKind.LLAMA_SERVER and self._loaded is not None:
+            if "messages" in call.body:
+                body = self._patiently(lambda: self._http.post_json(
+                    self.endpoint.root_url("/apply-template"),
+                    {"messages": call.body["messages"]}), None)
+                text = str(body.get("prompt", text)) if isinstance(body, dict) else text
+            count = len(self._tokens(text, add_special=True, parse_special="messages"
+                                     in call.body))
+        return RenderedPrompt(text, self._template(request), count,
                               max_tokens=request.sampling.max_tokens)
 
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
@@ -118,9 +129,12 @@ class RemoteEngine:
         if self._kind is not ServerKind.LLAMA_SERVER:
             raise NoTokenizerError(f"a {self._kind.label} server does not count tokens for "
                                    "Parley; the server's usage reports them after a reply")
+        return self._tokens(text, add_special=add_bos, parse_special=False)
+
+    def _tokens(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
         body = self._patiently(lambda: self._http.post_json(
-            self.endpoint.root_url("/tokenize"), {"content": text, "add_special": add_bos}),
-            None)
+            self.endpoint.root_url("/tokenize"), {"content": text, "add_special": add_special,
+                                                  "parse_special": parse_special}), None)
         tokens = body.get("tokens") if isinstance(body, dict) else None
         if not isinstance(tokens, list):
             raise RemoteResponseError("llama-server's /tokenize sent no token list")

@@ -103,3 +103,11 @@ def test_cancel_stops_the_servers_generation(remote: RemoteEngine,
 
 def test_tokenize_is_llama_servers(remote: RemoteEngine, engine: Engine) -> None:
     assert remote.tokenize("Hello world") == engine.tokenize("Hello world")
+
+
+def test_render_is_the_servers_exact_prompt(remote: RemoteEngine, engine: Engine) -> None:
+    request = GenerationRequest(Mode.CHAT, (Message("user", "Name three colours."),))
+    there, here = remote.render(request), engine.render(request)
+    assert (there.text, there.prompt_tokens) == (here.text, here.prompt_tokens)
+    text = GenerationRequest(Mode.TEXT, text="Once upon a time")
+    assert remote.render(text).prompt_tokens == engine.render(text).prompt_tokens
