@@ -113,15 +113,22 @@ class RemoteEngine:
         call = self._call(request)
         text, count = call.preview, 0
         if self._kind is ServerKind.LLAMA_SERVER and self._loaded is not None:
-            if "messages" in call.body:
-                body = self._patiently(lambda: self._http.post_json(
-                    self.endpoint.root_url("/apply-template"),
-                    {"messages": call.body["messages"]}), None)
-                text = str(body.get("prompt", text)) if isinstance(body, dict) else text
-            count = len(self._tokens(text, add_special=True, parse_special="messages"
-                                     in call.body))
+            try:
+                text, count = self._exact_prompt(call)
+            except RemoteError:          # an older llama-server: the preview will do
+                text, count = call.preview, 0
         return RenderedPrompt(text, self._template(request), count,
                               max_tokens=request.sampling.max_tokens)
+
+    def _exact_prompt(self, call: RemoteCall) -> tuple[str, int]:
+        text = call.preview
+        if "messages" in call.body:
+            body = self._patiently(lambda: self._http.post_json(
+                self.endpoint.root_url("/apply-template"), {"messages": call.body["messages"]}),
+                None)
+            text = str(body.get("prompt", text)) if isinstance(body, dict) else text
+        return text, len(self._tokens(text, add_special=True,
+                                      parse_special="messages" in call.body))
 
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
         """llama-server's /tokenize; other servers have no tokenizer endpoint."""

@@ -211,3 +211,11 @@ def test_a_generic_openai_server_gets_no_extensions(standin: StandIn) -> None:
     body = standin.script.seen[-1]
     assert not {"top_k", "min_p", "repeat_penalty", "repeat_last_n"} & set(body)
     engine.close()
+
+
+def test_render_falls_back_to_the_preview_where_the_server_cannot_render(
+        standin: StandIn) -> None:
+    engine = connect(standin.url)           # it says it is llama-server, but has no /tokenize
+    rendered = engine.render(CHAT)
+    assert (rendered.text, rendered.prompt_tokens) == ("[user]\nHi", 0)
+    engine.close()
