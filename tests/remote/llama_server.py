@@ -57,12 +57,14 @@ class LlamaServer:
                 self.process.wait(STOP_S)
 
 
-def start_llama_server(model: Path, log_path: Path, *extra: str,
-                       threads: int = 2) -> LlamaServer:
-    """llama-server on `model`: one slot of CTX tokens, --slots for the tests to look at."""
+def start_llama_server(model: Path, log_path: Path, *extra: str, threads: int = 2,
+                       slots: int = 1) -> LlamaServer:
+    """llama-server on `model`: `slots` slots of CTX tokens each, --slots for the tests to
+    look at."""
     port = free_port()
     command = [str(llama_server_binary()), "-m", str(model), "--host", "127.0.0.1",
-               "--port", str(port), "-c", str(CTX), "-np", "1", "-t", str(threads),
+               "--port", str(port), "-c", str(CTX * slots), "-np", str(slots),
+               "-t", str(threads),
                "--slots", "--no-webui", *extra]
     log = log_path.open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
