@@ -49,14 +49,17 @@ clean:
 # Then BatchEngine against llama-batched-bench (tests/perf/bench_parallel.py), into its own section
 # of docs/PERFORMANCE.md; BENCH_PARALLEL_ARGS="--rounds 4 -p 256" to change that run. Then
 # parley serve against llama-server over HTTP (tests/perf/bench_http.py, BENCH_HTTP_ARGS), beam
-# search at W = 1, 2, 4, 8 against greedy (tests/perf/bench_beam.py, BENCH_BEAM_ARGS), and
-# all-local against two local rpc-servers (tests/perf/bench_rpc.py: the RPC path's cost).
+# search at W = 1, 2, 4, 8 against greedy (tests/perf/bench_beam.py, BENCH_BEAM_ARGS),
+# all-local against two local rpc-servers (tests/perf/bench_rpc.py: the RPC path's cost), and
+# `parley generate --remote` against llama-server vs a bare client (tests/perf/bench_remote.py,
+# BENCH_REMOTE_ARGS="--rounds 10 -n 256").
 bench: $(STAMP)
 	$(PY) tests/perf/run_bench.py $(BENCH_ARGS)
 	$(PY) tests/perf/bench_parallel.py --section docs/PERFORMANCE.md $(BENCH_PARALLEL_ARGS)
 	$(PY) tests/perf/bench_http.py --section docs/PERFORMANCE.md $(BENCH_HTTP_ARGS)
 	$(PY) tests/perf/bench_beam.py --section docs/PERFORMANCE.md $(BENCH_BEAM_ARGS)
 	$(PY) tests/perf/bench_rpc.py --section docs/PERFORMANCE.md $(BENCH_RPC_ARGS)
+	$(PY) tests/perf/bench_remote.py --section docs/PERFORMANCE.md $(BENCH_REMOTE_ARGS)
 
 # 1,000 short replies through the real EngineHost with cancels, reloads and killed engines;
 # fails on RSS growth >= 5 %, fd growth or a child left. Not part of `make test` (~10 minutes).

@@ -152,7 +152,7 @@ class ChatController(QObject):
         try:
             request = chat_request(self.history(before=shown.message_id), settings)
             alt = self.store.add_alternative(shown.message_id, mode="chat",
-                                             model=settings.model,
+                                             model=settings.model, engine=settings.engine,
                                              sampling=settings.sampling.to_dict())
         except StoreError as err:
             self.errorOccurred.emit(str(err))
@@ -227,7 +227,7 @@ class ChatController(QObject):
         try:
             request = chat_request(self.history(), settings)
             msg = self.store.add_message(self._conv_id, "assistant", "", mode="chat",
-                                         model=settings.model,
+                                         model=settings.model, engine=settings.engine,
                                          sampling=settings.sampling.to_dict(), complete=False)
         except StoreError as err:
             self.errorOccurred.emit(str(err))

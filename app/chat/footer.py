@@ -20,7 +20,8 @@ FOOTER_WIDTH = 400          # the narrowest footer box, at the chat's minimum wi
 SEP = " · "
 
 REASONS = {"cancelled": "stopped", "length": "max tokens reached",
-           "context_full": "context full", "error": "interrupted by an error"}
+           "context_full": "context full", "error": "interrupted by an error",
+           "interrupted": "cut off: the connection dropped"}
 
 
 def footer_text(stats: dict | None, reason: str | None, streaming: bool,

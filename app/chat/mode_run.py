@@ -80,7 +80,7 @@ class ModeRun(QObject):
             conv = self.store.create_conversation(mode=self.mode, system_prompt=system)
             self.conv_id = conv.id
             self.conversationCreated.emit(conv.id)
-        common = {"mode": self.mode, "model": settings.model,
+        common = {"mode": self.mode, "model": settings.model, "engine": settings.engine,
                   "sampling": settings.sampling.to_dict()}
         user_id = self.store.add_message(self.conv_id, "user", prompt, **common).id
         try:

@@ -12,11 +12,13 @@ from inference.engine.sampling import SamplingParams
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What the settings panel says right now: sampling, system prompt, model label."""
+    """What the settings panel says right now: sampling, system prompt, model label, and
+    which engine answers ("" this computer, else the remote engine's name)."""
 
     sampling: SamplingParams = field(default_factory=SamplingParams)
     system_prompt: str = ""
     model: str = ""
+    engine: str = ""
 
 
 def chat_history(messages: Iterable[StoredMessage]) -> list[Message]:

@@ -76,7 +76,7 @@ class TokenCount(QObject):
         loaded = self.client.loaded
         if seq != self._seq or self.tokens is None or loaded is None:
             return
-        if isinstance(rendered, RenderedPrompt):
+        if isinstance(rendered, RenderedPrompt) and rendered.prompt_tokens:   # 0: not known
             self.left = max(loaded.n_ctx - (rendered.prompt_tokens - self.tokens), 0)
         self._show()
 

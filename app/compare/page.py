@@ -21,6 +21,7 @@ from app.compare.prompt_view import SamePromptView
 from app.compare.results import ResultsPanel
 from app.compare.setup import AUTO_REFERENCE, AUTO_REFERENCE_TIP, SAMPLES_DIR, SetupTab
 from app.compare.worker import CompareBackend, CompareRunner, LadderJob
+from app.remote import LocalOnlyNote
 from app.shell.formatting import RateEta
 from app.shell.theme import Palette
 from inference.compare.comparison import CompareProgress, CompareSettings
@@ -74,7 +75,10 @@ class ComparePage(QWidget):
         self.history.opened.connect(self.show_result)
         self.history.errorOccurred.connect(self.errorOccurred)
         self.tabs.addTab(self.history, "Past comparisons")
-        QVBoxLayout(self).addWidget(self.tabs)
+        self.remote_note = LocalOnlyNote("a comparison")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.remote_note)
+        layout.addWidget(self.tabs)
         w = self.runner
         w.progressed.connect(self._on_progress)
         w.compared.connect(self._on_compared)

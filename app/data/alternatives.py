@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 
 MSG_COLUMNS = ("id, conversation_id, role, content, mode, model, sampling, stats, complete, "
-               "finish_reason, created_at, reasoning, alternative_of, shown")
+               "finish_reason, created_at, reasoning, alternative_of, shown, engine")
 TURN = "coalesce(alternative_of, id)"
 # The conversation as shown, each message with its place among its turn's replies (from 0) and
 # how many there are: MSG_COLUMNS, index, count.

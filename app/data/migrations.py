@@ -83,6 +83,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE UNIQUE INDEX messages_one_shown_per_turn
             ON messages (coalesce(alternative_of, id)) WHERE shown = 1;
     """),
+    # Which engine answered: '' this computer, else the remote engine's name (model says which
+    # model, a file name or the server's model id).
+    Migration("add_message_engine", """
+        ALTER TABLE messages ADD COLUMN engine TEXT NOT NULL DEFAULT '';
+    """),
 )
 
 

@@ -81,6 +81,9 @@ class Preferences:
     window_geometry: str = ""             # base64 of QWidget.saveGeometry()
     splitter_state: str = ""              # the panels' widths and folds (app/shell/panel_state.py)
     last_conversation_id: int | None = None
+    # saved remote engines: {"name", "base_url", "model"} each; their keys are in the keychain
+    remote_engines: list = field(default_factory=list)
+    engine: str = ""                      # the engine chosen: "" this computer, else a name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +137,8 @@ def _valid(name: str, value: Any, default: Any) -> Any:
         return value if value is None or _is_int(value) else default
     if name == "mode_chosen":
         return value if isinstance(value, bool) else default
+    if name == "remote_engines":
+        return _remote_engines(value) if isinstance(value, list) else default
     if name == "templates":
         if not isinstance(value, dict):
             return default
@@ -141,6 +146,23 @@ def _valid(name: str, value: Any, default: Any) -> Any:
                 if isinstance(model, str)}
         return {model: pref.to_dict() for model, pref in kept.items() if pref is not None}
     return value if isinstance(value, str) else default
+
+
+REMOTE_FIELDS = ("name", "base_url", "model")
+
+
+def _remote_engines(value: list[Any]) -> list[dict[str, str]]:
+    """The saved remote engines that have a name and a URL (one per name); anything else in
+    an entry, a key above all, is dropped."""
+    kept: dict[str, dict[str, str]] = {}
+    for entry in value:
+        if not isinstance(entry, dict):
+            continue
+        clean = {k: entry.get(k, "") for k in REMOTE_FIELDS}
+        if all(isinstance(v, str) for v in clean.values()) and clean["name"].strip() \
+                and clean["base_url"].strip():
+            kept.setdefault(clean["name"], clean)
+    return list(kept.values())
 
 
 def _is_int(value: Any) -> bool:

@@ -62,6 +62,7 @@ class StoredMessage:
     alternative_of: int | None = None   # a regenerated reply: its turn's first reply
     shown: bool = True           # the alternative shown of its turn (the others are kept)
     alternatives: Alternatives = Alternatives()   # where it stands in its turn (as read)
+    engine: str = ""             # which engine answered: "" this computer, else a remote's name
 
     @property
     def turn(self) -> int:
@@ -122,17 +123,17 @@ def title_from_message(text: str, limit: int = 48) -> str:
 def message_row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.id, m.conversation_id, m.role, m.content, m.mode, m.model, json.dumps(m.sampling),
             None if m.stats is None else json.dumps(m.stats), int(m.complete), m.finish_reason,
-            m.created_at, m.reasoning, m.alternative_of, int(m.shown))
+            m.created_at, m.reasoning, m.alternative_of, int(m.shown), m.engine)
 
 
 def message_from_row(row: tuple[Any, ...],
                      alternatives: Alternatives | None = None) -> StoredMessage:
     (msg_id, conv_id, role, content, mode, model, sampling, stats, complete, finish_reason,
-     created_at, reasoning, alternative_of, shown) = row
+     created_at, reasoning, alternative_of, shown, engine) = row
     return StoredMessage(msg_id, conv_id, role, content, mode, model,
                          json_object(sampling) or {}, json_object(stats), bool(complete),
                          finish_reason, created_at, reasoning or "", alternative_of,
-                         bool(shown), alternatives or Alternatives())
+                         bool(shown), alternatives or Alternatives(), engine or "")
 
 
 def json_object(text: str | None) -> dict | None:

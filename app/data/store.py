@@ -182,7 +182,7 @@ class Store:
                     (conv.id, conv.title, conv.mode, conv.system_prompt, conv.created_at,
                      conv.updated_at))
                 self._conn.executemany(
-                    f"INSERT INTO messages ({_MSG_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                    f"INSERT INTO messages ({_MSG_COLUMNS}) VALUES ({', '.join('?' * 15)})",
                     [message_row(m) for m in deleted.messages])
         except sqlite3.IntegrityError as err:
             raise StoreError(f"conversation {conv.id} could not be restored: {err}") from err
@@ -205,7 +205,7 @@ class Store:
 
     @writes
     def add_alternative(self, msg_id: int, *, mode: str = "chat", model: str = "",
-                        sampling: dict | None = None) -> StoredMessage:
+                        sampling: dict | None = None, engine: str = "") -> StoredMessage:
         """A new, empty, incomplete reply for reply `msg_id`'s turn, shown from now on in its
         place (the earlier ones are kept); regenerating writes into it."""
         with self._transaction():
@@ -215,7 +215,7 @@ class Store:
                 raise StoreError(f"message {msg_id} is not a reply")
             new = self.add_message(first.conversation_id, "assistant", "", mode=mode,
                                    model=model, sampling=sampling, complete=False,
-                                   alternative_of=first.turn)
+                                   alternative_of=first.turn, engine=engine)
         return replace(new, alternatives=Alternatives(len(alts), len(alts) + 1))
 
     @writes
@@ -235,7 +235,7 @@ class Store:
     def add_message(self, conv_id: int, role: str, content: str, *, mode: str = "chat",
                     model: str = "", sampling: dict | None = None,
                     complete: bool = True, reasoning: str = "",
-                    alternative_of: int | None = None) -> StoredMessage:
+                    alternative_of: int | None = None, engine: str = "") -> StoredMessage:
         """Append a message and bump the conversation's updated_at. The first user message
         of a conversation still titled "New chat" gives it its title. With `alternative_of`
         (a turn's first reply) it is that turn's newest alternative, and the one shown."""
@@ -247,10 +247,10 @@ class Store:
                     turns.hide_turn(self._conn, conv_id, alternative_of)
                 cur = self._conn.execute(
                     "INSERT INTO messages (conversation_id, role, content, mode, model, "
-                    "sampling, complete, created_at, reasoning, alternative_of) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "sampling, complete, created_at, reasoning, alternative_of, engine) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conv_id, role, content, mode, model, json.dumps(sampling), int(complete),
-                     now, reasoning, alternative_of))
+                     now, reasoning, alternative_of, engine))
                 title = title_from_message(content) if role == "user" else ""
                 self._conn.execute(
                     "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = ? "
@@ -261,7 +261,8 @@ class Store:
                 raise NotFoundError(f"there is no conversation {conv_id}") from err
             raise StoreError(f"the message could not be saved: {err}") from err
         return StoredMessage(int(cur.lastrowid or 0), conv_id, role, content, mode, model,
-                             sampling, None, complete, None, now, reasoning, alternative_of)
+                             sampling, None, complete, None, now, reasoning, alternative_of,
+                             engine=engine)
 
     @writes
     def update_message(self, msg_id: int, content: str, *, complete: bool | None = None,

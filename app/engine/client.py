@@ -32,6 +32,7 @@ from inference.engine.api import LoadedModel, RenderedPrompt
 from inference.engine.events import Finished
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
+from inference.remote.busy import ServerBusy
 
 
 def _ignore(*_: Any) -> None:
@@ -78,6 +79,7 @@ class EngineClient(QObject):
     prefillProgress = Signal(int, int)  # prompt tokens evaluated, of those to evaluate
     generationStarted = Signal(object)  # RenderedPrompt
     generationFinished = Signal(object)  # Finished
+    serverBusy = Signal(str)            # a remote engine's server is busy: what Parley waits
 
     def __init__(self, factory: EngineFactory, resolver: ModelResolver = default_resolver,
                  parent: QObject | None = None) -> None:
@@ -252,6 +254,8 @@ class EngineClient(QObject):
             self.liveStats.emit(update)
         elif isinstance(update, PrefillUpdate):
             self.prefillProgress.emit(update.done, update.total)
+        elif isinstance(update, ServerBusy):
+            self.serverBusy.emit(update.describe())
         elif isinstance(update, ReasoningPiece):
             self._handlers.on_reasoning(update)
         else:

@@ -46,6 +46,9 @@ from inference.engine.events import (
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
 from inference.engine.template_source import TemplateSource
+from inference.remote.busy import ServerBusy
+from inference.remote.endpoint import RemoteEndpoint
+from inference.remote.engine import RemoteEngine, remote_config
 
 if TYPE_CHECKING:
     from inference.perplexity.measure import PerplexityResult
@@ -78,13 +81,15 @@ class PrefillUpdate:
     total: int
 
 
-StreamUpdate = RenderedPrompt | str | ReasoningPiece | GenerationStats | PrefillUpdate
+StreamUpdate = (RenderedPrompt | str | ReasoningPiece | GenerationStats | PrefillUpdate
+                | ServerBusy)
 
 
 @dataclass(frozen=True)
 class LoadSpec:
     """What the GUI asks to load: a path (or "starter"), the context/offload settings and
-    which chat template to use."""
+    which chat template to use; or, with `remote`, the model of a remote engine (the local
+    settings do not apply to it)."""
 
     model: str
     n_ctx: int = 4096
@@ -92,6 +97,7 @@ class LoadSpec:
     n_threads: int = 0
     template: TemplateSource = TemplateSource()
     rpc_servers: tuple[str, ...] = ()      # llama.cpp rpc-servers holding offloaded layers
+    remote: RemoteEndpoint | None = None
 
 
 def default_resolver(choice: str) -> Path:
@@ -113,7 +119,14 @@ class EngineWorker:
 
     def load(self, spec: LoadSpec, cancel: CancelToken,
              progress: Progress) -> tuple[LoadedModel, int]:
-        """The loaded model and the pid of the engine's process."""
+        """The loaded model and the pid of the engine's process (0 for a remote engine, whose
+        process is not on this computer)."""
+        if spec.remote is not None:
+            engine = self._ensure_engine(spec.remote)
+            with self._watch():
+                info = engine.load(remote_config(spec.remote, spec.model), progress=progress,
+                                   cancel=cancel)
+            return info, 0
         try:
             path = self._resolver(spec.model)
             config = ModelConfig(path=path, n_ctx=spec.n_ctx, n_gpu_layers=spec.n_gpu_layers,
@@ -179,9 +192,18 @@ class EngineWorker:
                 log.exception("closing the engine failed")
 
     # -- internals ---------------------------------------------------------------------------
-    def _ensure_engine(self) -> EngineAPI:
+    def _ensure_engine(self, remote: RemoteEndpoint | None = None) -> EngineAPI:
+        """The engine for this load: the local one (made by the factory), or a RemoteEngine
+        for `remote`. Switching between them closes the other (a local model's memory is
+        freed while a remote engine answers)."""
+        current = self._engine
+        is_remote = isinstance(current, RemoteEngine)
+        if current is not None and (is_remote != (remote is not None) or (
+                remote is not None and isinstance(current, RemoteEngine)
+                and current.endpoint != remote)):
+            self.close()
         if self._engine is None:
-            self._engine = self._factory()
+            self._engine = RemoteEngine(remote) if remote is not None else self._factory()
         return self._engine
 
     def _require(self) -> EngineAPI:
@@ -228,6 +250,8 @@ class EngineWorker:
                 if not isinstance(event, TokenEvent):
                     if isinstance(event, PrefillProgress) and first is None:
                         yield PrefillUpdate(int(event.done), int(event.total))
+                    elif isinstance(event, ServerBusy):    # a remote engine waits, and says so
+                        yield event
                     continue
                 now = time.perf_counter()
                 first = now if first is None else first

@@ -32,6 +32,7 @@ from app.perplexity.history import PplHistory, ppl_text
 from app.perplexity.job import METHOD_HELP, PPL_HELP
 from app.perplexity.store import NewRun, PplStore
 from app.perplexity.text_input import TextInput
+from app.remote import LocalOnlyNote, remote_name
 from app.shell.formatting import RateEta
 from app.shell.theme import Palette
 from inference.engine.api import LoadedModel
@@ -112,6 +113,8 @@ class PerplexityPage(QWidget):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(head)
+        self.remote_note = LocalOnlyNote("perplexity")
+        top_layout.addWidget(self.remote_note)
         top_layout.addWidget(self.input, 1)
         top_layout.addLayout(run_row)
         top_layout.addWidget(self.message)
@@ -171,6 +174,7 @@ class PerplexityPage(QWidget):
         text = self.input.text()
         loaded = self.client.loaded
         problem = (EMPTY_MESSAGE if not text.strip() else NO_MODEL if loaded is None
+                   else self.remote_note.label.text() if remote_name(loaded)
                    else "The engine is busy (loading a model or writing a reply); try again "
                    "when it has finished." if self.client.state != ClientState.IDLE else "")
         if problem or loaded is None:
@@ -264,6 +268,7 @@ class PerplexityPage(QWidget):
 
     def _model_changed(self, *_args: object) -> None:
         loaded = self.client.loaded
+        self.remote_note.set_engine(remote_name(loaded))
         if loaded is None:
             self.model_label.setText("No model loaded")
         else:

@@ -75,6 +75,7 @@ class MetricsPanel(QWidget):
         self._prefill: tuple[int, int] | None = None   # prompt tokens evaluated, to evaluate
         self._prefill_eta: RateEta | None = None
         self._started = 0.0                        # monotonic time the reply was asked for
+        self._remote = ""                          # the remote engine's name, when one answers
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 12)
         layout.setSpacing(6)
@@ -146,11 +147,14 @@ class MetricsPanel(QWidget):
     def set_palette(self, palette: Palette) -> None:
         self.chart.set_palette(palette)
 
-    def set_probe(self, probe: MemoryProbe | None, n_ctx: int = 0) -> None:
+    def set_probe(self, probe: MemoryProbe | None, n_ctx: int = 0, remote: str = "") -> None:
+        """Measure the engine's process with `probe`; `remote`: a remote engine of that name
+        answers (its memory is on another computer, not measured)."""
         if self._probe is not None and self._probe is not probe:
             self._probe.close()
         self._probe = probe
         self._n_ctx = n_ctx
+        self._remote = remote
         self._sampled_at = None
         self._stats = None                # figures of another model (or none) are not shown
         self._end_prefill()
@@ -201,8 +205,10 @@ class MetricsPanel(QWidget):
     # -- painting ----------------------------------------------------------------------------
     def refresh(self) -> None:
         stats = self._stats
-        self.caption.setText("Metrics · live" if self._generating else
-                             "Metrics · last reply" if stats else "Metrics · no reply yet")
+        where = f" · remote: {self._remote}" if self._remote else ""
+        self.caption.setText(("Metrics · live" if self._generating else
+                              "Metrics · last reply" if stats else "Metrics · no reply yet")
+                             + where)
         for key, label in self.values.items():
             label.setText(format_figure(key, stats))
         self._show_context(stats)
@@ -249,13 +255,18 @@ class MetricsPanel(QWidget):
         if not n_ctx:
             self.context_bar.setRange(0, 1)
             self.context_bar.setValue(0)
-            self.context_bar.setFormat("no model loaded")
+            self.context_bar.setFormat("context size not reported by the server"
+                                       if self._remote else "no model loaded")
             return
         self.context_bar.setRange(0, n_ctx)
         self.context_bar.setValue(min(used, n_ctx))
         self.context_bar.setFormat(f"{used} / {n_ctx} tokens ({used / n_ctx:.0%})")
 
     def _sample_memory(self) -> None:
+        if self._remote:
+            self.vram.setText(f"VRAM: not measured (remote: {self._remote})")
+            self.ram.setText("RAM: not measured (the engine runs on another computer)")
+            return
         if self._probe is None:
             self.vram.setText("VRAM: no model loaded")
             self.ram.setText("RAM: no model loaded")

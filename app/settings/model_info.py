@@ -42,7 +42,7 @@ def describe(loaded: LoadedModel) -> dict[str, str]:
         if info.get("bits_per_weight") else "—",
         "file_size": human_bytes(info["file_size"]) if info.get("file_size") else "—",
         "context_length": f"{loaded.n_ctx_train:,} tokens" if loaded.n_ctx_train else "—",
-        "n_ctx": f"{loaded.n_ctx:,} tokens",
+        "n_ctx": f"{loaded.n_ctx:,} tokens" if loaded.n_ctx else "unknown",
         "layers": str(info.get("layers") or "—"),
         "experts": (f"{experts} ({used} active per token)" if experts > 1 and used
                     else str(experts) if experts > 1 else "none (dense model)"),

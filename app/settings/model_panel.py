@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.build_read import BuildReport
 from app.engine.worker import STARTER, LoadSpec
+from app.remote import EngineRow
 from app.settings.gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
 from app.settings.model_check import model_file_problem
 from app.settings.rpc_field import RpcServersField
@@ -66,6 +67,9 @@ class ModelPanel(QWidget):
         layout.setContentsMargins(12, 12, 12, 4)
         layout.setSpacing(6)
         layout.addWidget(_heading("Model"))
+        self.engine = EngineRow()
+        self.engine.changed.connect(self._engine_changed)
+        layout.addWidget(self.engine)
         self.picker = QComboBox()
         self.picker.setObjectName("modelPicker")
         self.picker.setAccessibleName("Model")
@@ -127,6 +131,10 @@ class ModelPanel(QWidget):
         self.estimator = GpuLayersEstimator(self.gpu, self.gpu_note, self.ctx)
         self.ctx.valueChanged.connect(self._settings_changed)
         self.gpu.valueChanged.connect(self._settings_changed)
+        # what only a local model has (a remote engine's server decides these)
+        self._local_only: tuple[QWidget, ...] = (self.picker, self.open_button, self.ctx,
+                                                 self.gpu, self.gpu_note, self.template,
+                                                 self.apply_button)
         self._update_buttons()
 
     # -- model list --------------------------------------------------------------------------
@@ -182,6 +190,11 @@ class ModelPanel(QWidget):
         self._settings_changed()
 
     def spec(self, choice: str | None = None) -> LoadSpec:
+        """What Load loads: the remote engine chosen (unless a local `choice` is named), else
+        `choice` or the picker's model with the panel's settings."""
+        remote = self.engine.endpoint() if choice is None else None
+        if remote is not None:
+            return LoadSpec(remote.model, remote=remote)
         return LoadSpec(choice or self.choice(), n_ctx=int(self.ctx.value()),
                         n_gpu_layers=int(self.gpu.value()), n_threads=self._n_threads,
                         template=self.template.source(), rpc_servers=self.rpc.servers())
@@ -195,8 +208,10 @@ class ModelPanel(QWidget):
         self._loading = loading
         self.progress.setVisible(loading)
         self.progress.setValue(0)
+        remote = self.engine.chosen()
         if loading:
-            self.status.setText(f"Loading {model_label(self.choice())}…")
+            self.status.setText(f"Connecting to {remote.name}…" if remote is not None else
+                                f"Loading {model_label(self.choice())}…")
         elif self.status.text().startswith("Loading "):
             self._show_loaded_status("")          # stopped: say what is loaded now
         self._update_buttons()
@@ -224,8 +239,9 @@ class ModelPanel(QWidget):
         if loaded is not None:
             split = "".join(f" · {d.name} {d.layers}{'+out' if d.has_output else ''}"
                             for d in loaded.devices)       # with RPC servers: layers per device
+            n_ctx = loaded.n_ctx or "unknown"
             self.status.setText(f"Loaded {loaded.config.path.name} · {loaded.backend} · "
-                                f"context {loaded.n_ctx} · {loaded.load_seconds:.1f} s{split}")
+                                f"context {n_ctx} · {loaded.load_seconds:.1f} s{split}")
         else:
             self.status.setText(message or "No model loaded")
 
@@ -256,7 +272,7 @@ class ModelPanel(QWidget):
                 self.cancelRequested.emit()
         elif self.rpc.error():                  # the field says what is wrong; keep the text
             self.rpc.edit.setFocus()
-        elif self.choice():
+        elif self.choice() or self.engine.chosen() is not None:
             self._load_clicked_at = now
             self.loadRequested.emit(self.spec())
 
@@ -328,9 +344,18 @@ class ModelPanel(QWidget):
                 or (self._on_loaded_model()
                     and self.template.source() != loaded.config.template))
 
+    def _engine_changed(self) -> None:
+        """This computer shows the local model's settings; a remote engine hides them."""
+        remote = self.engine.chosen() is not None
+        for widget in self._local_only:
+            widget.setVisible(not remote)
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
-        self.load_button.setText("Cancel" if self._loading else "Load")
-        self.load_button.setEnabled(self._loading or bool(self.choice()))
+        remote = self.engine.chosen() is not None
+        self.load_button.setText("Cancel" if self._loading else "Connect" if remote else "Load")
+        self.load_button.setEnabled(self._loading or bool(self.choice()) or remote)
+        self.engine.setEnabled(not self._loading)
         self.unload_button.setEnabled(self._loaded is not None and not self._loading)
         self.apply_button.setEnabled(self.pending_changes() and not self._loading)
         self.picker.setEnabled(not self._loading)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.data.api_keys import ApiKeys
 from app.data.drafts import DRAFTS_FILE, DraftStore
 from app.data.history_open import open_history
 from app.data.prefs import Preferences, PrefsStore
@@ -28,6 +29,7 @@ class AppContext:
     paths: ParleyPaths
     build_reader: BuildReader = read_build_in_child   # tests may pass a fake (a GPU build)
     store_notice: str = ""        # what opening the history found (damaged, read-only…)
+    api_keys: ApiKeys = field(default_factory=ApiKeys)   # remote engines' keys (keychain)
 
     @classmethod
     def create(cls, engine_factory: Callable[[], EngineAPI],

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.data.store import StoreError
 from app.engine.client import ClientState
+from app.remote import remote_name
 from app.settings.model_panel import ModelPanel
 from app.shell.banner import Banner
 from app.shell.context import AppContext
@@ -250,14 +251,31 @@ class PageSwitcher(QObject):
         except StoreError as err:
             store = None
             self.error(f"Past perplexity runs are not available: {err}")
-        return PerplexityPage(self.ctx.client, store)
+        page = PerplexityPage(self.ctx.client, store)
+        page.remote_note.localRequested.connect(self._use_this_computer)
+        return page
 
     def _compare(self) -> Page:
         from app.compare.page import ComparePage
 
         page = ComparePage()
         page.errorResolved.connect(self._error_resolved)
+        page.remote_note.localRequested.connect(self._use_this_computer)
+        client = self.ctx.client
+
+        def show(*_args: object) -> None:
+            page.remote_note.set_engine(remote_name(client.loaded))
+
+        client.modelLoaded.connect(show)
+        client.modelUnloaded.connect(show)
+        show()
         return page
+
+    def _use_this_computer(self) -> None:
+        """A page that needs logits asked for the local engine: pick it in the model panel
+        and go to the Chat page, where a model is loaded."""
+        self.model_panel.engine.select("")
+        self.show("chat")
 
     def _server(self) -> Page:
         from app.server.page import ServerPage

@@ -28,6 +28,7 @@ from app.chat.request_builder import RunSettings, chat_request, preview_history
 from app.data.drafts import DraftKeeper
 from app.engine.build_probe import BuildProbe
 from app.engine.client import ClientState
+from app.remote import EngineBook
 from app.settings.metrics_panel import MetricsPanel
 from app.settings.model_info import ModelInfoPanel
 from app.settings.model_panel import ModelPanel
@@ -131,6 +132,8 @@ class MainWindow(QMainWindow):
         center_layout.addWidget(self.mode_bar)
         center_layout.addWidget(self.pages, 1)
         self.model_panel = ModelPanel(self.ctx.models_dir)
+        self.model_panel.engine.bind(EngineBook(lambda: self.ctx.prefs,
+                                                self.ctx.prefs_store.save, self.ctx.api_keys))
         self.settings_panel = SettingsPanel(self.ctx.prefs_store)
         self.model_info = ModelInfoPanel()
         self.metrics = MetricsPanel()
@@ -220,10 +223,11 @@ class MainWindow(QMainWindow):
         self.wiring.update_page()
 
     def run_settings(self) -> RunSettings:
-        loaded = self.ctx.client.loaded
+        loaded, spec = self.ctx.client.loaded, self.ctx.client.last_spec
+        remote = spec.remote.label if spec is not None and spec.remote is not None else ""
         return RunSettings(sampling=self.settings_panel.sampling(),
                            system_prompt=self.settings_panel.system_prompt_text(),
-                           model=loaded.config.path.name if loaded else "")
+                           model=loaded.config.path.name if loaded else "", engine=remote)
 
     def preview_request(self) -> GenerationRequest | None:
         """What the current mode would send now (for "Show prompt"), or None."""

@@ -88,6 +88,8 @@ class WindowWiring(QObject):
         panels.metrics.memorySampled.connect(self._memory_sampled)
         c.generationStarted.connect(self._generation_started)
         c.generationFinished.connect(self._generation_finished)
+        c.serverBusy.connect(lambda text: self.banner.show_message(
+            text[0].upper() + text[1:] + ".", "info", timeout_ms=10000))
         ctl = chat.controller
         ctl.busyChanged.connect(chat.composer.set_busy)
         ctl.errorOccurred.connect(self.error)
@@ -184,6 +186,7 @@ class WindowWiring(QObject):
         if problem:
             self.error(problem)
             return
+        self.panels.model.engine.select("")        # a file loads on this computer
         self.panels.model.select(choice)
         self.load(self.panels.model.spec(choice))
 
@@ -198,7 +201,7 @@ class WindowWiring(QObject):
         if self.chat.busy:
             self.error("Stop the running reply before loading a model.")
             return
-        problem = self._refusal(spec.model)
+        problem = "" if spec.remote is not None else self._refusal(spec.model)
         if problem:
             self.error(problem)
             return
@@ -228,12 +231,15 @@ class WindowWiring(QObject):
         p.model.set_loaded(loaded)
         p.info.set_model(loaded)
         welcome.set_status("")
-        p.metrics.set_probe(MemoryProbe(self.client.pid, gpu_offload=loaded.gpu_offload,
-                                        backend=loaded.backend), loaded.n_ctx)
         spec = self.client.last_spec
         choice = spec.model if spec else str(loaded.config.path)
-        ctx.prefs = ctx.prefs_store.add_recent_model(ctx.prefs, choice)
-        welcome.set_recent(ctx.prefs.recent_models)
+        if spec is not None and spec.remote is not None:       # nothing of it to measure here
+            p.metrics.set_probe(None, loaded.n_ctx, remote=spec.remote.label)
+        else:
+            p.metrics.set_probe(MemoryProbe(self.client.pid, gpu_offload=loaded.gpu_offload,
+                                            backend=loaded.backend), loaded.n_ctx)
+            ctx.prefs = ctx.prefs_store.add_recent_model(ctx.prefs, choice)
+            welcome.set_recent(ctx.prefs.recent_models)
         self.base_model.loaded(loaded, choice)
         self.update_page()
         if loaded.warnings:

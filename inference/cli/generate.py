@@ -10,7 +10,6 @@ from dataclasses import asdict
 
 from inference.cli.common import (
     add_load_arguments,
-    add_model_argument,
     add_template_argument,
     cancel_on_signals,
     model_config,
@@ -20,19 +19,23 @@ from inference.cli.common import (
     warn,
 )
 from inference.cli.engine_factory import open_engine
+from inference.cli.remote_args import add_remote_arguments, endpoint_from_args
 from inference.common.cancel import CancelToken
-from inference.common.errors import Cancelled, EngineCrashedError
-from inference.engine.events import Finished, GenerationEvent, TokenEvent
+from inference.common.errors import Cancelled, EngineCrashedError, InvalidSettingError
+from inference.engine.events import Finished, FinishReason, GenerationEvent, TokenEvent
 from inference.engine.reply_text import PlainReply
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
+from inference.remote.busy import ServerBusy
+from inference.remote.engine import remote_config
 
 HELP = "Generate text from a model in chat, text or instruct mode."
 PROMPT_FILE_LIMIT = 16 << 20      # bytes; far beyond any context, and /dev/zero ends here
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    add_model_argument(parser)
+    parser.add_argument("model", metavar="MODEL", nargs="?",
+                        help="a .gguf file, or 'starter' (none with --remote)")
     parser.add_argument("--mode", choices=[m.value for m in Mode], default="chat")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt", help="the message / text / instruction")
@@ -56,6 +59,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="stop when this text appears (repeatable)")
     add_load_arguments(parser)
     add_template_argument(parser)
+    add_remote_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end "
                         "(the answer as \"text\", the thinking as \"reasoning\")")
     parser.add_argument("--hide-reasoning", action="store_true",
@@ -78,9 +82,18 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
 
 def run(args: argparse.Namespace) -> int:
     request = build_request(args)          # bad values fail before the model loads
-    config = model_config(args, seed=request.sampling.seed,
-                          template=template_source_from_args(args))
-    with cancel_on_signals(CancelToken()) as cancel, open_engine() as engine:
+    remote = endpoint_from_args(args) if args.remote else None
+    if remote is not None:
+        if args.model is not None:
+            raise InvalidSettingError("give either a MODEL file or --remote URL, not both "
+                                      "(the server's model is --model NAME)")
+        config = remote_config(remote)
+    elif args.model is None:
+        raise InvalidSettingError("no model: give a .gguf file, 'starter', or --remote URL")
+    else:
+        config = model_config(args, seed=request.sampling.seed,
+                              template=template_source_from_args(args))
+    with cancel_on_signals(CancelToken()) as cancel, open_engine(remote) as engine:
         try:
             loaded = engine.load(config, cancel=cancel)
             for warning in loaded.warnings:          # before the reply, so it is seen
@@ -113,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         for rank, beam in enumerate(finished.beams[1:], start=2):
             print(f"beam {rank} (score {beam.score:.4f}): {beam.text!r}", file=sys.stderr)
         print(f"[{finished.reason.value}] {finished.stats.summary()}", file=sys.stderr)
-    return 0
+    return 1 if finished.reason is FinishReason.INTERRUPTED else 0   # a cut remote stream
 
 
 def _early_stopping(value: str) -> bool | str:
@@ -155,4 +168,6 @@ def _stream(events: Iterable[GenerationEvent], printer: ReplyPrinter | None) -> 
             if printer is not None:
                 printer.end()
             return event
+        elif isinstance(event, ServerBusy):
+            _warn(event.describe())
     raise RuntimeError("the engine ended without a Finished event")

@@ -6,11 +6,13 @@ import argparse
 from typing import Any
 
 from inference.cli.common import check_limits, print_json
+from inference.cli.remote_args import add_remote_arguments
 from inference.library.library import FitSettings, Library, LibraryEntry
 from inference.memory.fit import human_bytes
 
 HELP = ("List the models Parley knows: its models folder, added folders, the Hugging Face "
-        "cache, LM Studio and GPT4All (headers only; nothing is loaded).")
+        "cache, LM Studio and GPT4All (headers only; nothing is loaded); with --remote URL, "
+        "the models a server serves.")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -19,9 +21,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-layers", type=int, default=0, metavar="N",
                         help="GPU layers the memory fit is judged for (-1 = all)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_remote_arguments(parser, with_model=False)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.remote:
+        from inference.cli.remote_models import list_remote
+
+        return list_remote(args)
     check_limits(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
     library = Library()
     settings = FitSettings.detect(args.ctx, args.gpu_layers)

@@ -18,6 +18,7 @@ class FinishReason(str, Enum):
     LENGTH = "length"              # max tokens reached
     CANCELLED = "cancelled"        # the user stopped it: a normal ending
     CONTEXT_FULL = "context_full"  # the KV cache is full
+    INTERRUPTED = "interrupted"    # a remote engine's stream stopped mid-reply: text is partial
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ INFERENCE_ROOMS: dict[str, set[str]] = {
     "bench": {"common", "llama", "engine", "host", "batching"},
     "server": {"common", "gguf", "library", "engine", "host", "batching"},
     "hub": {"common", "gguf", "memory", "library"},
+    "remote": {"common", "engine"},
     "compare": {"common", "llama", "gguf", "memory", "library", "engine", "host", "perplexity",
                 "quantize", "bench"},
 }
@@ -36,7 +37,8 @@ INFERENCE_ROOMS: dict[str, set[str]] = {
 # feature room only through that room's package (`from app.library import LibraryTableModel`),
 # never a module inside it; `shell` (the window that holds every page) and `dev` use any room.
 APP_SHARED: dict[str, set[str]] = {"data": set(), "engine": {"data"}}
-APP_FEATURES = {"chat", "settings", "library", "hub", "perplexity", "compare", "server"}
+APP_FEATURES = {"chat", "settings", "library", "hub", "perplexity", "compare", "server",
+                "remote"}
 SHELL_HELPERS = {"app.shell.theme", "app.shell.widgets", "app.shell.formatting"}
 QT = {"PySide6", "shiboken6", "superqt"}
 NATIVE = {"ctypes", "llama_cpp"}
