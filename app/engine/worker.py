@@ -91,6 +91,9 @@ class LoadSpec:
     n_gpu_layers: int = 0
     n_threads: int = 0
     template: TemplateSource = TemplateSource()
+    speculative: str = "off"               # speculative decoding (ModelConfig's three fields)
+    draft_model: Path | None = None
+    draft_max: int = ModelConfig.draft_max
 
 
 def default_resolver(choice: str) -> Path:
@@ -116,7 +119,9 @@ class EngineWorker:
         try:
             path = self._resolver(spec.model)
             config = ModelConfig(path=path, n_ctx=spec.n_ctx, n_gpu_layers=spec.n_gpu_layers,
-                                 n_threads=spec.n_threads, template=spec.template)
+                                 n_threads=spec.n_threads, template=spec.template,
+                                 speculative=spec.speculative, draft_model=spec.draft_model,
+                                 draft_max=spec.draft_max)
             engine = self._ensure_engine()
             with self._watch():
                 info = engine.load(config, progress=progress, cancel=cancel)

@@ -97,9 +97,15 @@ class NativeModel:
 
     def __init__(self, path: Path, *, n_gpu_layers: int = 0, use_mmap: bool = True,
                  progress: Callable[[float], None] | None = None,
-                 cancel: CancelToken | None = None, vocab_only: bool = False) -> None:
+                 cancel: CancelToken | None = None, vocab_only: bool = False,
+                 repack: bool = True) -> None:
+        """`repack=False` keeps the weights as stored instead of repacking them for the CPU's
+        matrix kernels: a batch of positions then computes each one bit for bit as a decode of
+        that position alone (with flash attention), which speculative decoding needs."""
         ensure_backend()
         params = llama_cpp.llama_model_default_params()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = repack
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
         if hasattr(params, "use_mmap"):
             params.use_mmap = use_mmap
