@@ -43,9 +43,12 @@ clean:
 # docs/PERFORMANCE.md. BENCH_ARGS="--rounds 5 -t 4" to change the run (see tests/perf/run_bench.py).
 # Then BatchEngine against llama-batched-bench (tests/perf/bench_parallel.py), into its own section
 # of docs/PERFORMANCE.md; BENCH_PARALLEL_ARGS="--rounds 4 -p 256" to change that run.
+# Then speculative decoding against llama-server's n-gram modes (tests/perf/bench_speculative.py);
+# BENCH_SPECULATIVE_ARGS="--rounds 3" to change that run.
 bench: $(STAMP)
 	$(PY) tests/perf/run_bench.py $(BENCH_ARGS)
 	$(PY) tests/perf/bench_parallel.py --section docs/PERFORMANCE.md $(BENCH_PARALLEL_ARGS)
+	$(PY) tests/perf/bench_speculative.py --section docs/PERFORMANCE.md $(BENCH_SPECULATIVE_ARGS)
 
 # 1,000 short replies through the real EngineHost with cancels, reloads and killed engines;
 # fails on RSS growth >= 5 %, fd growth or a child left. Not part of `make test` (~10 minutes).

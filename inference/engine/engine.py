@@ -247,6 +247,12 @@ class Engine:
     def close(self) -> None:
         self.unload()
 
+    def clear_cache(self) -> None:
+        """Forget the cached prompt: the next request is evaluated from its first token."""
+        s = self._require()
+        s.ctx.clear()
+        s.kv_tokens.clear()
+
     # -- prompts ----------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
         return tokenize_chunked(self._require().model, text, add_special=add_bos)

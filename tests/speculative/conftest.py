@@ -24,7 +24,10 @@ def open_engine(path: Path, **settings: object) -> Engine:
     return engine
 
 
-def finish(engine: Engine, request: GenerationRequest) -> Finished:
+def finish(engine: Engine, request: GenerationRequest, fresh: bool = False) -> Finished:
+    """The request's `Finished`; `fresh`: on an empty cache (see test_lossless)."""
+    if fresh:
+        engine.clear_cache()
     events = list(engine.generate(request))
     final = events[-1]
     assert isinstance(final, Finished)

@@ -44,7 +44,7 @@ PROMPTS: dict[str, GenerationRequest] = {
     "text-fox": text("The quick brown fox jumps over the lazy dog. " * 3 + "The quick"),
     "text-story": text("Once upon a time, in a small village by the sea,"),
     "text-table": text("name,age\nAnna,31\nBen,42\nCara,27\n\nname,age\nAnna,31\n"),
-    "text-sample": text(SAMPLE[:1200]),
+    "text-sample": text(SAMPLE[:800]),
     "text-counting": text("one two three four five six seven eight nine ten one two three"),
     "chat-repeat": chat(f"Repeat this exactly: {PASSAGE[:300]}"),
     "chat-summary": chat(f"Summarise this in one sentence, quoting it:\n\n{PASSAGE}"),
@@ -54,12 +54,12 @@ PROMPTS: dict[str, GenerationRequest] = {
     "instruct-code": instruct(f"Add comments to this code:\n\n{CODE}"),
     "instruct-poem": instruct("Write a short poem about the sea."),
     "instruct-list": instruct(f"Continue the list.\n\n{LIST}"),
-    "text-copy-long": text(COPY, max_tokens=96),
+    "text-copy-long": text(COPY, max_tokens=72),
     # the stop string lies deep in the copied text, so the token that ends it was drafted
     "stop-in-draft": text(COPY, max_tokens=96, stop=("thirty years",)),
     # an odd cap inside the copy: the last token allowed is a drafted one
     "max-in-draft": text(COPY, max_tokens=23),
 }
 # fills a small context (FILL_CTX): the passage, then copied on to the end
-FILL_CTX = 384
-FILL = text(PASSAGE[:500] + "\n\n" + PASSAGE[:60], max_tokens=1000)
+FILL_CTX = 256
+FILL = text(PASSAGE[:450] + "\n\n" + PASSAGE[:60], max_tokens=1000)

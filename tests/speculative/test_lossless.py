@@ -19,9 +19,21 @@ CASES = PROMPTS
 COPYING = ("text-copy", "text-copy-long", "stop-in-draft", "max-in-draft")
 
 
+class Reference(dict):
+    """Plain decoding's reply to each case, made when first asked for."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def __missing__(self, name: str) -> Finished:
+        self[name] = finish(self.engine, CASES[name], fresh=True)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
-def reference(plain: Engine) -> dict[str, Finished]:
-    return {name: finish(plain, request) for name, request in CASES.items()}
+def reference(plain: Engine) -> Reference:
+    return Reference(plain)
 
 
 @pytest.fixture(scope="module", params=["lookup", "draft"])
@@ -37,9 +49,12 @@ def speculative(request: pytest.FixtureRequest, starter_model_path: Path,
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_greedy_text_is_the_plain_text(speculative: Engine, reference: dict[str, Finished],
+def test_greedy_text_is_the_plain_text(speculative: Engine, reference: Reference,
                                        name: str) -> None:
-    want, got = reference[name], finish(speculative, CASES[name])
+    # Each case on an empty cache: the exact-batch regime is checked case by case (a cache
+    # that once held more than 256 tokens can leave llama.cpp computing a later reply's
+    # attention by another path on one side; see the report / docs/ARCHITECTURE.md).
+    want, got = reference[name], finish(speculative, CASES[name], fresh=True)
     assert got.text == want.text
     assert got.reason is want.reason
     assert got.stats.output_tokens == want.stats.output_tokens
@@ -67,7 +82,7 @@ def test_a_reply_that_fills_the_context_is_the_plain_one(starter_model_path: Pat
     assert got.stats.accepted_tokens > 0
 
 
-def test_plain_decoding_reports_no_drafts(reference: dict[str, Finished]) -> None:
+def test_plain_decoding_reports_no_drafts(reference: Reference) -> None:
     stats = reference["text-copy"].stats
     assert (stats.draft_tokens, stats.accepted_tokens, stats.acceptance_rate) == (0, 0, None)
 
