@@ -42,6 +42,7 @@ from inference.library.starter import resolve_model  # noqa: E402
 BEGIN, END = "<!-- bench_speculative -->", "<!-- /bench_speculative -->"
 SAMPLE = (ROOT / "resources" / "samples" / "perplexity_sample.txt").read_text(encoding="utf-8")
 N_GEN = 256
+SETTINGS: dict[str, Any] = {"n_gen": N_GEN, "tasks": None}   # -n, --tasks: a shorter run
 N_CTX = 4096
 SERVER_MODES = {"llama-server plain": [],
                 "llama-server ngram-simple": ["--spec-type", "ngram-simple"],
@@ -49,6 +50,11 @@ SERVER_MODES = {"llama-server plain": [],
 
 
 def tasks() -> dict[str, str]:
+    chosen = SETTINGS["tasks"]
+    return {k: v for k, v in all_tasks().items() if not chosen or k in chosen}
+
+
+def all_tasks() -> dict[str, str]:
     passage = SAMPLE[SAMPLE.index("On the northern edge"):][:1500]
     return {
         "copy": f"A passage, and then the same passage copied word for word.\n\n{passage}\n\n"
@@ -69,7 +75,7 @@ def server_binary() -> Path:
 # -- Parley ---------------------------------------------------------------------------------
 def parley_speed(engine: Engine, prompt: str) -> dict[str, float]:
     request = GenerationRequest(Mode.TEXT, text=prompt, sampling=SamplingParams(
-        temperature=0.0, repeat_penalty=1.0, max_tokens=N_GEN))
+        temperature=0.0, repeat_penalty=1.0, max_tokens=SETTINGS["n_gen"]))
     final = [e for e in engine.generate(request) if isinstance(e, Finished)][0]
     s = final.stats
     return {"tps": s.gen_tps or 0.0, "n": s.output_tokens,
@@ -104,7 +110,7 @@ class Server:
         raise SystemExit("llama-server did not become healthy in 120 s")
 
     def speed(self, prompt: str) -> dict[str, float]:
-        body = json.dumps({"prompt": prompt, "n_predict": N_GEN, "temperature": 0.0,
+        body = json.dumps({"prompt": prompt, "n_predict": SETTINGS["n_gen"], "temperature": 0.0,
                            "repeat_penalty": 1.0, "cache_prompt": False}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/completion", data=body,
                                      headers={"Content-Type": "application/json"})
@@ -155,7 +161,10 @@ def one_round(model: Path, threads: int, reverse: bool) -> dict[str, dict[str, d
 
 def _twice(measure: Any, prompt: str) -> dict[str, float]:
     measure(prompt)                        # warm: caches (ngram-mod's pool, the page cache)
-    return measure(prompt)
+    result = measure(prompt)
+    print(f"    {result['tps']:.1f} tok/s, {result['n']} tokens, kept {result['accept']:.0%}",
+          flush=True)
+    return result
 
 
 def render(rounds: list[dict[str, dict[str, dict]]], threads: int, load: tuple) -> str:
@@ -164,11 +173,11 @@ def render(rounds: list[dict[str, dict[str, dict]]], threads: int, load: tuple) 
     names = [n for n in order if n in names]
     lines = [BEGIN, "## Speculative decoding", "",
              f"`tests/perf/bench_speculative.py`: starter model, {threads} threads, greedy, "
-             f"{N_GEN} tokens, n_ctx {N_CTX}, {len(rounds)} rounds (median; each request run "
-             f"twice, the second timed), load average before {load[0]:.1f}. Generation tok/s "
-             f"(drafts kept). Parley lookup drafts at most 6 tokens (the default), k16 at most "
-             f"16. Ratios: Parley's better lookup ÷ Parley plain, and ÷ llama-server's better "
-             f"n-gram mode.", "",
+             f"{SETTINGS['n_gen']} tokens, n_ctx {N_CTX}, {len(rounds)} rounds (median; each "
+             f"request run twice, the second timed), load average before {load[0]:.1f}. "
+             f"Generation tok/s (drafts kept). Parley lookup drafts at most 6 tokens (the "
+             f"default), k16 at most 16. Ratios: Parley's better lookup ÷ Parley plain, and "
+             f"÷ llama-server's better n-gram mode.", "",
              "| task | " + " | ".join(names) + " | lookup ÷ plain | lookup ÷ best server n-gram |",
              "|---" * (len(names) + 3) + "|"]
     for task in tasks():
@@ -204,12 +213,17 @@ def main() -> int:
     parser.add_argument("--model", default="starter")
     parser.add_argument("-t", "--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("-n", "--n-gen", type=int, default=N_GEN, help="tokens per reply")
+    parser.add_argument("--tasks", default="", help="comma-separated subset of "
+                        "copy,rewrite,story")
     parser.add_argument("--section", type=Path, default=None,
                         help="also put the table into this Markdown file's own section")
     args = parser.parse_args()
     import os
 
     load = os.getloadavg()
+    SETTINGS["n_gen"] = args.n_gen
+    SETTINGS["tasks"] = [t for t in args.tasks.split(",") if t] or None
     model = resolve_model(args.model)
     rounds = []
     for i in range(args.rounds):

@@ -62,7 +62,7 @@ def test_greedy_text_is_the_plain_text(speculative: Engine, reference: Reference
     if name in COPYING:                      # drafts were verified and kept
         assert got.stats.accepted_tokens > 0 and got.stats.acceptance_rate is not None
     if name == "stop-in-draft":
-        assert want.reason is FinishReason.STOP and "thirty" in want.text
+        assert want.reason is FinishReason.STOP and want.text.endswith("needed for ")
     if name == "max-in-draft":
         assert want.reason is FinishReason.LENGTH and want.stats.output_tokens == 23
 
