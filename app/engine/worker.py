@@ -98,6 +98,9 @@ class LoadSpec:
     template: TemplateSource = TemplateSource()
     rpc_servers: tuple[str, ...] = ()      # llama.cpp rpc-servers holding offloaded layers
     remote: RemoteEndpoint | None = None
+    speculative: str = "off"               # speculative decoding (ModelConfig's three fields)
+    draft_model: Path | None = None
+    draft_max: int = ModelConfig.draft_max
 
 
 def default_resolver(choice: str) -> Path:
@@ -131,7 +134,9 @@ class EngineWorker:
             path = self._resolver(spec.model)
             config = ModelConfig(path=path, n_ctx=spec.n_ctx, n_gpu_layers=spec.n_gpu_layers,
                                  n_threads=spec.n_threads, template=spec.template,
-                                 rpc_servers=spec.rpc_servers)
+                                 rpc_servers=spec.rpc_servers,
+                                 speculative=spec.speculative, draft_model=spec.draft_model,
+                                 draft_max=spec.draft_max)
             engine = self._ensure_engine()
             with self._watch():
                 info = engine.load(config, progress=progress, cancel=cancel)

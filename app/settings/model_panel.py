@@ -29,6 +29,7 @@ from app.settings.gpu_layers import GpuLayersEstimator, ctx_stops, starter_file
 from app.settings.model_check import model_file_problem
 from app.settings.rpc_field import RpcServersField
 from app.settings.slider_field import FieldSpec, SliderField
+from app.settings.speculative_field import SpeculativeChoice, SpeculativeField
 from app.settings.template_panel import TemplatePanel
 from app.settings.template_preview import PreviewContext, preview_context
 from inference.common.limits import LIMITS
@@ -121,12 +122,14 @@ class ModelPanel(QWidget):
         self.rpc = RpcServersField()
         self.rpc.changed.connect(self._rpc_changed)
         self.rpc.devicesChanged.connect(self._rpc_changed)
+        self.speculative = SpeculativeField()
+        self.speculative.changed.connect(self._settings_changed)
         self.apply_button = QPushButton("Apply (reloads the model)")
         self.apply_button.setAccessibleName(
             "Apply context size, GPU layers, RPC servers and prompt template")
         self.apply_button.clicked.connect(self._apply_clicked)
         for widget in (self.ctx, self.gpu, self.rpc, self.gpu_note, self.template,
-                       self.apply_button):
+                       self.speculative, self.apply_button):
             layout.addWidget(widget)
         self.estimator = GpuLayersEstimator(self.gpu, self.gpu_note, self.ctx)
         self.ctx.valueChanged.connect(self._settings_changed)
@@ -195,9 +198,12 @@ class ModelPanel(QWidget):
         remote = self.engine.endpoint() if choice is None else None
         if remote is not None:
             return LoadSpec(remote.model, remote=remote)
+        speculative = self.speculative.value()
         return LoadSpec(choice or self.choice(), n_ctx=int(self.ctx.value()),
                         n_gpu_layers=int(self.gpu.value()), n_threads=self._n_threads,
-                        template=self.template.source(), rpc_servers=self.rpc.servers())
+                        template=self.template.source(), rpc_servers=self.rpc.servers(),
+                        speculative=speculative.mode.value,
+                        draft_model=speculative.draft_model, draft_max=speculative.draft_max)
 
     def set_conversation(self, request: Callable[[], GenerationRequest | None]) -> None:
         """Where the template editor's preview finds the current conversation."""
@@ -341,6 +347,7 @@ class ModelPanel(QWidget):
         return (int(self.ctx.value()) != loaded.config.n_ctx
                 or int(self.gpu.value()) != loaded.config.n_gpu_layers
                 or self.rpc.servers() != loaded.config.rpc_servers
+                or self.speculative.value() != SpeculativeChoice.of(loaded.config)
                 or (self._on_loaded_model()
                     and self.template.source() != loaded.config.template))
 

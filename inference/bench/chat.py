@@ -41,6 +41,7 @@ class ChatBench:
     tpot_s: tuple[float, ...]        # turns with ≥ 2 output tokens only
     finish_reasons: tuple[str, ...]
     engine_rss_bytes: int | None = None   # the engine process after the turns (host child)
+    acceptance_rate: tuple[float, ...] = ()   # speculative decoding: per turn that drafted
 
     @property
     def ttft_median(self) -> float | None:
@@ -123,7 +124,9 @@ def run_chat_turns(config: ModelConfig, n_prompt: int, n_gen: int, reps: int, *,
         cached_tokens=tuple(s.cached_tokens for s in stats),
         ttft_s=tuple(s.ttft_s for s in stats if s.ttft_s is not None),
         tpot_s=tuple(s.tpot_s for s in stats if s.tpot_s is not None),
-        finish_reasons=tuple(f.reason.value for f in finished), engine_rss_bytes=engine_rss)
+        finish_reasons=tuple(f.reason.value for f in finished), engine_rss_bytes=engine_rss,
+        acceptance_rate=tuple(s.acceptance_rate for s in stats
+                              if s.acceptance_rate is not None))
 
 
 def _engine_rss(engine: EngineAPI) -> int | None:

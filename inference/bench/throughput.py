@@ -59,6 +59,9 @@ class BenchSettings:
     warmup: bool = True
     seed: int = 42
     rpc_servers: tuple[str, ...] = ()   # llama.cpp rpc-servers holding the offloaded layers
+    speculative: str = "off"       # the chat turn's speculative decoding (ModelConfig)
+    draft_model: Path | None = None
+    draft_max: int = ModelConfig.draft_max
 
     @property
     def n_threads(self) -> int:
@@ -210,7 +213,8 @@ def chat_config(s: BenchSettings) -> ModelConfig:
     n_ctx = max(s.chat_ctx, s.n_prompt + s.n_gen + 64)
     return ModelConfig(s.model, n_ctx=n_ctx, n_gpu_layers=s.gpu_layers, n_threads=s.n_threads,
                        n_batch=s.n_batch, n_ubatch=s.n_ubatch, flash_attn=s.flash_attn,
-                       seed=s.seed, rpc_servers=s.rpc_servers)
+                       seed=s.seed, rpc_servers=s.rpc_servers, speculative=s.speculative,
+                       draft_model=s.draft_model, draft_max=s.draft_max)
 
 
 def measure_memory(model: NativeModel, s: BenchSettings, rss_before: int,

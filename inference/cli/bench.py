@@ -12,9 +12,11 @@ from inference.bench.throughput import BenchResult, BenchSettings, chat_config, 
 from inference.cli.common import (
     add_model_argument,
     add_rpc_argument,
+    add_speculative_arguments,
     check_limits,
     model_path,
     print_json,
+    speculative_settings,
     warn_about_threads,
 )
 from inference.common.limits import MAX_SEQ
@@ -47,6 +49,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="aggregate speed with B sequences at once through the batch "
                              "engine, as llama-batched-bench (e.g. 1,2,4,8); -p / -n per "
                              "sequence")
+    add_speculative_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -73,7 +76,8 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
         model=model_path(args), threads=args.threads, n_prompt=args.n_prompt,
         n_gen=args.n_gen, reps=args.repetitions, n_batch=args.batch_size,
         n_ubatch=args.ubatch_size, gpu_layers=args.gpu_layers, chat_ctx=args.ctx,
-        chat=not args.no_chat, prefer_host=not args.in_process, rpc_servers=args.rpc)
+        chat=not args.no_chat, prefer_host=not args.in_process, rpc_servers=args.rpc,
+        **speculative_settings(args))
     if settings.chat:
         chat_config(settings)        # its context (ctx, or -p + -n + 64) within the limits too
     return settings
@@ -144,6 +148,9 @@ def format_table(r: BenchResult) -> str:
         if r.tpot_s is not None:
             lines.append(f"  TPOT median {r.tpot_s * 1000:.2f} ms = {1 / r.tpot_s:.1f} tok/s "
                          f"(min {min(c.tpot_s) * 1000:.2f}, max {max(c.tpot_s) * 1000:.2f})")
+        if c.acceptance_rate:
+            lines.append("  speculative: drafts kept "
+                         + ", ".join(f"{a:.0%}" for a in c.acceptance_rate))
     if r.memory:
         m = r.memory
         lines.append(f"\nmemory (engine process, n_ctx={m.n_ctx}): RSS {m.rss_bytes / MIB:.0f} MiB"

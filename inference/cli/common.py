@@ -20,6 +20,7 @@ from inference.common.text_files import decode_text
 from inference.engine.config import KV_CACHE_TYPES, ModelConfig
 from inference.engine.template_source import TemplateSource
 from inference.library.starter import resolve_model
+from inference.speculative.settings import DEFAULT_DRAFT_MAX, DRAFT_MAX_LIMIT, SpeculativeMode
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +73,39 @@ def add_template_argument(parser: argparse.ArgumentParser) -> None:
                         "the model's own; one that fails is an error, never a silent fallback")
 
 
+def add_speculative_arguments(parser: argparse.ArgumentParser) -> None:
+    """--speculative lookup|draft, --draft-model FILE, --draft-max K (README § Speculative
+    decoding)."""
+    parser.add_argument("--speculative", default="off", metavar="off|lookup|draft",
+                        choices=[m.value for m in SpeculativeMode],
+                        help="speculative decoding: draft tokens by n-gram lookup in the prompt "
+                        "and reply, or with --draft-model, and verify them in one batch (the "
+                        "text is the same as without)")
+    parser.add_argument("--draft-model", metavar="FILE",
+                        help="the draft model (a smaller GGUF of the same vocabulary) for "
+                        "--speculative draft")
+    parser.add_argument("--draft-max", type=int, default=DEFAULT_DRAFT_MAX, metavar="K",
+                        help=f"the longest draft (1…{DRAFT_MAX_LIMIT}, default "
+                        f"{DEFAULT_DRAFT_MAX}); the length adapts below it")
+
+
+def speculative_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """ModelConfig's speculative fields from the flags (none where the command has no flags);
+    --draft-model alone means --speculative draft."""
+    mode = getattr(args, "speculative", "off")
+    draft = getattr(args, "draft_model", None)
+    if draft and mode == "off":
+        mode = "draft"
+    if draft and mode == "draft":
+        draft_path = resolve_model(draft)
+        if not draft_path.is_file():
+            raise ParleyError(f"no such draft model file: {draft_path}")
+    else:
+        draft_path = None
+    return {"speculative": mode, "draft_model": draft_path,
+            "draft_max": getattr(args, "draft_max", DEFAULT_DRAFT_MAX)}
+
+
 def template_source_from_args(args: argparse.Namespace) -> TemplateSource:
     """The template --chat-template-file names (read now, one-line errors), else the file's."""
     path = getattr(args, "chat_template_file", None)
@@ -99,7 +133,7 @@ def model_config(args: argparse.Namespace, **extra: Any) -> ModelConfig:
                        insist=getattr(args, "insist", False),
                        cache_type_k=args.cache_type_k, cache_type_v=args.cache_type_v,
                        flash_attn=args.flash_attn, rpc_servers=getattr(args, "rpc", ()),
-                       **extra)
+                       **speculative_settings(args), **extra)
 
 
 def read_text_file(path: str, max_bytes: int | None = None) -> str:

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from inference.cli.common import (
     add_load_arguments,
+    add_speculative_arguments,
     add_template_argument,
     cancel_on_signals,
     model_config,
@@ -58,6 +59,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
                         help="stop when this text appears (repeatable)")
     add_load_arguments(parser)
+    add_speculative_arguments(parser)
     add_template_argument(parser)
     add_remote_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end "

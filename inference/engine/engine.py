@@ -35,6 +35,7 @@ from inference.engine.prompts import BuiltPrompt, TemplateChoice, build_prompt
 from inference.engine.reasoning import THINK, ReasoningFormat, detect_reasoning
 from inference.engine.requests import GenerationRequest, Mode
 from inference.engine.sampling import REPEAT_LAST_N
+from inference.engine.speculation import speculative_decode
 from inference.engine.streaming import ReplyStream
 from inference.engine.template_check import template_for
 from inference.engine.template_source import TemplateKind
@@ -47,6 +48,8 @@ from inference.llama.sampler import SamplerChain
 from inference.memory.device_split import DeviceShare
 from inference.perplexity.measure import PerplexityResult, compute_perplexity
 from inference.perplexity.measure import ProgressCallback as PerplexityProgress
+from inference.speculative.drafter import Drafter
+from inference.speculative.factory import open_drafter
 
 LIVE_STATS_EVERY_S = 0.2
 
@@ -82,7 +85,8 @@ def open_session(config: ModelConfig, progress: ProgressCallback | None = None,
     try:
         model = NativeModel(config.path, n_gpu_layers=config.n_gpu_layers,
                             use_mmap=config.use_mmap, progress=progress, cancel=cancel,
-                            rpc_servers=config.rpc_servers, cpu_repack=config.cpu_repack)
+                            rpc_servers=config.rpc_servers,
+                            cpu_repack=config.cpu_repack and not config.batch_exact)
     except UnsupportedArchitectureError:
         raise
     except ModelLoadError as exc:
@@ -90,7 +94,7 @@ def open_session(config: ModelConfig, progress: ProgressCallback | None = None,
     try:
         ctx = NativeContext(model, n_ctx=config.n_ctx, n_batch=config.n_batch,
                             n_ubatch=config.n_ubatch, n_threads=config.threads,
-                            flash_attn=config.flash_attn, n_seq_max=n_seq_max,
+                            flash_attn=config.attention, n_seq_max=n_seq_max,
                             type_k=config.cache_type_k, type_v=config.cache_type_v)
     except ModelLoadError:
         model.close()
@@ -219,6 +223,7 @@ class Engine:
 
     def __init__(self) -> None:
         self._session: Session | None = None
+        self._drafter: Drafter | None = None       # speculative decoding (ModelConfig)
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -228,16 +233,33 @@ class Engine:
     def load(self, config: ModelConfig, progress: ProgressCallback | None = None,
              cancel: CancelToken | None = None) -> LoadedModel:
         self.unload()
-        self._session = open_session(config, progress, cancel)
-        return self._session.loaded
+        self._session = s = open_session(config, progress, cancel)
+        try:
+            self._drafter = open_drafter(config.speculative, config.draft_max,
+                                         config.draft_model, s.model, s.ctx,
+                                         n_threads=config.threads,
+                                         n_gpu_layers=config.n_gpu_layers)
+        except BaseException:
+            self.unload()
+            raise
+        return s.loaded
 
     def unload(self) -> None:
+        if self._drafter is not None:
+            self._drafter.close()
+            self._drafter = None
         if self._session is not None:
             self._session.close()
             self._session = None
 
     def close(self) -> None:
         self.unload()
+
+    def clear_cache(self) -> None:
+        """Forget the cached prompt: the next request is evaluated from its first token."""
+        s = self._require()
+        s.ctx.clear()
+        s.kv_tokens.clear()
 
     # -- prompts ----------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
@@ -303,7 +325,11 @@ class Engine:
         return None
 
     def _decode_loop(self, s: Session, run: ReplyRun,
-                     cancel: CancelToken) -> Iterator[GenerationEvent]:
+                     cancel: CancelToken) -> Generator[GenerationEvent, None, FinishReason]:
+        if self._drafter is not None:
+            return (yield from speculative_decode(
+                s.ctx, s.kv_tokens, run, self._drafter,
+                lambda code, position: self._decode_failed(s, code, cancel, position)))
         for _ in range(run.built.max_tokens):
             token = run.sampler.sample(s.ctx)
             events, reason = run.take(token, len(s.kv_tokens))

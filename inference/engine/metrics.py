@@ -26,6 +26,9 @@ DEFINITIONS: dict[str, str] = {
     "itl_p50_s": "Median inter-token latency (time between consecutive tokens).",
     "itl_p95_s": "95th percentile inter-token latency.",
     "context_used": "Tokens in the KV cache ÷ context size (n_ctx).",
+    "acceptance_rate": "Speculative decoding: drafted tokens the model kept ÷ tokens drafted.",
+    "mean_accepted": "Speculative decoding: drafted tokens kept per verified draft (each "
+                     "verification also yields one token of the model's own).",
 }
 
 
@@ -44,6 +47,10 @@ class GenerationStats:
     total_s: float = 0.0
     n_ctx: int = 0
     context_tokens: int = 0          # tokens in the KV cache when the reply ended
+    draft_tokens: int = 0            # speculative decoding: tokens drafted …
+    accepted_tokens: int = 0         # … of which the model kept these
+    acceptance_rate: float | None = None
+    mean_accepted: float | None = None
 
     @property
     def context_used(self) -> float:
@@ -72,6 +79,8 @@ class GenerationStats:
             parts.append(f"{self.gen_tps:.1f} tok/s")
         if self.prefill_tps is not None:
             parts.append(f"prefill {self.prefill_tps:.0f} tok/s")
+        if self.acceptance_rate is not None:
+            parts.append(f"drafts {self.acceptance_rate:.0%} kept")
         return " · ".join(parts)
 
 
@@ -85,6 +94,15 @@ class StatsClock:
     t0: float = field(default_factory=time.perf_counter)
     token_times: list[float] = field(default_factory=list)
     answer_time: float | None = None     # when the answer's first text was ready
+    drafts: int = 0                      # speculative decoding: drafts verified,
+    drafted: int = 0                     # the tokens they held,
+    accepted: int = 0                    # and those the model kept
+
+    def verified(self, drafted: int, accepted: int) -> None:
+        """One draft of `drafted` tokens was verified and its first `accepted` kept."""
+        self.drafts += 1
+        self.drafted += drafted
+        self.accepted += accepted
 
     def token(self) -> float:
         now = time.perf_counter()
@@ -118,6 +136,10 @@ class StatsClock:
             total_s=(times[-1] if n else time.perf_counter()) - self.t0,
             n_ctx=self.n_ctx,
             context_tokens=context_tokens,
+            draft_tokens=self.drafted,
+            accepted_tokens=self.accepted,
+            acceptance_rate=self.accepted / self.drafted if self.drafted else None,
+            mean_accepted=self.accepted / self.drafts if self.drafts else None,
         )
 
 

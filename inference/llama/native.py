@@ -105,6 +105,10 @@ class NativeModel:
                  progress: Callable[[float], None] | None = None,
                  cancel: CancelToken | None = None, vocab_only: bool = False,
                  rpc_servers: Sequence[str] = (), cpu_repack: bool = True) -> None:
+        """`cpu_repack=False` keeps the weights as stored instead of repacking them for the
+        CPU's matrix kernels (llama.cpp's --no-repack): the plain kernels an rpc-server runs, and
+        a batch of positions then computes each one bit for bit as a decode of that position
+        alone (with flash attention), which speculative decoding needs."""
         ensure_backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers < 0 else n_gpu_layers
