@@ -20,11 +20,12 @@ from inference.cli.common import (
 )
 from inference.cli.engine_factory import open_engine
 from inference.common.cancel import CancelToken
-from inference.common.errors import Cancelled, EngineCrashedError
+from inference.common.errors import Cancelled, EngineCrashedError, InvalidSettingError
 from inference.engine.events import Finished, GenerationEvent, TokenEvent
 from inference.engine.reply_text import PlainReply
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
+from inference.inspector.openai_shape import MAX_TOP_LOGPROBS, chat_logprobs
 
 HELP = "Generate text from a model in chat, text or instruct mode."
 PROMPT_FILE_LIMIT = 16 << 20      # bytes; far beyond any context, and /dev/zero ends here
@@ -52,11 +53,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_template_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end "
                         "(the answer as \"text\", the thinking as \"reasoning\")")
+    parser.add_argument("--top-logprobs", type=int, metavar="N", default=None,
+                        help="with --json: add \"logprobs\", one entry per generated token with "
+                        f"its N (0…{MAX_TOP_LOGPROBS}) most likely alternatives, in the shape "
+                        "of OpenAI's chat logprobs")
     parser.add_argument("--hide-reasoning", action="store_true",
                         help="plain text: print the answer only, not the model's thinking")
 
 
 def build_request(args: argparse.Namespace) -> GenerationRequest:
+    top = args.top_logprobs
+    if top is not None and not args.json:
+        raise InvalidSettingError("--top-logprobs needs --json")
+    if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise InvalidSettingError(f"--top-logprobs must be between 0 and {MAX_TOP_LOGPROBS}, "
+                                  f"got {top}")
     prompt = (args.prompt if args.prompt is not None
               else read_text_file(args.prompt_file, max_bytes=PROMPT_FILE_LIMIT))
     sampling = SamplingParams(**{name: getattr(args, name) for name in SAMPLING_RANGES},
@@ -65,9 +76,10 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
     special = args.special_tokens_in_text
     if mode is Mode.CHAT:
         return GenerationRequest(mode, (Message("user", prompt),), system=args.system,
-                                 sampling=sampling, parse_special_in_user_text=special)
+                                 sampling=sampling, parse_special_in_user_text=special,
+                                 inspect_top=top)
     return GenerationRequest(mode, text=prompt, system=args.system, sampling=sampling,
-                             parse_special_in_user_text=special)
+                             parse_special_in_user_text=special, inspect_top=top)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = finished.to_dict()
         data["warnings"] = [*loaded.warnings, *finished.warnings]
+        if finished.inspection is not None:
+            data["logprobs"] = chat_logprobs(finished.inspection, args.top_logprobs)
         print_json(data)
     else:
         sys.stdout.write("\n")
