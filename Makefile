@@ -42,10 +42,12 @@ clean:
 # Parley vs llama.cpp's own llama-bench / llama-perplexity, alternated in one run; writes
 # docs/PERFORMANCE.md. BENCH_ARGS="--rounds 5 -t 4" to change the run (see tests/perf/run_bench.py).
 # Then BatchEngine against llama-batched-bench (tests/perf/bench_parallel.py), into its own section
-# of docs/PERFORMANCE.md; BENCH_PARALLEL_ARGS="--rounds 4 -p 256" to change that run.
+# of docs/PERFORMANCE.md; BENCH_PARALLEL_ARGS="--rounds 4 -p 256" to change that run. Then the token
+# inspector's cost (tests/perf/bench_inspector.py), off against on, into its section.
 bench: $(STAMP)
 	$(PY) tests/perf/run_bench.py $(BENCH_ARGS)
 	$(PY) tests/perf/bench_parallel.py --section docs/PERFORMANCE.md $(BENCH_PARALLEL_ARGS)
+	$(PY) tests/perf/bench_inspector.py --section docs/PERFORMANCE.md $(BENCH_INSPECTOR_ARGS)
 
 # 1,000 short replies through the real EngineHost with cancels, reloads and killed engines;
 # fails on RSS growth >= 5 %, fd growth or a child left. Not part of `make test` (~10 minutes).

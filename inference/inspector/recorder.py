@@ -47,6 +47,7 @@ class ChoiceRecorder:
         self.n_top = n_top
         self.last: TokenChoice | None = None
         self._row = np.zeros(0, np.float32)
+        self._weights = np.zeros(0, np.float32)
         self._snapshots: list[_Snapshot] = []
 
     def raw(self, logits: np.ndarray) -> None:
@@ -69,11 +70,7 @@ class ChoiceRecorder:
     def drawn(self, token: int, greedy: bool) -> TokenChoice:
         """The token the chain drew (by its last stage: greedy or a seeded draw)."""
         row = self._row
-        peak = float(row.max())
-        weights = np.exp(row - peak)
-        total = float(weights.sum(dtype=np.float64))
-        log_total = peak + float(np.log(total))
-        entropy = log_total - float(np.dot(weights, row)) / total
+        log_total, entropy = self._softmax(row)
         snaps = self._snapshots
         pool_ids, pool_logits, complete, cut = self._pool()
         ids = self._candidates(token, pool_ids)
@@ -95,6 +92,18 @@ class ChoiceRecorder:
         return choice
 
     # -- the parts -----------------------------------------------------------------------
+    def _softmax(self, row: np.ndarray) -> tuple[float, float]:
+        """log Σ exp(logit) over the whole vocabulary, and the entropy (nats)."""
+        peak = float(row.max())
+        if self._weights.shape != row.shape:
+            self._weights = np.empty_like(row)
+        weights = self._weights            # kept: a fresh 1 MB array a token costs page faults
+        np.subtract(row, np.float32(peak), out=weights)
+        np.exp(weights, out=weights)
+        total = float(weights.sum())       # float32 pairwise: ~1e-6 relative over 262k terms
+        log_total = peak + float(np.log(total))
+        return log_total, log_total - float(np.dot(weights, row)) / total
+
     def _candidates(self, token: int, pool_ids: np.ndarray) -> np.ndarray:
         """Top n_top by raw logit, then the top n_top after the penalties that are not among
         them, then the drawn token if it is not yet there."""
@@ -150,12 +159,8 @@ class ChoiceRecorder:
     def _probs(snap: _Snapshot, ids: np.ndarray) -> np.ndarray:
         log_total = log_sum_exp(snap.logits)
         if snap.ids is None:
-            values = snap.logits[ids]
-        else:
-            order = np.argsort(snap.ids, kind="stable")
-            sorted_ids = snap.ids[order]
-            at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-            found = sorted_ids[at] == ids
-            values = np.where(found, snap.logits[order[at]], -np.inf)
-        with np.errstate(invalid="ignore"):
-            return np.exp(values.astype(np.float64) - log_total).astype(np.float32)
+            values = snap.logits[ids].astype(np.float64)
+        else:                              # a few hundred survivors at most: a dict is cheapest
+            at = dict(zip(snap.ids.tolist(), snap.logits.tolist(), strict=True))
+            values = np.array([at.get(t, -np.inf) for t in ids.tolist()], np.float64)
+        return np.exp(values - log_total).astype(np.float32)

@@ -229,7 +229,8 @@ class _Candidates:
         """The array over `logits`, unsorted and nothing selected, for llama_sampler_apply."""
         self._view["id"] = self._ids
         self._view["logit"] = logits
-        self._view["p"] = 0.0
+        # `p` is left as it was: every llama.cpp sampler that reads it (top-p, dist) writes it
+        # first (llama_sampler_softmax_impl), and resetting 262k floats costs ~0.1 ms a token
         self._array.size, self._array.selected, self._array.sorted = len(self._ids), -1, False
         return ctypes.byref(self._array)
 
