@@ -18,6 +18,7 @@ from app.engine.worker import ReasoningPiece
 from inference.engine.events import Finished
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
+from inference.inspector.codec import encode
 
 
 class ModeRun(QObject):
@@ -117,8 +118,9 @@ class ModeRun(QObject):
         if not self._busy or self._reply is None:
             return
         try:
+            record = encode(fin.inspection) if fin.inspection is not None else None
             self.recorder.finish(self._reply, fin.reason.value, fin.stats, fin.text,
-                                 fin.reasoning)
+                                 fin.reasoning, record)
         finally:
             self._end()
         self.finished.emit(fin)

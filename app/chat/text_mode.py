@@ -1,24 +1,29 @@
 """Text mode: a notebook-style editor; the model continues the text in place (no template).
 
 The user can edit anything (including what the model wrote) and continue again. The newest
-continuation is tinted until the next one starts.
+continuation is tinted until the next one starts; with "Colour tokens" on, the token inspector
+records it and each of its tokens is coloured by its probability instead (a click opens the
+token's inspector, app.inspector).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from app.chat.footer import footer_text
 from app.chat.mode_run import ModeRun
 from app.chat.request_builder import RunSettings, text_request
 from app.chat.run_row import run_row
+from app.inspector import InspectorDialog, TokenHeat
 from app.shell.theme import LIGHT, Palette
 from inference.engine.events import Finished
 from inference.engine.requests import GenerationRequest
+from inference.inspector.choice import DEFAULT_TOP, Inspection
 
 TEMPLATE = "none: the text is sent exactly as written"
 
@@ -52,7 +57,18 @@ class TextModePage(QWidget):
                            self.continue_text, self.run.stop)
         self.continue_button, self.stop_button, self.stats = (
             self.row.go, self.row.stop, self.row.stats)
+        self.colour_tokens = QCheckBox("Colour tokens")
+        self.colour_tokens.setObjectName("colourTokens")
+        self.colour_tokens.setToolTip(
+            "Record how each new token was chosen and colour it by its probability (as the "
+            "perplexity heatmap); click a token to see its candidates at each sampler stage")
+        self.colour_tokens.toggled.connect(self._colour_toggled)
+        self.row.layout.insertWidget(self.row.layout.count() - 1, self.colour_tokens)
         layout.addLayout(self.row.layout)
+        self.heat = TokenHeat(self.editor)
+        self.heat.tokenClicked.connect(self.inspect_token)
+        self.inspection: Inspection | None = None
+        self.inspector: InspectorDialog | None = None
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.continue_text,
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -64,9 +80,25 @@ class TextModePage(QWidget):
 
     def set_palette(self, palette: Palette) -> None:
         self._palette = palette
+        self.heat.palette = palette
 
     def request(self) -> GenerationRequest:
-        return text_request(self.editor.toPlainText(), self._settings())
+        request = text_request(self.editor.toPlainText(), self._settings())
+        return replace(request, inspect_top=DEFAULT_TOP) if self.colour_tokens.isChecked() \
+            else request
+
+    def inspect_token(self, index: int) -> None:
+        """Open the inspector on token `index` of the last continuation."""
+        if self.inspection is None:
+            return
+        self.inspector = InspectorDialog(self.inspection, index, self._palette, self)
+        self.inspector.show()
+
+    def _colour_toggled(self, on: bool) -> None:
+        if on and self.inspection is not None:
+            self.heat.show(self.inspection, self._start)
+        elif not on:
+            self.heat.clear()
 
     def preview_request(self) -> GenerationRequest | None:
         return self.request() if self.editor.toPlainText().strip() else None
@@ -79,6 +111,8 @@ class TextModePage(QWidget):
             self.errorOccurred.emit("Write some text first; the model continues it.")
             return
         self._clear_tint()
+        self.heat.clear()
+        self.inspection = None
         self._start = len(document)
         self.stats.setText("")
         if not self.run.start(self.request(), document, self._settings()):
@@ -109,6 +143,10 @@ class TextModePage(QWidget):
     def _finished(self, fin: Finished) -> None:
         self.stats.setText(footer_text(fin.stats.to_dict(), fin.reason.value, False))
         self.editor.setCurrentCharFormat(QTextCharFormat())
+        self.inspection = fin.inspection
+        if fin.inspection is not None and self.colour_tokens.isChecked():
+            self._clear_tint()
+            self.heat.show(fin.inspection, self._start)
 
     def _failed(self, message: str) -> None:
         self.errorOccurred.emit(message)

@@ -36,7 +36,8 @@ INFERENCE_ROOMS: dict[str, set[str]] = {
 # feature room only through that room's package (`from app.library import LibraryTableModel`),
 # never a module inside it; `shell` (the window that holds every page) and `dev` use any room.
 APP_SHARED: dict[str, set[str]] = {"data": set(), "engine": {"data"}}
-APP_FEATURES = {"chat", "settings", "library", "hub", "perplexity", "compare", "server"}
+APP_FEATURES = {"chat", "settings", "library", "hub", "perplexity", "compare", "server",
+                "inspector"}
 SHELL_HELPERS = {"app.shell.theme", "app.shell.widgets", "app.shell.formatting"}
 QT = {"PySide6", "shiboken6", "superqt"}
 NATIVE = {"ctypes", "llama_cpp"}
