@@ -92,7 +92,19 @@ class TextModePage(QWidget):
         if self.inspection is None:
             return
         self.inspector = InspectorDialog(self.inspection, index, self._palette, self)
+        self.inspector.continueFrom.connect(self.continue_from)
         self.inspector.show()
+
+    def continue_from(self, position: int, token: int) -> None:
+        """Branch the last continuation at token `position` with `token` in its place: the
+        text up to it stays, the candidate's text follows, and the model goes on from there."""
+        inspection = self.inspection
+        begin = next((b for b, _, i in self.heat.spans if i == position), None)
+        if inspection is None or begin is None or self.run.busy:
+            return
+        kept = self.editor.toPlainText()[:begin]
+        self.editor.setPlainText(kept + inspection.texts[token].decode("utf-8", "replace"))
+        self.continue_text()
 
     def _colour_toggled(self, on: bool) -> None:
         if on and self.inspection is not None:

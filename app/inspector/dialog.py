@@ -4,12 +4,14 @@ that re-shape the distribution from the stored candidates at once (no model call
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QSlider,
     QVBoxLayout,
@@ -29,7 +31,10 @@ KNOBS: dict[str, tuple[str, int, int]] = {
 
 
 class InspectorDialog(QDialog):
-    """Token `position` of `inspection`, with "what if" for the four shaping settings."""
+    """Token `position` of `inspection`, with "what if" for the four shaping settings and
+    `continueFrom(position, token)` when the user asks to go on from here with a candidate."""
+
+    continueFrom = Signal(int, int)
 
     def __init__(self, inspection: Inspection, position: int, palette: Palette = LIGHT,
                  parent: QWidget | None = None) -> None:
@@ -76,6 +81,17 @@ class InspectorDialog(QDialog):
         side.addWidget(self.definitions)
         side.addWidget(QLabel("<b>What if</b> (from the stored candidates; no model call)"))
         side.addLayout(form)
+        self.candidates = QComboBox(self)
+        self.candidates.setObjectName("inspectorCandidate")
+        for index in self.chart.rows:
+            self.candidates.addItem(self.chart.label(index), int(choice.ids[index]))
+        self.candidates.setCurrentIndex(self.chart.rows.index(drawn))
+        self.continue_button = QPushButton("Continue from here with this token", self)
+        self.continue_button.setToolTip("Keep the reply up to this token, put the chosen "
+                                        "candidate in its place and let the model go on")
+        self.continue_button.clicked.connect(self._continue)
+        side.addWidget(self.candidates)
+        side.addWidget(self.continue_button)
         side.addStretch(1)
         body = QHBoxLayout()
         body.addWidget(scroll, 3)
@@ -90,6 +106,10 @@ class InspectorDialog(QDialog):
         """What the what-if sliders say now."""
         v = {key: self.sliders[key].value() / steps for key, (_, steps, _) in KNOBS.items()}
         return Shaping(v["temperature"], int(v["top_k"]), v["top_p"], v["min_p"])
+
+    def _continue(self) -> None:
+        self.continueFrom.emit(self.position, int(self.candidates.currentData()))
+        self.accept()
 
     def _reshape(self) -> None:
         shaping = self.shaping()

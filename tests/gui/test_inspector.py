@@ -127,6 +127,20 @@ def test_text_mode_records_colours_and_stores_the_tokens(qtbot, qapp,
         reply_msg = ctx.store.messages(conv)[-1]
         stored = decode(ctx.store.inspection(reply_msg.id))
         assert [c.token for c in stored.choices] == [c.token for c in page.inspection.choices]
+        # branch at the second token with another candidate: the text up to it stays
+        first = page.inspection.pieces[0].decode()
+        page.inspect_token(1)
+        dialog = page.inspector
+        other = next(i for i in range(dialog.candidates.count())
+                     if dialog.candidates.itemData(i) != dialog.choice.token)
+        dialog.candidates.setCurrentIndex(other)
+        chosen = page.inspection.texts[dialog.candidates.itemData(other)].decode()
+        old = page.inspection
+        qtbot.mouseClick(dialog.continue_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.inspection is not None and page.inspection is not old
+                        and not page.run.busy, timeout=120_000)
+        assert page.editor.toPlainText().startswith(PROMPT + first + chosen)
+        assert page.heat.spans[0][0] == len(PROMPT + first + chosen)
         page.colour_tokens.setChecked(False)
         assert page.heat.spans == []
     finally:
