@@ -4,5 +4,6 @@ through the sampler chain, the definitions the sliders' tooltips give, and "what
 
 from app.inspector.dialog import InspectorDialog
 from app.inspector.heat import TokenHeat
+from app.inspector.reply_tokens import ReplyTokensDialog
 
-__all__ = ["InspectorDialog", "TokenHeat"]
+__all__ = ["InspectorDialog", "ReplyTokensDialog", "TokenHeat"]

@@ -146,3 +146,56 @@ def test_text_mode_records_colours_and_stores_the_tokens(qtbot, qapp,
     finally:
         window.close()
         ctx.store.close()
+
+
+def test_chat_records_a_conversation_once_asked_and_inspects_its_replies(
+        qtbot, qapp, starter_model_path: Path) -> None:
+    """Inspect tokens on a reply that was not recorded turns recording on for the
+    conversation (off by default); the next reply is recorded, and Inspect tokens then shows
+    its tokens coloured, a click opening the token's inspector."""
+    from app.chat.message_actions import MessageAction
+    from app.shell.context import AppContext
+    from app.shell.theme import ThemeManager
+    from app.shell.window import MainWindow
+    from inference.common.paths import parley_paths
+    from inference.host.host import EngineHost
+    from tests.support.gui_window import this_build
+
+    models = parley_paths().ensure().models
+    (models / starter_model_path.name).symlink_to(starter_model_path)
+    ctx = AppContext.create(EngineHost, build_reader=this_build)
+    window = MainWindow(ctx, ThemeManager(qapp, "light"))
+    qtbot.addWidget(window)
+    window.model_panel.set_model_settings(512, 0, n_threads=1)
+    window.show()
+    try:
+        qtbot.mouseClick(window.welcome.starter_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: ctx.client.loaded is not None, timeout=120_000)
+        window.set_mode(Mode.CHAT)
+        window.settings_panel.fields["max_tokens"].set_value(6)
+        controller, actions = window.controller, window.wiring.actions
+
+        def send(text: str) -> None:
+            window.composer.set_text(text)
+            qtbot.keyClick(window.composer.input, Qt.Key.Key_Return)
+            qtbot.waitUntil(lambda: controller.busy, timeout=10_000)
+            qtbot.waitUntil(lambda: not controller.busy, timeout=120_000)
+
+        send("Hello")
+        conv = controller.conversation_id
+        assert not ctx.store.inspect_tokens(conv)                   # off by default
+        last = window.transcript.rowCount() - 1
+        actions.trigger(MessageAction.INSPECT, last)
+        assert ctx.store.inspect_tokens(conv)                       # asked: now on
+        send("Tell me more")
+        last = window.transcript.rowCount() - 1
+        reply_id = window.transcript.message_at(last).message_id
+        assert ctx.store.inspection(reply_id) is not None
+        actions.trigger(MessageAction.INSPECT, last)
+        tokens = actions.tokens
+        assert tokens.isVisible() and tokens.heat.spans
+        tokens.inspect_token(0)
+        assert tokens.inspector is not None and tokens.inspector.isVisible()
+    finally:
+        window.close()
+        ctx.store.close()
