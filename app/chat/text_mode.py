@@ -91,7 +91,8 @@ class TextModePage(QWidget):
         """Open the inspector on token `index` of the last continuation."""
         if self.inspection is None:
             return
-        self.inspector = InspectorDialog(self.inspection, index, self._palette, self)
+        self.inspector = InspectorDialog(self.inspection, index, self._palette, self,
+                                         branching=True)
         self.inspector.continueFrom.connect(self.continue_from)
         self.inspector.show()
 

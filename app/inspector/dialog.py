@@ -37,7 +37,7 @@ class InspectorDialog(QDialog):
     continueFrom = Signal(int, int)
 
     def __init__(self, inspection: Inspection, position: int, palette: Palette = LIGHT,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, branching: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("tokenInspector")
         self.inspection, self.position = inspection, position
@@ -92,6 +92,9 @@ class InspectorDialog(QDialog):
         self.continue_button.clicked.connect(self._continue)
         side.addWidget(self.candidates)
         side.addWidget(self.continue_button)
+        # only where the view can go on from a token (the Text view); hidden, not dead
+        self.candidates.setVisible(branching)
+        self.continue_button.setVisible(branching)
         side.addStretch(1)
         body = QHBoxLayout()
         body.addWidget(scroll, 3)

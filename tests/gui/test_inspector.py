@@ -122,6 +122,7 @@ def test_text_mode_records_colours_and_stores_the_tokens(qtbot, qapp,
         assert page.heat.spans and page.heat.spans[0][0] == len(PROMPT)
         page.inspect_token(0)
         assert page.inspector is not None and page.inspector.isVisible()
+        assert page.inspector.continue_button.isVisible()
         conv = page.run.conv_id
         assert ctx.store.inspect_tokens(conv)
         reply_msg = ctx.store.messages(conv)[-1]
@@ -196,6 +197,7 @@ def test_chat_records_a_conversation_once_asked_and_inspects_its_replies(
         assert tokens.isVisible() and tokens.heat.spans
         tokens.inspect_token(0)
         assert tokens.inspector is not None and tokens.inspector.isVisible()
+        assert not tokens.inspector.continue_button.isVisible()     # chat: no branching here
     finally:
         window.close()
         ctx.store.close()
