@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_parallel import put_section  # noqa: E402
 from perf_report import machine_description  # noqa: E402
 
 from inference.engine.config import ModelConfig  # noqa: E402
@@ -82,6 +81,23 @@ def sampler_ms(model_path: Path, threads: int, top: int, samples: int,
         model.close()
 
 
+def put_section(path: Path, section: str) -> None:
+    """Replace this script's section of `path` (between BEGIN and END), or append it."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    path.write_text(text, encoding="utf-8")
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def _machine() -> str:
     m = machine_description()
     return f"{m['cpu']} ({m['cores']}), {m['ram']}, Python {m['python']}"
@@ -125,7 +141,7 @@ def main() -> int:
     lines = [BEGIN, "## Token inspector (`tests/perf/bench_inspector.py`)", "",
              f"{_machine()}; {args.threads} threads, {args.n_gen} tokens a reply, "
              f"N = {args.top} candidates, {args.rounds} rounds (off/on alternated). Goal: on "
-             f"÷ off ≥ {GOAL} (≤ 3 % of tokens/s).", "",
+             f"÷ off ≥ {GOAL} (≤ 3 % of tokens/s). Load average at the end: {_load()} on 2 cores.", "",
              "| chain | off tok/s | on tok/s | on ÷ off (median) | spread | sampler off / on "
              "(ms a token) | on ÷ off from the sampler's cost |",
              "|---|---|---|---|---|---|---|"]
