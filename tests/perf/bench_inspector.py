@@ -16,6 +16,7 @@ off (≤ 3 %) at N = 20. A last reply of `--memory-tokens` tokens measures what 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -93,8 +94,6 @@ def put_section(path: Path, section: str) -> None:
 
 
 def _load() -> str:
-    import os
-
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
@@ -141,7 +140,8 @@ def main() -> int:
     lines = [BEGIN, "## Token inspector (`tests/perf/bench_inspector.py`)", "",
              f"{_machine()}; {args.threads} threads, {args.n_gen} tokens a reply, "
              f"N = {args.top} candidates, {args.rounds} rounds (off/on alternated). Goal: on "
-             f"÷ off ≥ {GOAL} (≤ 3 % of tokens/s). Load average at the end: {_load()} on 2 cores.", "",
+             f"÷ off ≥ {GOAL} (≤ 3 % of tokens/s). Load average at the end: {_load()} on "
+             f"{os.cpu_count()} logical cores.", "",
              "| chain | off tok/s | on tok/s | on ÷ off (median) | spread | sampler off / on "
              "(ms a token) | on ÷ off from the sampler's cost |",
              "|---|---|---|---|---|---|---|"]
