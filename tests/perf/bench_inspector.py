@@ -158,6 +158,10 @@ def main() -> int:
     lines += ["", "The last column adds the sampler's extra time per token (measured alone, "
               "200 samples on one logits row, best of 3) to the fastest token time of the "
               "off runs: the figure the machine's other load moves least."]
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        lines += ["", "**Measured on a loaded machine** (load average above the number of "
+                  "cores): every figure here is slowed by other work and the ✓ / ✗ marks are "
+                  "not evidence either way; run `make bench` again on a quiet machine."]
     lines += ["", f"Memory: a reply of {n} tokens at N = {args.top} holds {held / 1e6:.2f} MB of "
               f"records ({held / n:.0f} B a token) and stores {stored / 1e6:.2f} MB "
               f"({stored / n:.0f} B a token).", END, ""]
