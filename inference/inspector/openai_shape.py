@@ -4,9 +4,10 @@ one entry per token, `{"token", "logprob", "bytes", "top_logprobs": [...]}`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inference.inspector.choice import Inspection
+if TYPE_CHECKING:                     # no numpy for the server's HTTP front, which shapes too
+    from inference.inspector.choice import Inspection
 
 MAX_TOP_LOGPROBS = 20                 # OpenAI's limit for chat's top_logprobs
 
