@@ -19,11 +19,13 @@ from app.chat.footer import footer_text
 from app.chat.mode_run import ModeRun
 from app.chat.request_builder import RunSettings, text_request
 from app.chat.run_row import run_row
+from app.data.store import StoreError
 from app.inspector import InspectorDialog, TokenHeat
 from app.shell.theme import LIGHT, Palette
 from inference.engine.events import Finished
 from inference.engine.requests import GenerationRequest
 from inference.inspector.choice import DEFAULT_TOP, Inspection
+from inference.inspector.codec import CodecError, decode
 
 TEMPLATE = "none: the text is sent exactly as written"
 
@@ -133,7 +135,29 @@ class TextModePage(QWidget):
 
     def load_conversation(self, conv_id: int, document: str) -> None:
         self.run.conv_id = conv_id
+        self.heat.clear()
         self.editor.setPlainText(document)
+        self.inspection = self._stored_inspection(conv_id, document)
+        if self.inspection is not None:
+            self._start = len(document) - len(
+                b"".join(self.inspection.pieces).decode("utf-8", "replace"))
+            self.colour_tokens.setChecked(True)
+            self.heat.show(self.inspection, self._start)
+
+    def _stored_inspection(self, conv_id: int, document: str) -> Inspection | None:
+        """The recorded tokens of the conversation's last continuation, when it has them and
+        the document still ends with them."""
+        if not conv_id:
+            return None
+        try:
+            replies = [m for m in self.run.store.messages(conv_id) if m.role == "assistant"]
+            data = self.run.store.inspection(replies[-1].id) if replies else None
+            inspection = decode(data) if data is not None else None
+        except (StoreError, CodecError):
+            return None
+        if inspection is None or not document.endswith(replies[-1].content):
+            return None
+        return inspection
 
     def _insert(self, text: str) -> None:
         cursor = QTextCursor(self.editor.document())

@@ -144,6 +144,15 @@ def test_text_mode_records_colours_and_stores_the_tokens(qtbot, qapp,
         assert page.heat.spans[0][0] == len(PROMPT + first + chosen)
         page.colour_tokens.setChecked(False)
         assert page.heat.spans == []
+        # opened again later, the stored record colours the last continuation again
+        last = page.inspection
+        page.load_conversation(0, "")
+        assert page.inspection is None and page.heat.spans == []
+        document = PROMPT + first + chosen + ctx.store.messages(conv)[-1].content
+        page.load_conversation(conv, document)
+        assert page.inspection is not None and page.colour_tokens.isChecked()
+        assert [c.token for c in page.inspection.choices] == [c.token for c in last.choices]
+        assert page.heat.spans and page.heat.spans[-1][1] == len(document)
     finally:
         window.close()
         ctx.store.close()
