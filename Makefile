@@ -52,8 +52,9 @@ clean:
 # search at W = 1, 2, 4, 8 against greedy (tests/perf/bench_beam.py, BENCH_BEAM_ARGS),
 # all-local against two local rpc-servers (tests/perf/bench_rpc.py: the RPC path's cost),
 # `parley generate --remote` against llama-server vs a bare client (tests/perf/bench_remote.py,
-# BENCH_REMOTE_ARGS="--rounds 10 -n 256"), and speculative decoding against llama-server's
-# n-gram modes (tests/perf/bench_speculative.py, BENCH_SPECULATIVE_ARGS="--rounds 3").
+# BENCH_REMOTE_ARGS="--rounds 10 -n 256"), speculative decoding against llama-server's
+# n-gram modes (tests/perf/bench_speculative.py, BENCH_SPECULATIVE_ARGS="--rounds 3"),
+# and the token inspector's cost, off against on (tests/perf/bench_inspector.py).
 bench: $(STAMP)
 	$(PY) tests/perf/run_bench.py $(BENCH_ARGS)
 	$(PY) tests/perf/bench_parallel.py --section docs/PERFORMANCE.md $(BENCH_PARALLEL_ARGS)
@@ -62,6 +63,7 @@ bench: $(STAMP)
 	$(PY) tests/perf/bench_rpc.py --section docs/PERFORMANCE.md $(BENCH_RPC_ARGS)
 	$(PY) tests/perf/bench_remote.py --section docs/PERFORMANCE.md $(BENCH_REMOTE_ARGS)
 	$(PY) tests/perf/bench_speculative.py --section docs/PERFORMANCE.md $(BENCH_SPECULATIVE_ARGS)
+	$(PY) tests/perf/bench_inspector.py --section docs/PERFORMANCE.md $(BENCH_INSPECTOR_ARGS)
 
 # 1,000 short replies through the real EngineHost with cancels, reloads and killed engines;
 # fails on RSS growth >= 5 %, fd growth or a child left. Not part of `make test` (~10 minutes).

@@ -14,7 +14,7 @@ the composer; the busy state always ends with the generation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, Signal
 
@@ -26,6 +26,8 @@ from app.engine.client import EngineClient, GenerationHandlers
 from app.engine.worker import ReasoningPiece
 from inference.engine.events import Finished
 from inference.engine.requests import GenerationRequest, Message
+from inference.inspector.choice import DEFAULT_TOP
+from inference.inspector.codec import encode
 
 
 @dataclass
@@ -237,10 +239,19 @@ class ChatController(QObject):
         record = self.recorder.start(self._conv_id, msg.id, user_msg_id or 0)
         return self._generate(request, _Reply(record, row, restore_text, created=created))
 
+    def _records_tokens(self) -> bool:
+        """Whether this conversation records its replies' tokens (the token inspector)."""
+        try:
+            return bool(self._conv_id) and self.store.inspect_tokens(self._conv_id)
+        except StoreError:
+            return False
+
     def _generate(self, request: GenerationRequest, reply: _Reply) -> bool:
         """Start generating `reply` (stored, on screen); True even when the engine refused
         (that is reported as a failure)."""
         record = reply.record
+        if self._records_tokens():
+            request = replace(request, inspect_top=DEFAULT_TOP)
         handlers = GenerationHandlers(
             on_tokens=lambda text: self._on_tokens(reply, text),
             on_reasoning=lambda piece: self._on_reasoning(reply, piece),
@@ -274,7 +285,8 @@ class ChatController(QObject):
     def _show_finished(self, reply: _Reply, fin: Finished) -> None:
         record = reply.record
         streamed, thought = record.text, record.reasoning
-        self.recorder.finish(record, fin.reason.value, fin.stats, fin.text, fin.reasoning)
+        self.recorder.finish(record, fin.reason.value, fin.stats, fin.text, fin.reasoning,
+                             encode(fin.inspection) if fin.inspection is not None else None)
         text = record.text
         stats = fin.stats.to_dict()
         if reply.attached:

@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING, Protocol
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
 
+from app.data.store import StoreError
+from app.inspector import ReplyTokensDialog
+from inference.inspector.codec import CodecError, decode
+
 if TYPE_CHECKING:
     from app.chat.composer import Composer
     from app.chat.controller import ChatController
@@ -28,6 +32,7 @@ class MessageAction(StrEnum):
     PREVIOUS = "previous"          # the reply's previous alternative (◀)
     NEXT = "next"                  # its next alternative (▶)
     STOP = "stop"
+    INSPECT = "inspect"            # a reply's tokens (the token inspector), or start recording
 
 
 class Notices(Protocol):
@@ -45,6 +50,7 @@ class MessageActions(QObject):
         self.controller = controller
         self.composer = composer
         self.notices = notices
+        self.tokens: ReplyTokensDialog | None = None     # the last reply's tokens opened
         view.actionTriggered.connect(self.trigger)
         view.codeCopied.connect(lambda text: self.copy(text, "Code copied"))
         view.linkRefused.connect(self.link_refused)
@@ -72,6 +78,27 @@ class MessageActions(QObject):
             self.controller.switch_alternative(row, -1 if action is MessageAction.PREVIOUS else 1)
         elif action is MessageAction.STOP:
             self.controller.stop()
+        elif action is MessageAction.INSPECT and message.role == "assistant":
+            self.inspect(message.message_id)
+
+    def inspect(self, msg_id: int) -> None:
+        """Open the reply's recorded tokens; with no record, record this conversation's next
+        replies (the token inspector is off until asked for)."""
+        store, conv = self.controller.store, self.controller.conversation_id
+        try:
+            data = store.inspection(msg_id)
+            if data is None:
+                store.set_inspect_tokens(conv, True)
+                self.notices.show_message("This reply was not recorded. The next replies of "
+                                          "this conversation will be: then Inspect tokens "
+                                          "shows how each token was chosen.", "info",
+                                          timeout_ms=6000)
+                return
+            self.tokens = ReplyTokensDialog(decode(data), parent=self.view)
+        except (StoreError, CodecError) as err:
+            self.notices.show_message(str(err))
+            return
+        self.tokens.show()
 
     def link_refused(self, _href: str) -> None:
         self.notices.show_message("That link was not opened: Parley opens only http and "

@@ -19,6 +19,7 @@ from app.engine.worker import ReasoningPiece
 from inference.engine.events import Finished
 from inference.engine.metrics import GenerationStats
 from inference.engine.requests import GenerationRequest
+from inference.inspector.codec import encode
 
 
 class ModeRun(QObject):
@@ -123,7 +124,9 @@ class ModeRun(QObject):
             return
         reply = self._reply
         try:
-            self.recorder.finish(reply, fin.reason.value, fin.stats, fin.text, fin.reasoning)
+            record = encode(fin.inspection) if fin.inspection is not None else None
+            self.recorder.finish(reply, fin.reason.value, fin.stats, fin.text, fin.reasoning,
+                                 record)
         finally:
             self._end()
         self.finished.emit(fin)

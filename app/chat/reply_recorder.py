@@ -34,6 +34,7 @@ class Ending:
     reason: str = ""
     stats: dict | None = None
     discard: bool = False          # failed empty: delete it (and its prompt)
+    inspection: bytes | None = None   # the token inspector's record (inference.inspector.codec)
 
 
 @dataclass
@@ -125,7 +126,7 @@ class ReplyRecorder(QObject):
             self._saved()
 
     def finish(self, reply: RecordedReply, reason: str, stats: GenerationStats | None = None,
-               text: str = "", reasoning: str = "") -> None:
+               text: str = "", reasoning: str = "", inspection: bytes | None = None) -> None:
         """The reply ended (`reason`): save it whole, with `stats` (else the last live ones)
         and, when it thought, how much. `text` and `reasoning`, when given, are the engine's
         final answer and thinking, and replace what streamed."""
@@ -137,7 +138,7 @@ class ReplyRecorder(QObject):
         saved = stats.to_dict() if stats else None
         if saved is not None and reply.reasoning:
             saved = reply.thinking.added_to(saved)
-        reply.ending = Ending(reason, saved)
+        reply.ending = Ending(reason, saved, inspection=inspection)
         self._settle(reply)
 
     def fail(self, reply: RecordedReply) -> bool:
@@ -191,6 +192,9 @@ class ReplyRecorder(QObject):
             self.store.update_message(reply.msg_id, reply.text, complete=True,
                                       stats=end.stats, finish_reason=end.reason,
                                       reasoning=reply.reasoning)
+            if end.inspection is not None:
+                self.store.set_inspect_tokens(reply.conv_id, True)
+                self.store.save_inspection(reply.msg_id, end.inspection)
 
     def _failed(self, err: StoreError) -> None:
         if not self._failing:

@@ -88,6 +88,17 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("add_message_engine", """
         ALTER TABLE messages ADD COLUMN engine TEXT NOT NULL DEFAULT '';
     """),
+    # The token inspector (inference/inspector), optional per conversation and off by default:
+    # each reply's record in its own table, so the message rows and their queries stay as
+    # they were; the record is inference.inspector.codec's compact bytes.
+    Migration("add_token_inspections", """
+        ALTER TABLE conversations ADD COLUMN inspect_tokens INTEGER NOT NULL DEFAULT 0
+            CHECK (inspect_tokens IN (0, 1));
+        CREATE TABLE token_inspections (
+            message_id  INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            data        BLOB NOT NULL
+        );
+    """),
 )
 
 

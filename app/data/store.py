@@ -24,6 +24,7 @@ from enum import Enum
 from pathlib import Path
 
 from app.data import alternatives as turns
+from app.data import inspections
 from app.data.alternatives import MSG_COLUMNS as _MSG_COLUMNS
 from app.data.export import conversation_json, conversation_markdown
 from app.data.migrations import migrate, schema_version
@@ -109,6 +110,24 @@ class Store:
         """Copy every row that can be read from the database file `source` (a damaged one)."""
         with store_errors("save to"):
             return copy_readable(source, self._conn)
+
+    @writes
+    def set_inspect_tokens(self, conv_id: int, on: bool) -> None:
+        """Whether the token inspector records this conversation's replies."""
+        self._update_conversation(conv_id, "inspect_tokens", int(on))
+
+    @reads
+    def inspect_tokens(self, conv_id: int) -> bool:
+        return inspections.enabled(self._conn, conv_id)
+
+    @writes
+    def save_inspection(self, msg_id: int, data: bytes) -> None:
+        inspections.save(self._conn, msg_id, data)
+
+    @reads
+    def inspection(self, msg_id: int) -> bytes | None:
+        """A reply's stored inspector record (inference.inspector.codec), None if none."""
+        return inspections.load(self._conn, msg_id)
 
     @writes
     def create_conversation(self, title: str = DEFAULT_TITLE, mode: str = "chat",
@@ -341,7 +360,7 @@ class Store:
         self._last_time = max(time.time(), self._last_time + 1e-6)
         return self._last_time
 
-    def _update_conversation(self, conv_id: int, column: str, value: str) -> None:
+    def _update_conversation(self, conv_id: int, column: str, value: str | int) -> None:
         cur = self._conn.execute(f"UPDATE conversations SET {column} = ? WHERE id = ?",
                                  (value, conv_id))
         if cur.rowcount == 0:

@@ -123,6 +123,19 @@ def _shoot(out: Path) -> int:
     window.text_page.continue_text()
     wait(lambda: not window.text_run.busy)
     shot("text-mode")
+    page = window.text_page                   # the token inspector (README: See how each …)
+    page.colour_tokens.setChecked(True)
+    page.continue_text()
+    wait(lambda: not window.text_run.busy and page.inspection is not None)
+    shot("text-tokens")
+    assert page.inspection is not None
+    page.inspect_token(min(3, len(page.inspection.choices) - 1))
+    assert page.inspector is not None
+    spin(150)
+    page.inspector.grab().save(str(out / "token-inspector.png"))
+    print(out / "token-inspector.png")
+    page.inspector.close()
+    page.colour_tokens.setChecked(False)
     window.set_mode(Mode.INSTRUCT)
     window.instruct_page.system.setPlainText("You are a concise technical writer.")
     window.instruct_page.instruction.setPlainText("Summarise what a hash map is in three "

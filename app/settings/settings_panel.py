@@ -18,11 +18,11 @@ from app.data.prefs import DEFAULT_SYSTEM_PROMPT, PrefsStore
 from app.settings.beam_fields import BeamSearchBox
 from app.settings.slider_field import FieldSpec, SliderField
 from inference.common.errors import InvalidSettingError
-from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
+from inference.engine.sampling import SAMPLING_RANGES, SamplingParams, sampling_help
 
 
 def _help(key: str) -> str:
-    return f"{SAMPLING_RANGES[key].help}\nRange: {SAMPLING_RANGES[key].describe()}."
+    return sampling_help(key)
 
 
 def _field(key: str, label: str, step: float, decimals: int, **kw: float) -> FieldSpec:

@@ -1,11 +1,12 @@
-"""Log-probabilities of a sampled token and its most likely alternatives, from one logits row.
+"""Log-probabilities of a sampled token and its most likely alternatives, from the token
+inspector's record of its step (inference.inspector: the one place they are computed).
 
 They are the log-softmax of the model's raw logits — the distribution before any penalty,
 grammar, top-k/p or temperature — because that is what OpenAI documents ("the log probability
 of this token") and what llama-server reports by default (`post_sampling_probs` off). The
 distribution after the sampler chain would depend on settings that have nothing to do with
 how likely the model found the token, and is −inf for every token a top-k or a grammar cut.
-Computed only for a request that asks (about 2 ms a token over a 262k vocabulary).
+Computed only for a request that asks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from inference.inspector.choice import TokenChoice
+from inference.inspector.recorder import ChoiceRecorder
 
 MAX_TOP = 20                       # OpenAI's top_logprobs limit
 
@@ -28,17 +32,21 @@ class TokenLogprobs:
     top: tuple[tuple[bytes, float], ...] = ()
 
 
-def token_logprobs(logits: np.ndarray, token: int, n_top: int, token_bytes: bytes,
-                   piece: Callable[[int], bytes]) -> TokenLogprobs:
-    """`token`'s entry from its step's raw `logits` row (float32, one per vocabulary entry),
-    with the `n_top` (0…MAX_TOP) most likely tokens, their bytes from `piece`."""
+def logprobs_of(choice: TokenChoice, n_top: int, token_bytes: bytes,
+                piece: Callable[[int], bytes]) -> TokenLogprobs:
+    """The entry of the token `choice` recorded, with its `n_top` (0…MAX_TOP) most likely
+    alternatives, their bytes from `piece`."""
     if not 0 <= n_top <= MAX_TOP:
         raise ValueError(f"n_top must be between 0 and {MAX_TOP}, got {n_top}")
-    peak = float(logits.max())            # log Σ exp(l) = peak + log Σ exp(l − peak) ≥ peak
-    log_total = peak + float(np.log(np.exp(logits - peak).sum(dtype=np.float64)))
-    top: tuple[tuple[bytes, float], ...] = ()
-    if n_top:
-        best = np.argpartition(logits, -n_top)[-n_top:]
-        order = sorted(best.tolist(), key=lambda t: (-float(logits[t]), t))
-        top = tuple((piece(t), float(logits[t]) - log_total) for t in order)
-    return TokenLogprobs(token_bytes, float(logits[token]) - log_total, top)
+    top = tuple((piece(t), lp) for t, lp in choice.top_raw(n_top))
+    return TokenLogprobs(token_bytes, choice.logprob, top)
+
+
+def token_logprobs(logits: np.ndarray, token: int, n_top: int, token_bytes: bytes,
+                   piece: Callable[[int], bytes]) -> TokenLogprobs:
+    """`token`'s entry from its step's raw `logits` row (float32, one per vocabulary entry)."""
+    if not 0 <= n_top <= MAX_TOP:
+        raise ValueError(f"n_top must be between 0 and {MAX_TOP}, got {n_top}")
+    recorder = ChoiceRecorder(n_top)
+    recorder.raw(logits)
+    return logprobs_of(recorder.drawn(token, greedy=False), n_top, token_bytes, piece)

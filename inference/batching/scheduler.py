@@ -15,7 +15,7 @@ import threading
 from collections import deque
 
 from inference.batching.jobs import Job, Slot, SlotState, common_prefix
-from inference.batching.logprobs import TokenLogprobs, token_logprobs
+from inference.batching.logprobs import logprobs_of
 from inference.common.cancel import CancelToken
 from inference.common.errors import GenerationError, NoModelLoadedError
 from inference.engine.engine import ReplyRun, Session, decode_failure, reuse_prefix
@@ -137,7 +137,7 @@ class Scheduler:
             reuse = reuse_prefix(s.ctx, s.model.n_swa, slot.kv_tokens, job.built.tokens,
                                  slot.seq_id)
             run = ReplyRun(s, job.request, job.built, job.cancel, started=job.started,
-                           cached=reuse, n_ctx=job.n_ctx)
+                           cached=reuse, n_ctx=job.n_ctx, logprobs_top=job.top_logprobs)
         except Exception as exc:  # e.g. a sampler chain llama.cpp refused
             job.send(exc)
             job.send(None)
@@ -199,9 +199,11 @@ class Scheduler:
         """Sample the slot's next token from batch row `index` and send its events."""
         run, job = slot.run, slot.job
         assert run is not None and job is not None
-        token = run.sampler.sample(self._s.ctx, index)
+        token = run.sample(self._s.ctx, index)
         if job.top_logprobs is not None and not run.model.is_eog(token):
-            job.send(self._logprobs(run, index, token, job.top_logprobs))
+            assert run.recorder is not None and run.recorder.last is not None
+            job.send(logprobs_of(run.recorder.last, job.top_logprobs, run.token_bytes(token),
+                                 lambda t: run.model.piece(t, special=True)))
         events, reason = run.take(token, len(slot.kv_tokens))
         for event in events:
             job.send(event)
@@ -209,16 +211,6 @@ class Scheduler:
             self._finish(slot, reason)
         else:
             slot.state, slot.next_token = SlotState.GENERATING, token
-
-    def _logprobs(self, run: ReplyRun, index: int, token: int, n_top: int) -> TokenLogprobs:
-        """The sampled token's log-probabilities from batch row `index` (read before the next
-        decode overwrites it); its bytes as the reply's text shows them."""
-        rows = self._s.ctx.logits_rows(index, 1)
-        assert rows is not None, "a sampled row always has logits"
-        model = run.model
-        return token_logprobs(rows[0], token, n_top,
-                              model.piece(token, special=token in run.shown),
-                              lambda t: model.piece(t, special=True))
 
     def _finish(self, slot: Slot, reason: FinishReason) -> None:
         run, job = slot.run, slot.job

@@ -27,6 +27,7 @@ from inference.engine.events import Finished, FinishReason, GenerationEvent, Tok
 from inference.engine.reply_text import PlainReply
 from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SAMPLING_RANGES, SamplingParams
+from inference.inspector.openai_shape import MAX_TOP_LOGPROBS, chat_logprobs
 from inference.remote.busy import ServerBusy
 from inference.remote.engine import remote_config
 
@@ -64,11 +65,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_remote_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end "
                         "(the answer as \"text\", the thinking as \"reasoning\")")
+    parser.add_argument("--top-logprobs", type=int, metavar="N", default=None,
+                        help="with --json: add \"logprobs\", one entry per generated token with "
+                        f"its N (0…{MAX_TOP_LOGPROBS}) most likely alternatives, in the shape "
+                        "of OpenAI's chat logprobs")
     parser.add_argument("--hide-reasoning", action="store_true",
                         help="plain text: print the answer only, not the model's thinking")
 
 
 def build_request(args: argparse.Namespace) -> GenerationRequest:
+    top = args.top_logprobs
+    if top is not None and not args.json:
+        raise InvalidSettingError("--top-logprobs needs --json")
+    if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise InvalidSettingError(f"--top-logprobs must be between 0 and {MAX_TOP_LOGPROBS}, "
+                                  f"got {top}")
     prompt = (args.prompt if args.prompt is not None
               else read_text_file(args.prompt_file, max_bytes=PROMPT_FILE_LIMIT))
     sampling = SamplingParams(**{name: getattr(args, name) for name in SAMPLING_RANGES},
@@ -77,9 +88,10 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
     special = args.special_tokens_in_text
     if mode is Mode.CHAT:
         return GenerationRequest(mode, (Message("user", prompt),), system=args.system,
-                                 sampling=sampling, parse_special_in_user_text=special)
+                                 sampling=sampling, parse_special_in_user_text=special,
+                                 inspect_top=top)
     return GenerationRequest(mode, text=prompt, system=args.system, sampling=sampling,
-                             parse_special_in_user_text=special)
+                             parse_special_in_user_text=special, inspect_top=top)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         data["warnings"] = [*loaded.warnings, *finished.warnings]
         if loaded.devices:
             data["devices"] = [asdict(share) for share in loaded.devices]
+        if finished.inspection is not None:
+            data["logprobs"] = chat_logprobs(finished.inspection, args.top_logprobs)
         print_json(data)
     else:
         sys.stdout.write("\n")

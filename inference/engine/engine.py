@@ -40,6 +40,8 @@ from inference.engine.streaming import ReplyStream
 from inference.engine.template_check import template_for
 from inference.engine.template_source import TemplateKind
 from inference.gguf.file import GGUFInfo, read_gguf
+from inference.inspector.choice import Inspection
+from inference.inspector.recorder import ChoiceRecorder
 from inference.llama.chunked_tokenize import tokenize_chunked
 from inference.llama.native import NativeContext, NativeModel, build_info
 from inference.llama.native_log import NATIVE_LOG
@@ -157,7 +159,8 @@ class ReplyRun:
     the text stream (UTF-8, thinking, stop strings), the clock and the reasons to stop."""
 
     def __init__(self, s: Session, request: GenerationRequest, built: BuiltPrompt,
-                 cancel: CancelToken, *, started: float, cached: int, n_ctx: int) -> None:
+                 cancel: CancelToken, *, started: float, cached: int, n_ctx: int,
+                 logprobs_top: int | None = None) -> None:
         self.model = s.model
         self.built = built
         self.cancel = cancel
@@ -169,9 +172,31 @@ class ReplyRun:
         self.shown = marker_tokens(s.model, thinking)
         self.sampler = SamplerChain(s.model, request.sampling, repeat_last_n=REPEAT_LAST_N)
         self.sampler.accept_prompt(built.tokens)
+        # The inspector, and log-probabilities (`logprobs_top`: the server's), record each
+        # token's choice; None costs nothing.
+        wanted = [n for n in (request.inspect_top, logprobs_top) if n is not None]
+        self.recorder = ChoiceRecorder(max(wanted)) if wanted else None
+        self.inspection: Inspection | None = None
+        if request.inspect_top is not None:
+            self.inspection = Inspection(request.inspect_top, request.sampling.to_dict())
         # The last token allowed fills the context when the cap came from n_ctx.
         self.at_cap = FinishReason.CONTEXT_FULL if built.context_capped else FinishReason.LENGTH
         self._next_live = 0.0
+
+    def sample(self, ctx: NativeContext, index: int = -1) -> int:
+        """The next token from batch row `index`, recorded when the inspector is on."""
+        recorder = self.recorder
+        if recorder is None:
+            return self.sampler.sample(ctx, index)
+        token = self.sampler.sample_observed(ctx, recorder, index)
+        if self.inspection is not None and not self.model.is_eog(token):
+            assert recorder.last is not None
+            self.inspection.add(recorder.last, self.token_bytes(token))
+        return token
+
+    def token_bytes(self, token: int) -> bytes:
+        """A reply token's text as the reply shows it."""
+        return self.model.piece(token, special=token in self.shown)
 
     def take(self, token: int, kv_len: int) -> tuple[list[TokenEvent], FinishReason | None]:
         """The events of one sampled token, and the reason to stop after it (None: go on and
@@ -209,9 +234,12 @@ class ReplyRun:
         events: list[GenerationEvent] = [TokenEvent(p.text, last, reasoning=p.reasoning)
                                          for p in tail]
         built, stream = self.built, self.stream
+        if self.inspection is not None:
+            self.inspection.texts = {t: self.model.piece(t, special=True)
+                                     for t in sorted(self.inspection.candidate_ids())}
         events.append(Finished(reason, stream.answer, self.clock.snapshot(kv_len), built.text,
                                built.template, built.dropped_turns, built.warnings,
-                               stream.reasoning))
+                               stream.reasoning, self.inspection))
         return events
 
     def close(self) -> None:
@@ -331,7 +359,7 @@ class Engine:
                 s.ctx, s.kv_tokens, run, self._drafter,
                 lambda code, position: self._decode_failed(s, code, cancel, position)))
         for _ in range(run.built.max_tokens):
-            token = run.sampler.sample(s.ctx)
+            token = run.sample(s.ctx)
             events, reason = run.take(token, len(s.kv_tokens))
             yield from events
             if reason is not None:

@@ -11,6 +11,7 @@ from inference.engine.metrics import GenerationStats
 
 if TYPE_CHECKING:
     from inference.engine.api import RenderedPrompt
+    from inference.inspector.choice import Inspection
 
 
 class FinishReason(str, Enum):
@@ -73,6 +74,7 @@ class Finished:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     reasoning: str = ""            # the model's thinking; `text` is the answer alone
     beams: tuple[BeamChoice, ...] = ()   # a beam search's finished beams, best (`text`) first
+    inspection: Inspection | None = None   # the token inspector's record, when it was asked for
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

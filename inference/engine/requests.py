@@ -44,6 +44,7 @@ class GenerationRequest:
     system: str = ""                     # chat / instruct: the system prompt
     sampling: SamplingParams = field(default_factory=SamplingParams)
     parse_special_in_user_text: bool = False   # True: pasted `<start_of_turn>` is a control token
+    inspect_top: int | None = None       # the token inspector's candidates per token; None: off
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))
@@ -57,6 +58,7 @@ class GenerationRequest:
             "system": self.system,
             "sampling": self.sampling.to_dict(),
             "parse_special_in_user_text": self.parse_special_in_user_text,
+            "inspect_top": self.inspect_top,
         }
 
     @classmethod
@@ -69,4 +71,5 @@ class GenerationRequest:
             system=data.get("system", ""),
             sampling=SamplingParams.from_dict(data.get("sampling", {})),
             parse_special_in_user_text=bool(data.get("parse_special_in_user_text", False)),
+            inspect_top=data.get("inspect_top"),
         )

@@ -56,6 +56,13 @@ SAMPLING_RANGES: dict[str, Range] = {
 REPEAT_LAST_N = 64
 
 
+def sampling_help(name: str) -> str:
+    """What setting `name` does and its range: the sliders' tooltips and the token inspector's
+    definitions both read it, so they say the same."""
+    rng = SAMPLING_RANGES[name]
+    return f"{rng.help}\nRange: {rng.describe()}."
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     temperature: float = 0.8

@@ -66,6 +66,17 @@ def exact_prefilter(params: SamplerSettings, repeat_last_n: int) -> int:
     return k + repeat_last_n if k > 0 else 0
 
 
+class ChainObserver(Protocol):
+    """Watches one sample stage by stage (inference.inspector's ChoiceRecorder): the raw
+    logits row, then the candidates as each stage leaves them (views into llama.cpp's buffer,
+    valid only during the call), then the drawn token."""
+
+    def raw(self, logits: np.ndarray) -> None: ...
+    def restart(self) -> None: ...
+    def stage(self, name: str, ids: np.ndarray, logits: np.ndarray, ordered: bool) -> None: ...
+    def drawn(self, token: int, greedy: bool) -> object: ...
+
+
 class SamplerChain:
     """(top k + n →) penalties → (greedy | top-k → top-p → min-p → temperature → seeded draw),
     and a grammar beside it.
@@ -100,27 +111,33 @@ class SamplerChain:
                         and not penalties_active(params))
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         self.ptr = chain
-        add = llama_cpp.llama_sampler_chain_add
+        self.greedy = params.greedy
+        self.stages: list[str] = []       # each sampler's stage name (inference.inspector)
+
+        def add(name: str, sampler: llama_cpp.llama_sampler_p) -> None:
+            llama_cpp.llama_sampler_chain_add(chain, sampler)
+            self.stages.append(name)
+
         keep = exact_prefilter(params, repeat_last_n) if prefilter else 0
         if keep:
-            add(chain, llama_cpp.llama_sampler_init_top_k(keep))
+            add("prefilter", llama_cpp.llama_sampler_init_top_k(keep))
         self._penalties = None
         if penalties_active(params):
             self._penalties = llama_cpp.llama_sampler_init_penalties(
                 model.n_vocab, repeat_last_n, params.repeat_penalty, params.frequency_penalty,
                 params.presence_penalty)
-            add(chain, self._penalties)
+            add("penalties", self._penalties)
         if params.greedy:
-            add(chain, llama_cpp.llama_sampler_init_greedy())
+            add("greedy", llama_cpp.llama_sampler_init_greedy())
             return
         if params.top_k > 0:
-            add(chain, llama_cpp.llama_sampler_init_top_k(params.top_k))
+            add("top-k", llama_cpp.llama_sampler_init_top_k(params.top_k))
         if params.top_p < 1.0:
-            add(chain, llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
+            add("top-p", llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
         if params.min_p > 0.0:
-            add(chain, llama_cpp.llama_sampler_init_min_p(params.min_p, 1))
-        add(chain, llama_cpp.llama_sampler_init_temp(params.temperature))
-        add(chain, llama_cpp.llama_sampler_init_dist(self.seed))
+            add("min-p", llama_cpp.llama_sampler_init_min_p(params.min_p, 1))
+        add("temperature", llama_cpp.llama_sampler_init_temp(params.temperature))
+        add("dist", llama_cpp.llama_sampler_init_dist(self.seed))
 
     def accept_prompt(self, tokens: Sequence[int]) -> None:
         """Let the penalties see the end of the prompt, as llama.cpp's tools do (only them: the
@@ -155,6 +172,42 @@ class SamplerChain:
         llama_cpp.llama_sampler_accept(self.ptr, token)
         return token
 
+    def sample_observed(self, ctx: NativeContext, observer: ChainObserver,
+                        index: int = -1) -> int:
+        """As `sample`, applying the chain's samplers one by one and showing `observer` the
+        candidates after each (llama_sampler_sample does the same: fill, apply each, take the
+        selected, accept). Only the inspector and log-probabilities take this path."""
+        rows = ctx.logits_rows(index, 1)
+        if rows is None:
+            raise ValueError(f"batch row {index} has no logits to sample from")
+        row = rows[0]
+        if self._candidates is None:
+            self._candidates = _Candidates(len(row))
+        candidates = self._candidates
+        observer.raw(row)
+        token = self._staged(candidates.fill(row), observer)
+        if self._grammar is not None and not self._allowed(token):
+            observer.restart()
+            array = candidates.fill(row)
+            llama_cpp.llama_sampler_apply(self._grammar, array)
+            observer.stage("grammar", *candidates.current())
+            token = self._staged(array, observer)
+        if self._grammar is not None:
+            llama_cpp.llama_sampler_accept(self._grammar, token)
+        llama_cpp.llama_sampler_accept(self.ptr, token)
+        observer.drawn(token, self.greedy)
+        return token
+
+    def _staged(self, array: ctypes._CArgObject, observer: ChainObserver) -> int:
+        candidates = self._candidates
+        assert candidates is not None
+        last = len(self.stages) - 1
+        for i, name in enumerate(self.stages):
+            llama_cpp.llama_sampler_apply(llama_cpp.llama_sampler_chain_get(self.ptr, i), array)
+            if i < last:                   # the last (dist or greedy) only selects
+                observer.stage(name, *candidates.current())
+        return candidates.selected()
+
     def _allowed(self, token: int) -> bool:
         one = llama_cpp.llama_token_data(token, 1.0, 0.0)
         array = llama_cpp.llama_token_data_array(ctypes.pointer(one), 1, -1, False)
@@ -188,9 +241,15 @@ class _Candidates:
         """The array over `logits`, unsorted and nothing selected, for llama_sampler_apply."""
         self._view["id"] = self._ids
         self._view["logit"] = logits
-        self._view["p"] = 0.0
+        # `p` is left as it was: every llama.cpp sampler that reads it (top-p, dist) writes it
+        # first (llama_sampler_softmax_impl), and resetting 262k floats costs ~0.1 ms a token
         self._array.size, self._array.selected, self._array.sorted = len(self._ids), -1, False
         return ctypes.byref(self._array)
+
+    def current(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Views of what the stages left: ids, logits, and whether sorted most likely first."""
+        view = self._view[:self._array.size]
+        return view["id"], view["logit"], bool(self._array.sorted)
 
     def selected(self) -> int:
         index = self._array.selected

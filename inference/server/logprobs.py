@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference.inspector.openai_shape import chat_entry
+
 
 @dataclass(frozen=True)
 class LogprobEntry:
@@ -78,6 +80,4 @@ class ReplyLogprobs:
 
 
 def _chat_token(entry: LogprobEntry) -> dict[str, Any]:
-    return {"token": _text(entry.token), "logprob": entry.logprob, "bytes": list(entry.token),
-            "top_logprobs": [{"token": _text(token), "logprob": logprob, "bytes": list(token)}
-                             for token, logprob in entry.top]}
+    return chat_entry(entry.token, entry.logprob, entry.top)

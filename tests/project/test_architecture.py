@@ -23,13 +23,14 @@ INFERENCE_ROOMS: dict[str, set[str]] = {
     "perplexity": {"common", "llama"},
     "beam": {"common", "llama", "perplexity"},
     "speculative": {"common", "llama"},
+    "inspector": {"common"},
     "engine": {"common", "llama", "gguf", "memory", "library", "perplexity", "beam",
-               "speculative"},
+               "speculative", "inspector"},
     "host": {"common", "llama", "engine"},
     "quantize": {"common", "llama", "gguf", "host"},
-    "batching": {"common", "llama", "engine"},
+    "batching": {"common", "llama", "engine", "inspector"},
     "bench": {"common", "llama", "engine", "host", "batching"},
-    "server": {"common", "gguf", "library", "engine", "host", "batching"},
+    "server": {"common", "gguf", "library", "engine", "host", "batching", "inspector"},
     "hub": {"common", "gguf", "memory", "library"},
     "remote": {"common", "engine"},
     "compare": {"common", "llama", "gguf", "memory", "library", "engine", "host", "perplexity",
@@ -40,7 +41,7 @@ INFERENCE_ROOMS: dict[str, set[str]] = {
 # never a module inside it; `shell` (the window that holds every page) and `dev` use any room.
 APP_SHARED: dict[str, set[str]] = {"data": set(), "engine": {"data"}}
 APP_FEATURES = {"chat", "settings", "library", "hub", "perplexity", "compare", "server",
-                "remote"}
+                "remote", "inspector"}
 SHELL_HELPERS = {"app.shell.theme", "app.shell.widgets", "app.shell.formatting"}
 QT = {"PySide6", "shiboken6", "superqt"}
 NATIVE = {"ctypes", "llama_cpp"}

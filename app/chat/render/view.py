@@ -266,6 +266,9 @@ class ChatView(QListView):
         elif role == "assistant" and row == self.model().rowCount() - 1:
             menu.addAction("Regenerate\tCtrl+R",
                            lambda: self.actionTriggered.emit(MessageAction.REGENERATE, row))
+        if role == "assistant":
+            menu.addAction("Inspect tokens…",
+                           lambda: self.actionTriggered.emit(MessageAction.INSPECT, row))
         alternatives = index.data(Role.AlternativesRole)
         if role == "assistant" and alternatives is not None and alternatives.several:
             for label, keys, action, step in (
