@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 
 from inference.common.cancel import CancelToken
 from inference.common.errors import (
     GenerationError,
-    ModelLoadError,
     NoModelLoadedError,
-    UnsupportedArchitectureError,
 )
 from inference.engine.api import LoadedModel, ProgressCallback, RenderedPrompt
 from inference.engine.beam_reply import generate_beams
@@ -29,87 +26,27 @@ from inference.engine.events import (
     PromptRendered,
     TokenEvent,
 )
-from inference.engine.load_checks import check_devices, check_memory, explain_load_failure
 from inference.engine.metrics import StatsClock
-from inference.engine.prompts import BuiltPrompt, TemplateChoice, build_prompt
+from inference.engine.prompts import BuiltPrompt, build_prompt
 from inference.engine.reasoning import THINK, ReasoningFormat, detect_reasoning
 from inference.engine.requests import GenerationRequest, Mode
 from inference.engine.sampling import REPEAT_LAST_N
+from inference.engine.session import Session, open_session
 from inference.engine.speculation import speculative_decode
 from inference.engine.streaming import ReplyStream
-from inference.engine.template_check import template_for
 from inference.engine.template_source import TemplateKind
-from inference.gguf.file import GGUFInfo, read_gguf
 from inference.inspector.choice import Inspection
 from inference.inspector.recorder import ChoiceRecorder
 from inference.llama.chunked_tokenize import tokenize_chunked
-from inference.llama.native import NativeContext, NativeModel, build_info
+from inference.llama.native import NativeContext, NativeModel
 from inference.llama.native_log import NATIVE_LOG
-from inference.llama.rpc import describe_devices, model_devices
 from inference.llama.sampler import SamplerChain
-from inference.memory.device_split import DeviceShare
 from inference.perplexity.measure import PerplexityResult, compute_perplexity
 from inference.perplexity.measure import ProgressCallback as PerplexityProgress
 from inference.speculative.drafter import Drafter
 from inference.speculative.factory import open_drafter
 
 LIVE_STATS_EVERY_S = 0.2
-
-
-@dataclass
-class Session:
-    """Everything that lives while one model is loaded."""
-
-    config: ModelConfig
-    info: GGUFInfo
-    model: NativeModel
-    ctx: NativeContext
-    template: TemplateChoice
-    loaded: LoadedModel
-    kv_tokens: list[int]            # the tokens whose keys/values are in the cache, in order
-
-    def close(self) -> None:
-        self.ctx.close()
-        self.model.close()
-
-
-def open_session(config: ModelConfig, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None, n_seq_max: int = 1) -> Session:
-    """Load the model and create its context (`n_seq_max` sequences), with specific errors."""
-    started = time.perf_counter()
-    info = read_gguf(config.path)               # specific errors before native code runs
-    warnings = [*config.warnings(), *check_memory(info, config)]
-    devices: tuple[DeviceShare, ...] = ()
-    if config.rpc_servers:                      # probed, then split as llama.cpp will split
-        devices = tuple(check_devices(info, config, describe_devices(
-            model_devices(config.rpc_servers), config.rpc_servers)))
-    mark = NATIVE_LOG.mark()
-    try:
-        model = NativeModel(config.path, n_gpu_layers=config.n_gpu_layers,
-                            use_mmap=config.use_mmap, progress=progress, cancel=cancel,
-                            rpc_servers=config.rpc_servers,
-                            cpu_repack=config.cpu_repack and not config.batch_exact)
-    except UnsupportedArchitectureError:
-        raise
-    except ModelLoadError as exc:
-        raise explain_load_failure(info, exc, NATIVE_LOG.lines(since=mark)) from exc
-    try:
-        ctx = NativeContext(model, n_ctx=config.n_ctx, n_batch=config.n_batch,
-                            n_ubatch=config.n_ubatch, n_threads=config.threads,
-                            flash_attn=config.attention, n_seq_max=n_seq_max,
-                            type_k=config.cache_type_k, type_v=config.cache_type_v)
-    except ModelLoadError:
-        model.close()
-        raise
-    template = template_for(info, model, config.template)
-    if template.warning:
-        warnings.append(template.warning)
-    build = build_info()
-    loaded = LoadedModel(
-        config=config, info=info.to_dict(), n_ctx=ctx.n_ctx, n_ctx_train=model.n_ctx_train,
-        template=template.label, gpu_offload=build.gpu_offload, backend=build.backend,
-        load_seconds=time.perf_counter() - started, warnings=tuple(warnings), devices=devices)
-    return Session(config, info, model, ctx, template, loaded, [])
 
 
 def build_for(s: Session, request: GenerationRequest, n_ctx: int,
