@@ -90,7 +90,7 @@ def generate_beams(s: Session, request: GenerationRequest, built: BuiltPrompt,
         yield TokenEvent(best.text, max(0, outcome.steps - 1), stats)
     yield Finished(_reason(outcome, built), best.text if best else "", stats, built.text,
                    built.template, built.dropped_turns, tuple(warnings),
-                   best.reasoning if best else "", tuple(choices))
+                   best.reasoning if best else "", beams=tuple(choices))
 
 
 def _choice(model: NativeModel, beam: FinishedBeam, stream: ReplyStream,

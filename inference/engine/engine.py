@@ -176,7 +176,7 @@ class ReplyRun:
                                      for t in sorted(self.inspection.candidate_ids())}
         events.append(Finished(reason, stream.answer, self.clock.snapshot(kv_len), built.text,
                                built.template, built.dropped_turns, built.warnings,
-                               stream.reasoning, self.inspection))
+                               stream.reasoning, inspection=self.inspection))
         return events
 
     def close(self) -> None:

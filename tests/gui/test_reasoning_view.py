@@ -142,7 +142,8 @@ def test_the_keyboard_folds_and_unfolds_and_copy_takes_the_answer_alone(
     qtbot.keyClick(view, Qt.Key.Key_End)
     assert view.currentIndex().row() == 1
     labels = [a.text() for a in view.message_menu(1).actions()]
-    assert labels == ["Copy message\tCtrl+C", "Show thinking\tCtrl+T", "Regenerate\tCtrl+R"]
+    assert labels == ["Copy message\tCtrl+C", "Show thinking\tCtrl+T", "Regenerate\tCtrl+R",
+                      "Inspect tokens…"]
     qtbot.keyClick(view, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     assert window.transcript.message_at(1).thinking_open
     assert "Hide thinking\tCtrl+T" in [a.text() for a in view.message_menu(1).actions()]

@@ -116,7 +116,8 @@ def test_copy_code_is_on_the_keyboard(qtbot, make_window: MakeWindow) -> None:
     menu = view.menu
     assert menu is not None and menu.isVisible()
     labels = [a.text() for a in menu.actions()]
-    assert labels == ["Copy message\tCtrl+C", "Copy code\tCtrl+Shift+C", "Regenerate\tCtrl+R"]
+    assert labels == ["Copy message\tCtrl+C", "Copy code\tCtrl+Shift+C", "Regenerate\tCtrl+R",
+                      "Inspect tokens…"]
     clipboard.setText("")
     menu.actions()[1].trigger()
     assert clipboard.text() == CODE

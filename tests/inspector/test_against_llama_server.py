@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -37,25 +34,11 @@ from inference.engine.events import Finished
 from inference.engine.requests import GenerationRequest, Mode
 from inference.engine.sampling import REPEAT_LAST_N, SamplingParams
 from inference.inspector.choice import Inspection
+from tests.support.llama_server import start_llama_server
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = "bash tests/perf/build_llama_tools.sh .venv/bin/python"
 PROMPT = "The history of the city of Rome"
 CHAIN = ["penalties", "top_k", "top_p", "min_p", "temperature"]
-START_S, REQUEST_S = 120, 60
-
-
-def _server_binary() -> Path:
-    found = sorted(ROOT.glob("tests/perf/_build/llama.cpp-*/cmake/bin/llama-server"))
-    if not found:
-        pytest.fail(f"llama-server is not built: run `{BUILD}` from the repository root")
-    return found[-1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+REQUEST_S = 60
 
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -66,36 +49,13 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def server(starter_model_path: Path) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(_server_binary()), "-m", str(starter_model_path), "--host", "127.0.0.1",
-         "--port", str(port), "-c", "1024", "-t", "2", "-np", "1", "--no-webui", "--swa-full"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+def server(starter_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    running = start_llama_server(starter_model_path, log, "--swa-full")
     try:
-        deadline = time.monotonic() + START_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama-server exited {proc.returncode}: "
-                            f"{proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama-server did not answer /health within {START_S} s")
-            time.sleep(0.5)
-        yield url
+        yield running.base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        running.stop()
 
 
 def _inspected(engine: Engine, sampling: SamplingParams) -> Inspection:

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_parallel import put_section  # noqa: E402
 from perf_report import machine_description  # noqa: E402
 
 from inference.engine.config import ModelConfig  # noqa: E402
@@ -80,17 +81,6 @@ def sampler_ms(model_path: Path, threads: int, top: int, samples: int,
     finally:
         ctx.close()
         model.close()
-
-
-def put_section(path: Path, section: str) -> None:
-    """Replace this script's section of `path` (between BEGIN and END), or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    path.write_text(text, encoding="utf-8")
 
 
 def _load() -> str:
@@ -168,7 +158,7 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     if args.section:
-        put_section(args.section, table)
+        put_section(args.section, table, BEGIN, END)
         print(f"updated {args.section}")
     return 0
 

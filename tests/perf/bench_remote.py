@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from inference.library.starter import resolve_model  # noqa: E402
 from tests.perf.bench_parallel import put_section as put_marked  # noqa: E402
-from tests.remote.llama_server import start_llama_server  # noqa: E402
+from tests.support.llama_server import start_llama_server  # noqa: E402
 
 BEGIN, END = "<!-- bench_remote -->", "<!-- /bench_remote -->"
 PROMPT = "Here is a long story about a lighthouse keeper and the ships she saw:"

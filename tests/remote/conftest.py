@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.remote.llama_server import LlamaServer, start_llama_server
 from tests.server.serve_process import Served, start
+from tests.support.llama_server import LlamaServer, start_llama_server
 
 KEY = "remote-test-key"
 

@@ -16,7 +16,7 @@ from inference.engine.requests import GenerationRequest, Message, Mode
 from inference.engine.sampling import SamplingParams
 from inference.remote.endpoint import RemoteEndpoint, ServerKind
 from inference.remote.engine import RemoteEngine
-from tests.remote.llama_server import CTX, LlamaServer
+from tests.support.llama_server import CTX, LlamaServer
 
 # Greedy with no penalty: both sides take the most likely token, whatever their chain's order.
 # Twelve tokens: the tools build is compiled for this CPU (GGML_NATIVE) and the venv's library
