@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+
+from tests.support.processes import stop_process
 
 START_S = 90.0          # model load on a busy 2-core machine
 STOP_S = 15.0
@@ -59,14 +60,7 @@ class Served:
                              f"{self.log()[-3000:]}")
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_S)
-        return self.process.returncode
+        return stop_process(self.process, STOP_S)
 
 
 def serve_command(model: Path, *args: str) -> list[str]:

@@ -5,7 +5,6 @@ waited for until /health says ok, stopped. Every wait is bounded."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx2
 
 from tests.remote.standin import free_port
+from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "tests" / "perf" / "build_llama_tools.sh"
@@ -48,13 +48,7 @@ class LlamaServer:
         return httpx2.get(f"{self.base}/slots", timeout=10).json()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_S)
+        stop_process(self.process, STOP_S)
 
 
 def start_llama_server(model: Path, log_path: Path, *extra: str, threads: int = 2,
