@@ -11,7 +11,8 @@ from inference.engine.sampling import MAX_BEAMS, SAMPLING_RANGES
 
 DEFAULT_WIDTH = 4
 # Sliders that shape sampling and so do nothing to a beam search.
-SAMPLING_ONLY = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed")
+SAMPLING_ONLY = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "presence_penalty",
+                 "frequency_penalty", "seed")
 GREYED_REASON = ("Beam search is on: it keeps the most likely whole continuations, so this "
                  "sampling setting does nothing. Turn beam search off to use it.")
 

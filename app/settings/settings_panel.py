@@ -40,6 +40,8 @@ SAMPLING_FIELDS = (
     _field("top_p", "Top-p", 0.01, 2),
     _field("min_p", "Min-p", 0.01, 2),
     _field("repeat_penalty", "Repeat penalty", 0.01, 2, slider_high=2),
+    _field("presence_penalty", "Presence penalty", 0.05, 2),
+    _field("frequency_penalty", "Frequency penalty", 0.05, 2),
     _field("max_tokens", "Max tokens", 1, 0, slider_high=8192),
     _field("seed", "Seed", 1, 0, slider_high=9999),
 )

@@ -109,7 +109,8 @@ class Front:
         except BaseException:
             call.cancel()
             raise
-        reply = Reply(endpoint, self.model.id, parsed.include_usage, _logprobs(parsed))
+        reply = Reply(endpoint, self.model.id, parsed.include_usage, _logprobs(parsed),
+                      echo=parsed.generation.text if parsed.echo else "")
         if not parsed.stream:
             try:
                 finished = await _finish(reply, first, events)

@@ -21,6 +21,9 @@ from inference.server.config import MAX_STOP
 from inference.server.errors import ApiError, bad_request, not_supported
 
 COMPLETIONS_MAX_TOKENS = 16            # OpenAI's default for /v1/completions
+# The API's repeat penalty when a request names none: off, as OpenAI (which has no such
+# parameter) and llama-server do; the GUI's and the CLI's 1.1 would change replies unasked.
+API_REPEAT_PENALTY = 1.0
 CHAT_TOP_LOGPROBS = 20                 # OpenAI's limits: chat's top_logprobs …
 COMPLETIONS_LOGPROBS = 5               # … and the legacy endpoint's logprobs
 CHAT_MAX_TOKENS = int(SAMPLING_RANGES["max_tokens"].high)   # the engine caps it to the context
@@ -58,6 +61,7 @@ class ParsedRequest:
     include_usage: bool = False
     top_logprobs: int | None = None                 # None: no log-probabilities asked for
     response_format: ResponseFormat | None = None
+    echo: bool = False                              # completions: the prompt opens the text
 
     def options(self) -> dict[str, Any]:
         """What the engine child needs beside the GenerationRequest."""
@@ -81,6 +85,10 @@ def parse(body: Any, endpoint: Endpoint, max_messages: int) -> ParsedRequest:
     sampling = _sampling(body, endpoint)
     top_logprobs = _logprobs(body, endpoint)
     response_format = _response_format(body.get("response_format"))
+    echo = endpoint is Endpoint.COMPLETION and bool(_optional(body, "echo", bool))
+    if echo and top_logprobs is not None:
+        raise not_supported("echo", "echo together with logprobs (the prompt's own "
+                                    "log-probabilities)")
     try:
         if endpoint is Endpoint.CHAT:
             system, messages = _messages(body, max_messages)
@@ -91,7 +99,7 @@ def parse(body: Any, endpoint: Endpoint, max_messages: int) -> ParsedRequest:
         raise bad_request(str(exc), "messages" if endpoint is Endpoint.CHAT else "prompt") \
             from None
     return ParsedRequest(endpoint, generation, model, stream, include_usage and stream,
-                         top_logprobs, response_format)
+                         top_logprobs, response_format, echo)
 
 
 FLOATS = ("temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty",
@@ -99,7 +107,7 @@ FLOATS = ("temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty",
 
 
 def _sampling(body: Mapping[str, Any], endpoint: Endpoint) -> SamplingParams:
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"repeat_penalty": API_REPEAT_PENALTY}
     for name in (*FLOATS, "top_k", "seed"):
         value = _optional(body, name, float if name in FLOATS else int)
         if value is not None:

@@ -38,6 +38,7 @@ class Reply:
     model: str
     include_usage: bool = False
     logprobs: ReplyLogprobs | None = None        # None: the request did not ask for them
+    echo: str = ""                               # completions' echo: the prompt, shown first
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -67,7 +68,7 @@ class Reply:
             choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": logprobs,
                                       "finish_reason": reason}
         else:
-            choice = {"index": 0, "text": finished.text, "logprobs": logprobs,
+            choice = {"index": 0, "text": self.echo + finished.text, "logprobs": logprobs,
                       "finish_reason": reason}
             if finished.reasoning:
                 choice["reasoning_content"] = finished.reasoning
@@ -75,9 +76,13 @@ class Reply:
                 "usage": usage(finished.stats)}
 
     def first_chunk(self) -> bytes | None:
-        """Chat streams open with the assistant's role (completions have no such chunk)."""
+        """Chat streams open with the assistant's role; completions with the echoed prompt,
+        when asked for (else they have no such chunk)."""
         if self.endpoint is not Endpoint.CHAT:
-            return None
+            if not self.echo:
+                return None
+            return self._send({"index": 0, "text": self.echo, "logprobs": None,
+                               "finish_reason": None})
         return self._chunk({"role": "assistant", "content": ""}, None)
 
     def piece(self, text: str, reasoning: bool) -> bytes:

@@ -132,7 +132,8 @@ def test_reset_restores_every_slider(qtbot, make_window: MakeWindow) -> None:
     panel = window.settings_panel
     defaults = SamplingParams()
     changed = {"temperature": 1.5, "top_k": 5, "top_p": 0.5, "min_p": 0.3,
-               "repeat_penalty": 1.7, "max_tokens": 77, "seed": 1234}
+               "repeat_penalty": 1.7, "presence_penalty": 0.5, "frequency_penalty": -0.4,
+               "max_tokens": 77, "seed": 1234}
     assert set(changed) == set(panel.fields)               # every sampling slider
     for key, value in changed.items():
         panel.fields[key].spin.setValue(value)

@@ -9,7 +9,7 @@ import math
 import openai
 import pytest
 
-NO_PENALTY = {"repeat_penalty": 1.0}        # Parley's default repeat penalty is llama.cpp's 1.1
+NO_PENALTY = {"repeat_penalty": 1.0}        # the API's default too, said here for the reader
 REPETITIVE = "the cat and the cat and the cat and the cat and the"
 ANSWER_SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}},
                  "required": ["answer"]}
@@ -37,6 +37,23 @@ def test_penalties_change_greedy_text_reproducibly(client: openai.OpenAI, model_
                        "2, got -3"):
         client.chat.completions.create(model=model_id, messages=QUESTION, max_tokens=1,
                                        frequency_penalty=-3)
+
+
+def test_no_repeat_penalty_unless_asked_and_echo(client: openai.OpenAI, model_id: str) -> None:
+    """A request that names no repeat_penalty gets none (as from OpenAI and llama-server, not
+    the GUI's 1.1); `echo` opens the text with the prompt, whole and streamed."""
+    ask = {"model": model_id, "prompt": REPETITIVE, "max_tokens": 12, "temperature": 0}
+    plain = client.completions.create(**ask).choices[0].text
+    assert plain == client.completions.create(**ask, extra_body=NO_PENALTY).choices[0].text
+    assert plain != client.completions.create(
+        **ask, extra_body={"repeat_penalty": 1.5}).choices[0].text
+    assert client.completions.create(**ask, echo=True).choices[0].text == REPETITIVE + plain
+    chunks = list(client.completions.create(**ask, echo=True, stream=True))
+    assert chunks[0].choices[0].text == REPETITIVE
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == REPETITIVE + plain
+    with pytest.raises(openai.BadRequestError, match="echo together with logprobs") as caught:
+        client.completions.create(**ask, echo=True, logprobs=2)
+    assert caught.value.param == "echo"
 
 
 def test_chat_logprobs_whole_and_streamed(client: openai.OpenAI, model_id: str) -> None:

@@ -89,6 +89,20 @@ def test_not_yet_supported_parameters_are_a_clear_400(body: dict, param: str) ->
     assert error.message.endswith("is not supported yet by Parley's server")
 
 
+def test_the_api_has_no_repeat_penalty_unless_asked() -> None:
+    assert chat().generation.sampling.repeat_penalty == 1.0
+    assert chat(repeat_penalty=1.3).generation.sampling.repeat_penalty == 1.3
+
+
+def test_echo_is_for_completions_and_not_with_logprobs() -> None:
+    assert parse({"prompt": "Hi", "echo": True}, Endpoint.COMPLETION, 8).echo
+    assert not parse({"prompt": "Hi"}, Endpoint.COMPLETION, 8).echo
+    assert not chat(echo=True).echo                      # chat has no echo: ignored
+    error = refused(Endpoint.COMPLETION, prompt="Hi", echo=True, logprobs=1)
+    assert error.code == "not_supported" and error.param == "echo"
+    assert refused(Endpoint.COMPLETION, prompt="Hi", echo="yes").param == "echo"
+
+
 def test_default_values_of_not_yet_parameters_are_accepted() -> None:
     chat(tools=[], n=1)
     assert refused(Endpoint.COMPLETION, prompt=[1, 2]).code == "not_supported"
