@@ -18,6 +18,10 @@ from inference.llama.native import NativeContext, NativeModel
 pytestmark = pytest.mark.model
 
 NUMERIC_NOISE = 1e-6        # summed log-probabilities, a batch of beams vs one at a time
+# The same sums from batches of other rows (36 beams vs the brute force's 6 and 36 others):
+# llama.cpp's CPU kernels round a row by what shares its batch, < 1e-6 apart on an AVX2 CPU
+# (Zen 3) but 0.017 on an AVX-512 one (Zen 4), for a gap of 0.28 between the best two paths.
+BATCH_NOISE = 0.05
 GREEDY = {"temperature": 0.0, "repeat_penalty": 1.0}
 PROMPTS = [
     "The capital of France is", "Once upon a time", "def fibonacci(n):", "The quick brown fox",
@@ -64,7 +68,8 @@ def test_a_width_covering_every_path_finds_the_brute_force_best(engine):
     The tree is evaluated a level per batch (6 rows, then 36), each node in a sequence of its
     own over shared cells: llama.cpp's CPU kernels for a batch of 4 rows or more round a row's
     logits differently from a one-row batch (by up to ~0.3), so a one-token-at-a-time brute
-    force would differ from the search by ~1e-3 for that reason alone."""
+    force would differ from the search by ~1e-3 for that reason alone; and the search's own
+    batches hold other rows than these (see BATCH_NOISE)."""
     model, prompt_text, top, horizon = model_of(engine), "The capital of France is", 6, 3
     prompt = model.tokenize(prompt_text)
     n_nodes = sum(top ** d for d in range(horizon))               # 1 + 6 + 36 sequences
@@ -107,12 +112,13 @@ def test_a_width_covering_every_path_finds_the_brute_force_best(engine):
     best = result.beams[0]
     text = b"".join(model.piece(t) for t in best_path).decode("utf-8", "replace")
     assert (best.text, best.tokens) == (text, horizon)
-    assert best.sum_logprob == pytest.approx(best_score, abs=NUMERIC_NOISE)
+    assert best.sum_logprob == pytest.approx(best_score, abs=BATCH_NOISE)
     assert best.score == best.sum_logprob                     # length penalty 0
     ranked = [b.score for b in result.beams]
     assert ranked == sorted(ranked, reverse=True) and len(ranked) == top ** (horizon - 1)
-    assert ranked[:5] == pytest.approx(sorted(paths.values(), reverse=True)[:5],
-                                       abs=NUMERIC_NOISE)
+    brute = sorted(paths.values(), reverse=True)
+    assert brute[0] - brute[1] > 2 * BATCH_NOISE, "the best two paths too close to tell apart"
+    assert ranked[:5] == pytest.approx(brute[:5], abs=BATCH_NOISE)
 
 
 def test_every_beam_scores_what_the_model_gives_its_tokens_alone(engine):
