@@ -28,7 +28,7 @@ tools: $(STAMP)
 
 test: $(STAMP) tools
 	$(VENV)/bin/ruff check app inference tests
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q --durations=25
 
 test-fast: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not model"
