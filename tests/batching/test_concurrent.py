@@ -153,7 +153,7 @@ def test_eight_at_once_seeded_sampling_get_the_text_each_gets_alone(batch4: Batc
     exact = check_same_as_alone(alone, requests, got, greedy=False)
     # A sampled token flips wherever its draw falls near a boundary the batch's float sums move
     # (at any token, the first included: CI saw one flip at token 0), and which requests share
-    # a step depends on timing;
-    # but a reply with another seed, or another request's seed, matches 10 sampled tokens alone
-    # by chance almost never, so two exact replies show each slot draws with its own seed.
+    # a step depends on timing; but a reply with another seed, or another request's seed,
+    # matches 10 sampled tokens alone by chance almost never, so two exact replies show each
+    # slot draws with its own seed.
     assert exact >= 2, f"only {exact} of {len(PROMPTS)} seeded replies equal their reply alone"

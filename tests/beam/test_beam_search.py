@@ -19,8 +19,9 @@ pytestmark = pytest.mark.model
 
 NUMERIC_NOISE = 1e-6        # summed log-probabilities, a batch of beams vs one at a time
 # The same sums from batches of other rows (36 beams vs the brute force's 6 and 36 others):
-# llama.cpp's CPU kernels round a row by what shares its batch, < 1e-6 apart on an AVX2 CPU
-# (Zen 3) but 0.017 on an AVX-512 one (Zen 4), for a gap of 0.28 between the best two paths.
+# llama.cpp's CPU kernels round a row by what shares its batch: within 1e-6 on the AVX2 machine
+# this test was written on, 0.017 apart on an AVX-512 one (an AMD EPYC), for a gap of 0.28
+# between the best two paths.
 BATCH_NOISE = 0.05
 GREEDY = {"temperature": 0.0, "repeat_penalty": 1.0}
 PROMPTS = [

@@ -20,6 +20,7 @@ import os
 import shutil
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 from inference.gguf.byte_reader import BoundedReader
 from inference.gguf.header import parse_header
@@ -85,6 +86,8 @@ def write_with_metadata(src: Path, dst: Path, key: str, text: str) -> None:
 
 
 def _skip_value(r: BoundedReader) -> None:
+    """Step over one metadata value (Parley's parser reads values, it does not report where each
+    entry's bytes are, which is all this copy needs)."""
     kind = r.u32("a value type")
     if kind == TYPE_ARRAY:
         item, count = r.u32("an array"), r.u64("an array")
@@ -98,7 +101,7 @@ def _skip_value(r: BoundedReader) -> None:
         r.skip(VALUE_TYPES[kind][2], "a value")
 
 
-def _span(f, r: BoundedReader, start: int) -> bytes:
+def _span(f: BinaryIO, r: BoundedReader, start: int) -> bytes:
     """The file's bytes from `start` to the reader's offset (the reader is left where it was)."""
     end = r.offset
     here = f.tell()
