@@ -98,7 +98,8 @@ package: bundle
 package-check: $(BUNDLE_DEPS)
 	bash packaging/package_check.sh
 
-# The main states of the window as PNGs in docs/screenshots/, rendered under Xvfb (xcb platform).
+# The main states of the window as PNGs in docs/screenshots/, rendered under Xvfb (xcb platform),
+# then the bundle's first run (make bundle first; SKIP_BUNDLE=1 reuses dist/Parley).
 XCB_LIBS := xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
             libxcb-keysyms1 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 \
             libxcb-randr0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
@@ -107,3 +108,6 @@ screenshots: $(STAMP)
 	@command -v xvfb-run >/dev/null && dpkg -s libxcb-cursor0 fonts-wqy-microhei >/dev/null 2>&1 || \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XCB_LIBS); }
 	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m app.dev.screenshots docs/screenshots
+	@[ "$${SKIP_BUNDLE:-0}" = 1 ] && [ -x dist/Parley/parley ] || \
+	    $(MAKE) --no-print-directory bundle BUNDLE_DEPS=
+	bash packaging/bundle_first_run.sh docs/screenshots/first-run-bundle.png

@@ -3,9 +3,9 @@
 # environment (no virtualenv, no project on PATH or PYTHONPATH):
 #   1. make bundle                                   -> dist/Parley
 #   2. dist/Parley/parley --self-test MODEL          under env -i
-#      dist/Parley/parley --self-test --first-run    under env -i, a fresh HOME and xvfb-run,
-#      against a stand-in hub (packaging/first_run_hub.py): the welcome view, the recommended
-#      models listed, no pip/make/README wording in the window
+#      packaging/bundle_first_run.sh                 dist/Parley/parley --self-test --first-run
+#      under env -i, a fresh HOME and xvfb-run, against a stand-in hub: the welcome view, the
+#      recommended models listed, no pip/make/README wording in the window
 #   3. packaging/linux/build_deb.sh                  -> dist/*.deb, dist/*.tar.gz
 #   4. dpkg-deb -x the .deb into a temporary root, run <root>/usr/bin/parley --self-test MODEL
 #   5. unpack the .tar.gz, install.sh --destdir into a temporary root, run --version there
@@ -19,8 +19,7 @@ cd "$ROOT"
 MODEL="${MODEL:-$("$PY" -c 'from inference.library.starter import starter_model_path; print(starter_model_path())')}"
 CLEAN_ENV=(env -i "HOME=$HOME" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen)
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/parley-check.XXXXXX")"
-HUB_PID=""
-trap '[ -z "$HUB_PID" ] || kill "$HUB_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'rm -rf "$TMP"' EXIT
 if ! command -v xvfb-run >/dev/null; then
     echo "package-check: xvfb-run is needed for the bundle's first-run check (apt install xvfb)" >&2
     exit 1
@@ -37,24 +36,7 @@ echo "== self-test of dist/Parley (clean environment)"
 (cd "$TMP" && "${CLEAN_ENV[@]}" "$ROOT/dist/Parley/parley" --self-test "$MODEL")
 
 echo "== first run of dist/Parley (env -i, fresh HOME, Xvfb, stand-in hub)"
-mkdir -p "$TMP/home"
-PYTHONPATH="$ROOT" "$PY" packaging/first_run_hub.py --url-file "$TMP/hub-url" &
-HUB_PID=$!
-for _ in $(seq 300); do [ -s "$TMP/hub-url" ] && break; sleep 0.1; done
-test -s "$TMP/hub-url" || { echo "package-check: the stand-in hub did not start" >&2; exit 1; }
-# xvfb-run sets DISPLAY and XAUTHORITY for its command: pass exactly those through env -i
-FIRST_RUN="$(cd "$TMP" && xvfb-run -a -s "-screen 0 1600x1000x24" sh -c \
-    'exec env -i HOME="$1" PATH=/usr/bin:/bin LANG=C.UTF-8 DISPLAY="$DISPLAY" \
-         XAUTHORITY="$XAUTHORITY" HF_ENDPOINT="$2" HF_HUB_DISABLE_IMPLICIT_TOKEN=1 \
-         "$3" --self-test --first-run' \
-    sh "$TMP/home" "$(cat "$TMP/hub-url")" "$ROOT/dist/Parley/parley")" \
-    || { echo "$FIRST_RUN"; echo "package-check: the bundle's first run failed" >&2; exit 1; }
-echo "$FIRST_RUN"
-kill "$HUB_PID" && wait "$HUB_PID" 2>/dev/null || true
-HUB_PID=""
-# every recommended model offered: "N of N recommended models offered"
-echo "$FIRST_RUN" | grep -Eq 'passed: welcome view with ([0-9]+) of \1 recommended models offered' \
-    || { echo "package-check: not every recommended model was offered" >&2; exit 1; }
+bash packaging/bundle_first_run.sh
 
 echo "== Linux installers"
 bash packaging/linux/build_deb.sh

@@ -5,7 +5,8 @@ and checks that the welcome view is shown, that it offers no starter model the i
 not have, that "Show recommended models" lists recommended models from the hub (`make
 package-check` points HF_ENDPOINT at a stand-in hub, packaging/first_run_hub.py), and that no
 text in the window sends anyone to pip, make or the README. One line says how it went; exit
-status 0 when it passed, 1 otherwise (routed here by app/shell/selftest.py).
+status 0 when it passed, 1 otherwise (routed here by app/shell/selftest.py). `--screenshot PNG`
+saves the window as it was checked (`make screenshots` keeps the bundle's in docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction
@@ -49,13 +51,15 @@ def first_run_main(argv: Sequence[str]) -> int:
                                      "Parley meets.")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help="seconds to wait for the recommended list (default: %(default)s)")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="save the window, as it was checked, to this PNG file")
     args = parser.parse_args(list(argv))
     from inference.common.logs import configure_logging
 
     configure_logging(verbose=False)
     started = time.perf_counter()
     try:
-        detail = run_first_run(args.timeout)
+        detail = run_first_run(args.timeout, args.screenshot)
     except FirstRunCheckError as exc:
         print(f"Parley first run: FAILED: {exc}")
         return 1
@@ -66,8 +70,9 @@ def first_run_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def run_first_run(timeout_s: float) -> str:
-    """Open the window in a throw-away profile and check its first run."""
+def run_first_run(timeout_s: float, screenshot: Path | None = None) -> str:
+    """Open the window in a throw-away profile and check its first run (and save it to
+    `screenshot` once checked)."""
     if not os.environ.get("QT_QPA_PLATFORM") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
             or sys.platform in ("win32", "darwin")):
@@ -85,6 +90,8 @@ def run_first_run(timeout_s: float) -> str:
             window.show()
             try:
                 detail = check_first_run(window, timeout_s)
+                if screenshot is not None:
+                    save_window(window, screenshot)
             finally:
                 window.close()
                 app.processEvents()
@@ -126,6 +133,14 @@ def check_first_run(window: MainWindow, timeout_s: float = DEFAULT_TIMEOUT_S,
     total = len(check.offers) + len(check.withdrawn)
     return (f"welcome view with {len(rows)} of {total} recommended models offered, no "
             "pip/make/README wording")
+
+
+def save_window(window: QWidget, path: Path) -> None:
+    """The window as drawn now, as a PNG (FirstRunCheckError when it cannot be written)."""
+    QApplication.processEvents()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path), "PNG"):
+        raise FirstRunCheckError(f"could not save the screenshot to {path}")
 
 
 def developer_texts(root: QWidget) -> list[str]:

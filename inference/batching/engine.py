@@ -6,6 +6,9 @@ FIFO queue for a free slot; the scheduler thread (`scheduler.py`) runs every slo
 context is not unified (llama.cpp's `kv_unified` off, its default for a fixed number of
 sequences): each sequence holds at most n_ctx_seq = n_ctx / N tokens (llama.cpp rounds it up to a
 multiple of 256), and every prompt is fitted into that.
+
+Speculative decoding here is prompt lookup, a drafter for each slot (`--speculative lookup`);
+a draft model drafts for one sequence at a time (the in-process `Engine`), so it is refused.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from inference.engine.prompts import BuiltPrompt
 from inference.engine.requests import GenerationRequest
 from inference.llama.chunked_tokenize import tokenize_chunked
 from inference.llama.grammar import check_grammar
+from inference.speculative.lookup import NgramLookup
+from inference.speculative.settings import SpeculativeMode
 
 POLL_S = 0.5             # a waiting caller looks whether the scheduler still runs this often
 
@@ -64,10 +69,18 @@ class BatchEngine:
             raise InvalidSettingError(
                 f"batch size must be at least the {self._n_slots} parallel slots (every slot "
                 f"puts a token into each step's batch), got {config.n_batch}")
+        if config.speculative is SpeculativeMode.DRAFT:
+            raise InvalidSettingError(
+                "a draft model drafts for one reply at a time: with parallel slots (parley "
+                "serve) speculative decoding is prompt lookup (--speculative lookup)")
+        draft_max = config.draft_max
+        drafter = ((lambda: NgramLookup(draft_max))
+                   if config.speculative is SpeculativeMode.LOOKUP else None)
         with self._load_lock:
             self._unload()
             session = open_session(config, progress, cancel, n_seq_max=self._n_slots)
-            self._session, self._scheduler = session, Scheduler(session, self._n_slots)
+            self._session = session
+            self._scheduler = Scheduler(session, self._n_slots, drafter)
             return session.loaded
 
     def unload(self) -> None:

@@ -14,6 +14,7 @@ from inference.engine.events import Finished, FinishReason, GenerationEvent
 from inference.engine.metrics import StatsClock
 from inference.engine.prompts import BuiltPrompt
 from inference.engine.requests import GenerationRequest
+from inference.speculative.drafter import Drafter
 
 # What the scheduler hands a caller: an event (a token's log-probabilities, when asked for,
 # come just before that token's text), an error to raise there, or None (no more).
@@ -75,6 +76,10 @@ class Slot:
     run: ReplyRun | None = None
     next_token: int = -1           # GENERATING: the sampled token the next step evaluates
     last_used: float = field(default_factory=time.monotonic)
+    drafter: Drafter | None = None  # speculative decoding: this sequence's own (kept between
+    #                                 requests, so a conversation's n-gram cache serves its next)
+    draft: list[int] = field(default_factory=list)   # the tokens drafted after next_token for
+    #                                                  the step being decoded
 
     def assign(self, job: Job, run: ReplyRun) -> None:
         self.job, self.run, self.state = job, run, SlotState.PREFILL
@@ -84,6 +89,7 @@ class Slot:
         if self.run is not None:
             self.run.close()
         self.job, self.run, self.state, self.next_token = None, None, SlotState.IDLE, -1
+        self.draft = []
         self.last_used = time.monotonic()
 
 

@@ -7,12 +7,19 @@ batch first; what is left of n_batch goes to prompt chunks, so a long prompt is 
 steps and never holds back the others' tokens by more than one batch. After the decode each slot
 with an output row samples from that row with its own chain. Only this thread touches the
 context; callers only see their job's queue.
+
+With speculative decoding (prompt lookup; `drafter` makes each slot's own), a generating slot
+puts its token and then a draft of what may follow into the batch, with logits for every row,
+and keeps each drafted token its own sampler draws from the row before it — the rule of the
+single-sequence loop (inference/engine/speculation.py), per slot; the cells of what it did not
+keep are dropped from its sequence.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from inference.batching.jobs import Job, Slot, SlotState, common_prefix
 from inference.batching.logprobs import logprobs_of
@@ -20,6 +27,7 @@ from inference.common.cancel import CancelToken
 from inference.common.errors import GenerationError, NoModelLoadedError
 from inference.engine.engine import ReplyRun, Session, decode_failure, reuse_prefix
 from inference.engine.events import FinishReason
+from inference.speculative.drafter import Drafter
 
 IDLE_WAIT_S = 0.1        # how long an idle scheduler sleeps before looking again
 
@@ -27,9 +35,10 @@ IDLE_WAIT_S = 0.1        # how long an idle scheduler sleeps before looking agai
 class Scheduler:
     """Owns the session's context from a thread of its own and serves `Job`s in its slots."""
 
-    def __init__(self, session: Session, n_slots: int) -> None:
+    def __init__(self, session: Session, n_slots: int,
+                 drafter: Callable[[], Drafter] | None = None) -> None:
         self._s = session
-        self._slots = [Slot(i) for i in range(n_slots)]
+        self._slots = [Slot(i, drafter=drafter() if drafter else None) for i in range(n_slots)]
         self._queue: deque[Job] = deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -89,6 +98,9 @@ class Scheduler:
                     slot.release()
         finally:
             self._s.ctx.set_abort(None)
+            for slot in self._slots:
+                if slot.drafter is not None:
+                    slot.drafter.close()
             with self._cond:
                 self._stopping = True
                 pending, self._queue = list(self._queue), deque()
@@ -144,6 +156,8 @@ class Scheduler:
             slot.release()
             return
         slot.assign(job, run)
+        if slot.drafter is not None:
+            slot.drafter.begin(job.built.tokens)
 
     def _step(self) -> None:
         n = len(self._slots)
@@ -158,14 +172,17 @@ class Scheduler:
         outputs: list[bool] = []
         rows: list[tuple[Slot, int]] = []            # a slot and its output's batch index
         generating = [s for s in order if s.state is SlotState.GENERATING]
+        budget = self._s.ctx.n_batch - len(generating)     # every slot's token comes first
         for slot in generating:
+            slot.draft = self._draft(slot, budget)
+            budget -= len(slot.draft)
             rows.append((slot, len(tokens)))
-            tokens.append(slot.next_token)
-            positions.append(len(slot.kv_tokens))
-            seqs.append(slot.seq_id)
-            outputs.append(True)
+            for i, token in enumerate([slot.next_token, *slot.draft]):
+                tokens.append(token)
+                positions.append(len(slot.kv_tokens) + i)
+                seqs.append(slot.seq_id)
+                outputs.append(True)
         chunks: list[tuple[Slot, list[int]]] = []
-        budget = self._s.ctx.n_batch - len(tokens)
         for slot in (s for s in order if s.state is SlotState.PREFILL):
             if budget <= 0:
                 break
@@ -193,10 +210,53 @@ class Scheduler:
         for slot, chunk in chunks:
             slot.kv_tokens.extend(chunk)
         for slot, index in rows:
-            self._sampled(slot, index)
+            token = self._draw(slot, index)
+            if slot.draft:
+                token = self._verify(slot, index, token)
+            if token is None:
+                continue
+            reason = self._send(slot, token)
+            if reason is not None:
+                self._finish(slot, reason)
+            else:
+                slot.state, slot.next_token = SlotState.GENERATING, token
 
-    def _sampled(self, slot: Slot, index: int) -> None:
-        """Sample the slot's next token from batch row `index` and send its events."""
+    def _draft(self, slot: Slot, budget: int) -> list[int]:
+        """What the slot's drafter guesses follows its next token, within the batch's `budget`,
+        its sequence's cells and the reply's max tokens; [] without a drafter."""
+        run = slot.run
+        if slot.drafter is None or run is None:
+            return []
+        room = min(budget, run.n_ctx - len(slot.kv_tokens) - 1,
+                   run.built.max_tokens - len(run.clock.token_times) - 1)
+        if room <= 0:
+            return []
+        return slot.drafter.draft([*slot.kv_tokens, slot.next_token], room)[:room]
+
+    def _verify(self, slot: Slot, index: int, token: int) -> int | None:
+        """Keep the drafted tokens the slot's sampler draws in turn (`token` came from the row
+        at `index`); the token drawn past them, or None when the reply ended among them."""
+        run, drafter, draft = slot.run, slot.drafter, slot.draft
+        assert run is not None and drafter is not None
+        kept, reason = 0, None
+        while kept < len(draft) and token == draft[kept]:
+            kept += 1
+            reason = self._send(slot, token)
+            if reason is not None:
+                break                          # the stopping token is not kept in the cache
+            slot.kv_tokens.append(token)       # evaluated in this step's batch already
+            token = self._draw(slot, index + kept)
+        run.clock.verified(len(draft), kept)
+        drafter.verified(len(draft), kept)
+        self._s.ctx.keep_prefix(len(slot.kv_tokens), seq_id=slot.seq_id)
+        slot.draft = []
+        if reason is not None:
+            self._finish(slot, reason)
+            return None
+        return token
+
+    def _draw(self, slot: Slot, index: int) -> int:
+        """The slot's next token from batch row `index`, its log-probabilities sent if asked."""
         run, job = slot.run, slot.job
         assert run is not None and job is not None
         token = run.sample(self._s.ctx, index)
@@ -204,13 +264,16 @@ class Scheduler:
             assert run.recorder is not None and run.recorder.last is not None
             job.send(logprobs_of(run.recorder.last, job.top_logprobs, run.token_bytes(token),
                                  lambda t: run.model.piece(t, special=True)))
+        return token
+
+    def _send(self, slot: Slot, token: int) -> FinishReason | None:
+        """Send the events of the slot's sampled `token`; the reason its reply ends, if it does."""
+        run, job = slot.run, slot.job
+        assert run is not None and job is not None
         events, reason = run.take(token, len(slot.kv_tokens))
         for event in events:
             job.send(event)
-        if reason is not None:
-            self._finish(slot, reason)
-        else:
-            slot.state, slot.next_token = SlotState.GENERATING, token
+        return reason
 
     def _finish(self, slot: Slot, reason: FinishReason) -> None:
         run, job = slot.run, slot.job

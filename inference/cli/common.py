@@ -73,17 +73,23 @@ def add_template_argument(parser: argparse.ArgumentParser) -> None:
                         "the model's own; one that fails is an error, never a silent fallback")
 
 
-def add_speculative_arguments(parser: argparse.ArgumentParser) -> None:
+def add_speculative_arguments(parser: argparse.ArgumentParser, *,
+                              draft_model: bool = True) -> None:
     """--speculative lookup|draft, --draft-model FILE, --draft-max K (README § Speculative
-    decoding)."""
-    parser.add_argument("--speculative", default="off", metavar="off|lookup|draft",
-                        choices=[m.value for m in SpeculativeMode],
-                        help="speculative decoding: draft tokens by n-gram lookup in the prompt "
-                        "and reply, or with --draft-model, and verify them in one batch (the "
-                        "text is the same as without)")
-    parser.add_argument("--draft-model", metavar="FILE",
-                        help="the draft model (a smaller GGUF of the same vocabulary) for "
-                        "--speculative draft")
+    decoding); `draft_model=False` (parley serve): lookup only."""
+    modes = [m.value for m in SpeculativeMode
+             if draft_model or m is not SpeculativeMode.DRAFT]
+    help_text = ("speculative decoding: draft tokens by n-gram lookup in the prompt and reply"
+                 + (", or with --draft-model," if draft_model else "")
+                 + " and verify them in one batch (the text is the same as without)")
+    if not draft_model:
+        help_text += "; a draft model drafts for one reply at a time (parley generate)"
+    parser.add_argument("--speculative", default="off", metavar="|".join(modes),
+                        choices=modes, help=help_text)
+    if draft_model:
+        parser.add_argument("--draft-model", metavar="FILE",
+                            help="the draft model (a smaller GGUF of the same vocabulary) for "
+                            "--speculative draft")
     parser.add_argument("--draft-max", type=int, default=DEFAULT_DRAFT_MAX, metavar="K",
                         help=f"the longest draft (1…{DRAFT_MAX_LIMIT}, default "
                         f"{DEFAULT_DRAFT_MAX}); the length adapts below it")

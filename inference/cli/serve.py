@@ -13,6 +13,7 @@ from typing import Any
 from inference.cli.common import (
     add_load_arguments,
     add_model_argument,
+    add_speculative_arguments,
     add_template_argument,
     model_config,
     template_source_from_args,
@@ -53,6 +54,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON line per answered request on stdout (time, "
                         "endpoint, status, tokens, TTFT, tokens/s, how it ended)")
     add_load_arguments(parser)
+    add_speculative_arguments(parser, draft_model=False)
     add_template_argument(parser)
 
 

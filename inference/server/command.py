@@ -31,7 +31,9 @@ def serve_command(model: ModelConfig, server: ServerConfig, *,
                   template_file: Path | None = None,
                   frozen: bool | None = None) -> ServeCommand:
     """`parley serve MODEL …` with the model's load settings and the server's; the request log
-    (one JSON line per answer on stdout) is always on, for the page to read."""
+    (one JSON line per answer on stdout) is always on, for the page to read. Prompt lookup
+    carries over; a draft model does not (it drafts for one reply at a time: the server's
+    slots run without speculation then, README § Speculative decoding)."""
     program, *first = parley_program(frozen)
     args = [*first, "serve", str(model.path),
             "--host", server.host, "--port", str(server.port),
@@ -44,6 +46,8 @@ def serve_command(model: ModelConfig, server: ServerConfig, *,
         args.append("--insist")
     if model.rpc_servers:
         args += ["--rpc", ",".join(model.rpc_servers)]
+    if model.speculative == "lookup":            # SpeculativeMode.LOOKUP (a str enum)
+        args += ["--speculative", "lookup", "--draft-max", str(model.draft_max)]
     if template_file is not None:
         args += ["--chat-template-file", str(template_file)]
     if server.no_auth:

@@ -23,7 +23,7 @@ from PySide6.QtCore import Qt
 from app.engine.build_read import BuildReport, read_build
 from app.settings.gpu_layers import no_offload_note
 from app.shell.first_run_check import other_app_folders
-from app.shell.selftest_first_run import FirstRunCheckError, check_first_run
+from app.shell.selftest_first_run import FirstRunCheckError, check_first_run, save_window
 from app.shell.welcome import OFFLINE_LINE, WelcomePage
 from app.shell.window import MainWindow
 from inference.common.install import developer_wording
@@ -326,3 +326,20 @@ def test_the_self_test_flag_runs_the_first_run_check(shipped_hub: StandInHub, ho
         assert line.startswith("Parley first run: FAILED: the window gives developer "
                                "advice: make rebuild-llama"), line
     assert any(r["path"].startswith("/api/models/") for r in shipped_hub.requests)
+
+
+def test_the_first_run_screenshot_is_the_window_as_checked(qtbot, make_window: MakeWindow,
+                                                          shipped_hub: StandInHub,
+                                                          tmp_path: Path) -> None:
+    """`--self-test --first-run --screenshot` (make screenshots, on the bundle) saves what the
+    check saw: the welcome view with the recommended models listed."""
+    from PySide6.QtGui import QImage
+
+    window = make_window(build=gpu_build())
+    check_first_run(window, 20)
+    shot = tmp_path / "shots" / "first-run.png"
+    save_window(window, shot)
+    image = QImage(str(shot))
+    assert not image.isNull()
+    assert (image.width(), image.height()) == (window.width(), window.height())
+    assert len({image.pixel(x, image.height() // 2) for x in range(0, image.width(), 7)}) > 2

@@ -28,7 +28,7 @@ INFERENCE_ROOMS: dict[str, set[str]] = {
                "speculative", "inspector"},
     "host": {"common", "llama", "engine"},
     "quantize": {"common", "llama", "gguf", "host"},
-    "batching": {"common", "llama", "engine", "inspector"},
+    "batching": {"common", "llama", "engine", "inspector", "speculative"},
     "bench": {"common", "llama", "engine", "host", "batching"},
     "server": {"common", "gguf", "library", "engine", "host", "batching", "inspector"},
     "hub": {"common", "gguf", "memory", "library"},

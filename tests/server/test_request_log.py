@@ -64,3 +64,18 @@ def test_the_command_is_parley_serve_with_the_chat_settings_and_the_key_in_the_e
     frozen = serve_command(model, ServerConfig(), frozen=True)
     assert frozen.arguments[0] == "serve" and "--chat-template-file" not in frozen.arguments
     assert frozen.environment == ()
+
+
+def test_the_command_carries_prompt_lookup_but_not_a_draft_model(tmp_path: Path) -> None:
+    """The chat's prompt lookup serves the server's slots too, and the command parses as parley
+    serve's own; a draft model (one reply at a time) is left to the chat."""
+    from inference.cli import build_parser
+
+    lookup = ModelConfig(tmp_path / "m.gguf", speculative="lookup", draft_max=4)
+    args = serve_command(lookup, ServerConfig(), frozen=True).arguments
+    parsed = build_parser().parse_args(list(args))
+    assert (parsed.speculative, parsed.draft_max) == ("lookup", 4)
+    draft = ModelConfig(tmp_path / "m.gguf", speculative="draft", draft_model=tmp_path / "d.gguf")
+    args = serve_command(draft, ServerConfig(), frozen=True).arguments
+    assert "--speculative" not in args and "d.gguf" not in " ".join(args)
+    assert build_parser().parse_args(list(args)).speculative == "off"
