@@ -40,6 +40,7 @@ class _Reply:
     attached: bool = True
     created: int = 0                      # the conversation its send created (0: none)
     previous: TranscriptMessage | None = None   # regenerated: the reply shown before it
+    prefix: str = ""                      # continued from a token: the text it began with
 
     @property
     def text(self) -> str:
@@ -143,16 +144,18 @@ class ChatController(QObject):
         if self._reply is not None:
             self.client.stop()
 
-    def regenerate(self) -> bool:
+    def regenerate(self, prefix: str = "") -> bool:
         """A new reply to the last prompt, stored as another alternative of the last reply
-        and shown in its place; the earlier ones are kept."""
+        and shown in its place; the earlier ones are kept. With `prefix` (the inspector's
+        "Continue from here") the new reply begins with that text and the model goes on."""
         if not self.can_regenerate() or not self._ready():
             return False
         row = self.transcript.last_row_of_role("assistant")
         shown = self.transcript.message_at(row)
         settings = self._settings()
         try:
-            request = chat_request(self.history(before=shown.message_id), settings)
+            request = replace(chat_request(self.history(before=shown.message_id), settings),
+                              reply_prefix=prefix)
             alt = self.store.add_alternative(shown.message_id, mode="chat",
                                              model=settings.model, engine=settings.engine,
                                              sampling=settings.sampling.to_dict())
@@ -160,9 +163,11 @@ class ChatController(QObject):
             self.errorOccurred.emit(str(err))
             return False
         self.transcript.replace_row(row, TranscriptMessage(
-            "assistant", "", alt.id, streaming=True, alternatives=alt.alternatives))
+            "assistant", prefix, alt.id, streaming=True, alternatives=alt.alternatives))
         record = self.recorder.start(self._conv_id, alt.id, shown_before=shown.message_id)
-        return self._generate(request, _Reply(record, row, previous=shown))
+        if prefix:
+            self.recorder.add(record, prefix)
+        return self._generate(request, _Reply(record, row, previous=shown, prefix=prefix))
 
     def switch_alternative(self, row: int, step: int) -> bool:
         """Show the previous (`step` -1) or next (+1) alternative of reply `row`, and store
@@ -285,7 +290,8 @@ class ChatController(QObject):
     def _show_finished(self, reply: _Reply, fin: Finished) -> None:
         record = reply.record
         streamed, thought = record.text, record.reasoning
-        self.recorder.finish(record, fin.reason.value, fin.stats, fin.text, fin.reasoning,
+        self.recorder.finish(record, fin.reason.value, fin.stats,
+                             reply.prefix + fin.text if fin.text else "", fin.reasoning,
                              encode(fin.inspection) if fin.inspection is not None else None)
         text = record.text
         stats = fin.stats.to_dict()

@@ -79,11 +79,13 @@ class MessageActions(QObject):
         elif action is MessageAction.STOP:
             self.controller.stop()
         elif action is MessageAction.INSPECT and message.role == "assistant":
-            self.inspect(message.message_id)
+            self.inspect(message.message_id, message.content,
+                         last=row == self.transcript.rowCount() - 1)
 
-    def inspect(self, msg_id: int) -> None:
+    def inspect(self, msg_id: int, content: str = "", *, last: bool = False) -> None:
         """Open the reply's recorded tokens; with no record, record this conversation's next
-        replies (the token inspector is off until asked for)."""
+        replies (the token inspector is off until asked for). The `last` reply's inspector can
+        continue it from a token, as another alternative of the reply."""
         store, conv = self.controller.store, self.controller.conversation_id
         try:
             data = store.inspection(msg_id)
@@ -94,11 +96,20 @@ class MessageActions(QObject):
                                           "shows how each token was chosen.", "info",
                                           timeout_ms=6000)
                 return
-            self.tokens = ReplyTokensDialog(decode(data), parent=self.view)
+            inspection = decode(data)
         except (StoreError, CodecError) as err:
             self.notices.show_message(str(err))
             return
+        recorded = b"".join(inspection.pieces).decode("utf-8", errors="replace")
+        self.tokens = ReplyTokensDialog(inspection, parent=self.view,
+                                        head=text_before(content, recorded), branching=last)
+        self.tokens.continueFrom.connect(self._continue_from)
         self.tokens.show()
+
+    def _continue_from(self, prefix: str) -> None:
+        if not self.controller.regenerate(prefix=prefix):
+            self.notices.show_message("The reply cannot be continued now: wait for the reply "
+                                      "being written to end.", "info", timeout_ms=4000)
 
     def link_refused(self, _href: str) -> None:
         self.notices.show_message("That link was not opened: Parley opens only http and "
@@ -107,3 +118,12 @@ class MessageActions(QObject):
     def copy(self, text: str, note: str) -> None:
         QGuiApplication.clipboard().setText(text)
         self.notices.show_message(note, "info", timeout_ms=1500)
+
+
+def text_before(content: str, recorded: str) -> str:
+    """What of `content` comes before the recorded tokens' text (a reply that went on from a
+    prefix records only what it added; a stop string trimmed off the end is not in `content`)."""
+    for k in range(len(content) + 1):
+        if recorded.startswith(content[k:]):
+            return content[:k]
+    return content

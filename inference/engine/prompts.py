@@ -16,7 +16,7 @@ from inference.engine.template_choice import (
     fallback_choice,
     system_note,
 )
-from inference.engine.user_text import PromptTokenizer
+from inference.engine.user_text import PromptTokenizer, added_tokens
 
 __all__ = ["TRIAL_CONVERSATION", "BuiltPrompt", "TemplateChoice", "build_prompt",
            "builtin_label", "choose_template", "fallback_choice", "min_reply_tokens"]
@@ -61,6 +61,9 @@ def build_prompt(request: GenerationRequest, template: TemplateChoice, tokenize:
             fmt, label, warnings = _recovery(template, fmt, messages, exc)
             continue
         text, tokens = tokenizer.tokens(fmt, messages, text)
+        if request.reply_prefix:
+            text, tokens = text + request.reply_prefix, tokens + _literal(
+                tokenize, request.reply_prefix)
         if len(tokens) + reserve <= n_ctx or not _can_drop(messages):
             break
         messages, n = _drop_oldest_turn(messages)
@@ -69,6 +72,13 @@ def build_prompt(request: GenerationRequest, template: TemplateChoice, tokenize:
         warnings = (system_note(fmt),)  # said once: on the message the system prompt joins
     built = _fitted(text, tokens, label, dropped, n_ctx, reserve, request)
     return replace(built, warnings=warnings)
+
+
+def _literal(tokenize: Tokenizer, text: str) -> list[int]:
+    """`text`'s own tokens, special-looking text kept literal (a reply's text, to go on from)."""
+    head, tail = added_tokens(tokenize)
+    raw = tokenize(text, False)
+    return raw[len(head):len(raw) - len(tail)]
 
 
 def _recovery(template: TemplateChoice, failed: ChatFormat, messages: list[Message],

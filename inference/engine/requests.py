@@ -45,6 +45,10 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     parse_special_in_user_text: bool = False   # True: pasted `<start_of_turn>` is a control token
     inspect_top: int | None = None       # the token inspector's candidates per token; None: off
+    reply_prefix: str = ""               # chat / instruct: the reply so far (the inspector's
+    #                                      "Continue from here", an API's final assistant
+    #                                      message); the model goes on from it, and the events
+    #                                      and Finished.text hold only what comes after it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", Mode(self.mode))
@@ -59,6 +63,7 @@ class GenerationRequest:
             "sampling": self.sampling.to_dict(),
             "parse_special_in_user_text": self.parse_special_in_user_text,
             "inspect_top": self.inspect_top,
+            "reply_prefix": self.reply_prefix,
         }
 
     @classmethod
@@ -72,4 +77,5 @@ class GenerationRequest:
             sampling=SamplingParams.from_dict(data.get("sampling", {})),
             parse_special_in_user_text=bool(data.get("parse_special_in_user_text", False)),
             inspect_top=data.get("inspect_top"),
+            reply_prefix=str(data.get("reply_prefix", "")),
         )

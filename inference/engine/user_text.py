@@ -66,7 +66,7 @@ def tokenize_in_pieces(tokenize: Tokenizer, text: str, literal: Sequence[tuple[i
                        ) -> list[int]:
     """BOS, each piece's own tokens (`text` with parse_special, the spans in `literal`, sorted,
     without), then whatever the tokenizer appends at the end (EOS, for some models)."""
-    head, tail = _added_tokens(tokenize)
+    head, tail = added_tokens(tokenize)
     tokens = list(head)
     pos = 0
     for start, end in [*literal, (len(text), len(text))]:
@@ -78,7 +78,7 @@ def tokenize_in_pieces(tokenize: Tokenizer, text: str, literal: Sequence[tuple[i
     return tokens + tail
 
 
-def _added_tokens(tokenize: Tokenizer) -> tuple[list[int], list[int]]:
+def added_tokens(tokenize: Tokenizer) -> tuple[list[int], list[int]]:
     """The tokens the tokenizer puts before and after any text."""
     empty = tokenize("", False)
     one = tokenize("a", False)

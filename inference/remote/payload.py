@@ -27,6 +27,10 @@ def remote_call(request: GenerationRequest, kind: ServerKind, model: str) -> Rem
         return RemoteCall("/completions", body, request.text)
     messages = chat_messages(request)
     body["messages"] = messages
+    if request.reply_prefix:             # the reply goes on from its last message's text
+        messages.append({"role": "assistant", "content": request.reply_prefix})
+        if kind is ServerKind.VLLM:      # llama-server and Ollama continue a final assistant
+            body.update(continue_final_message=True, add_generation_prompt=False)
     preview = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
     return RemoteCall("/chat/completions", body, preview)
 

@@ -92,7 +92,11 @@ def parse(body: Any, endpoint: Endpoint, max_messages: int) -> ParsedRequest:
     try:
         if endpoint is Endpoint.CHAT:
             system, messages = _messages(body, max_messages)
-            generation = GenerationRequest(Mode.CHAT, messages, system=system, sampling=sampling)
+            prefix = ""
+            if messages[-1].role == "assistant":   # a final assistant message is continued
+                prefix, messages = messages[-1].content, messages[:-1]   # (as llama-server)
+            generation = GenerationRequest(Mode.CHAT, messages, system=system, sampling=sampling,
+                                           reply_prefix=prefix)
         else:
             generation = GenerationRequest(Mode.TEXT, text=_prompt(body), sampling=sampling)
     except PromptError as exc:

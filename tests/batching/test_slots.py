@@ -112,3 +112,31 @@ def test_no_model_is_raised_on_first_next() -> None:
     with pytest.raises(NoModelLoadedError):
         next(stream)
     assert engine.queue_length() == 0 and engine.active_slots() == 0
+
+
+def test_every_batch_goes_in_sequence_order(starter_model_path, monkeypatch) -> None:
+    """Three replies at once, the scheduler's round robin turning: each step's batch still
+    lists its sequences in ascending order (out of order, llama.cpp splits the batch into
+    several ubatches, each a whole pass through the model)."""
+    from tests.batching.conftest import load_batch
+
+    engine = load_batch(starter_model_path, 3)
+    try:
+        ctx = engine._require()[0].ctx
+        batches: list[list[int]] = []
+        decode = ctx.decode_mixed
+
+        def recorded(tokens, positions, seqs, outputs):   # type: ignore[no-untyped-def]
+            batches.append(list(seqs))
+            return decode(tokens, positions, seqs, outputs)
+
+        monkeypatch.setattr(ctx, "decode_mixed", recorded)
+        replies = [Streamed(engine, text_request(p, 6)) for p in
+                   ("The first of three", "A second one, a little longer", "Third")]
+        for reply in replies:
+            assert reply.result().stats.output_tokens == 6
+    finally:
+        engine.close()
+    several = [b for b in batches if len(set(b)) > 1]
+    assert len(several) >= 4                       # the three generated side by side
+    assert all(b == sorted(b) for b in batches), [b for b in batches if b != sorted(b)][:3]

@@ -206,7 +206,32 @@ def test_chat_records_a_conversation_once_asked_and_inspects_its_replies(
         assert tokens.isVisible() and tokens.heat.spans
         tokens.inspect_token(0)
         assert tokens.inspector is not None and tokens.inspector.isVisible()
-        assert not tokens.inspector.continue_button.isVisible()     # chat: no branching here
+        assert tokens.inspector.continue_button.isVisible()         # the last reply branches
+        # Continue from here at the second token with another candidate: a new alternative of
+        # the reply that begins with the first token and the candidate; the original is kept
+        original = window.transcript.message_at(last).content
+        inspection = tokens.inspection
+        first = inspection.pieces[0].decode()
+        tokens.inspect_token(1)
+        dialog = tokens.inspector
+        other = next(i for i in range(dialog.candidates.count())
+                     if dialog.candidates.itemData(i) != dialog.choice.token)
+        dialog.candidates.setCurrentIndex(other)
+        chosen = inspection.texts[dialog.candidates.itemData(other)].decode()
+        qtbot.mouseClick(dialog.continue_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: controller.busy, timeout=10_000)
+        qtbot.waitUntil(lambda: not controller.busy, timeout=120_000)
+        branched = window.transcript.message_at(last)
+        assert branched.content.startswith(first + chosen)
+        assert len(branched.content) > len(first + chosen)          # the model went on
+        assert branched.alternatives.label == "2/2"
+        stored = ctx.store.messages(conv)[-1]
+        assert (stored.id, stored.content) == (branched.message_id, branched.content)
+        # its own record holds only what the model added; Inspect tokens maps it back
+        actions.trigger(MessageAction.INSPECT, last)
+        assert actions.tokens.head == first + chosen
+        assert controller.switch_alternative(last, -1)
+        assert window.transcript.message_at(last).content == original
     finally:
         window.close()
         ctx.store.close()
