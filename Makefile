@@ -104,7 +104,7 @@ XCB_LIBS := xvfb xauth libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-im
             libxcb-keysyms1 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 \
             libxcb-randr0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
             fonts-wqy-microhei fonts-noto-color-emoji
-screenshots: $(STAMP)
+screenshots: $(STAMP) tools
 	@command -v xvfb-run >/dev/null && dpkg -s libxcb-cursor0 fonts-wqy-microhei >/dev/null 2>&1 || \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XCB_LIBS); }
 	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m app.dev.screenshots docs/screenshots

@@ -23,6 +23,7 @@ from inference.common.rpc_endpoints import normalize_servers
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
 from inference.engine.template_source import MAX_TEMPLATE_FILE_BYTES, TemplateKind, TemplateSource
+from inference.speculative.settings import DEFAULT_DRAFT_MAX, DRAFT_MAX_LIMIT, SpeculativeMode
 
 THEMES = ("system", "light", "dark")
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -32,6 +33,11 @@ PRESETS_FILE = "presets.json"
 
 def default_model_settings() -> dict[str, int]:
     return {"n_ctx": 4096, "n_gpu_layers": 0, "n_threads": 0}
+
+
+def default_speculative() -> dict[str, Any]:
+    """Model settings → Speculative decoding, as ModelConfig's three fields (off by default)."""
+    return {"mode": "off", "draft_model": "", "draft_max": DEFAULT_DRAFT_MAX}
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Preferences:
     sampling: dict = field(default_factory=lambda: SamplingParams().to_dict())
     model_settings: dict = field(default_factory=default_model_settings)
     rpc_servers: list[str] = field(default_factory=list)   # llama.cpp rpc-servers, host:port
+    speculative: dict = field(default_factory=default_speculative)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     mode: str = "chat"
     mode_chosen: bool = False             # the user picked a mode (else the model's kind may)
@@ -124,6 +131,8 @@ def _valid(name: str, value: Any, default: Any) -> Any:
         return {key: (value[key] if _is_int(value.get(key))      # the engine's own bounds
                       and LIMITS[key].low <= value[key] <= LIMITS[key].high else base)
                 for key, base in default.items()}
+    if name == "speculative":
+        return _speculative(value) if isinstance(value, dict) else default
     if name == "rpc_servers":
         try:
             return list(normalize_servers(value))
@@ -146,6 +155,18 @@ def _valid(name: str, value: Any, default: Any) -> Any:
                 if isinstance(model, str)}
         return {model: pref.to_dict() for model, pref in kept.items() if pref is not None}
     return value if isinstance(value, str) else default
+
+
+def _speculative(value: dict[str, Any]) -> dict[str, Any]:
+    """Each valid field kept, the default for any other (a draft model is a path string)."""
+    clean = default_speculative()
+    if value.get("mode") in {m.value for m in SpeculativeMode}:
+        clean["mode"] = value["mode"]
+    if isinstance(value.get("draft_model"), str):
+        clean["draft_model"] = value["draft_model"]
+    if _is_int(value.get("draft_max")) and 1 <= value["draft_max"] <= DRAFT_MAX_LIMIT:
+        clean["draft_max"] = value["draft_max"]
+    return clean
 
 
 REMOTE_FIELDS = ("name", "base_url", "model")

@@ -2,12 +2,14 @@
 
 Runs the real engine on the starter model in a throw-away profile (PARLEY_HOME in a temporary
 folder) and grabs: welcome, chat mid-stream with live metrics, chat in the dark theme, a
-reasoning reply with its thinking folded and unfolded, text mode, instruct mode, settings, model
-info, the Library, Perplexity (heatmap, light and dark, and past runs) and Compare; then every
+reasoning reply with its thinking folded and unfolded, text mode (its tokens coloured, a token's
+inspector, a beam search's results), instruct mode, settings, model info, the Library,
+Perplexity (heatmap, light and dark, and past runs), Compare and the Server page; then every
 page at a small and a large window size in both themes (`page_sizes`: "chat-900x600-dark.png"
 and so on), the side panels folded into their toggles where the small window has no room. The
 starter model does not think, so the reasoning reply is a stored conversation
-(`seed_reasoning`), shown as any reply of a reasoning model is once it has been saved.
+(`seed_reasoning`), shown as any reply of a reasoning model is once it has been saved. Last,
+the Engines dialog and a chat through a remote engine (app/dev/remote_shots.py).
 `make screenshots` runs it under Xvfb.
 """
 
@@ -136,6 +138,11 @@ def _shoot(out: Path) -> int:
     print(out / "token-inspector.png")
     page.inspector.close()
     page.colour_tokens.setChecked(False)
+    window.settings_panel.beam_search.set_values(4, 1.0)     # beam search: its results
+    page.continue_text()
+    wait(lambda: not window.text_run.busy and page.beams.isVisible())
+    shot("text-beams")
+    window.settings_panel.beam_search.set_values(0, 1.0)
     window.set_mode(Mode.INSTRUCT)
     window.instruct_page.system.setPlainText("You are a concise technical writer.")
     window.instruct_page.instruction.setPlainText("Summarise what a hash map is in three "
@@ -151,6 +158,9 @@ def _shoot(out: Path) -> int:
     window.tabs.setCurrentIndex(1)
     shot("model-info")
     _pages(window, theme, wait, shot)
+    from app.dev.remote_shots import remote_shots
+
+    remote_shots(window, model, out, wait, shot)
     window.close()
     ctx.store.close()
     return 0

@@ -1,7 +1,7 @@
 """A window's preferences: restored when it opens, saved (debounced) as they change and on close.
 
-Sampling, system prompt, theme, model settings and recent models, each model's prompt template
-(shown for the selected model by the wiring), the mode and whether the user chose it, the window
+Sampling, system prompt, theme, model settings (speculative decoding included) and recent
+models, each model's prompt template (shown for the selected model by the wiring), the mode and whether the user chose it, the window
 geometry, the side panels' layout (`panel_layout.PanelLayoutState`: their widths, the settings /
 metrics split and the panels the person closed, kept in `splitter_state`), and the last
 conversation (reopened in its mode).
@@ -10,16 +10,19 @@ conversation (reopened in its mode).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray
 from PySide6.QtWidgets import QWidget
 
 from app.chat.instruct_mode import InstructModePage
+from app.settings.speculative_field import SpeculativeChoice
 from app.shell.context import AppContext
 from app.shell.panel_layout import SidePanelLayout
 from app.shell.wiring import ModeScreens, SidePanels
 from inference.engine.requests import Mode
 from inference.engine.sampling import SamplingParams
+from inference.speculative.settings import SpeculativeMode
 
 
 def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
@@ -35,6 +38,10 @@ def restore_window_prefs(ctx: AppContext, theme_choice: str, panels: SidePanels,
     ms = prefs.model_settings
     panels.model.set_model_settings(ms.get("n_ctx", 4096), ms.get("n_gpu_layers", 0),
                                     ms.get("n_threads", 0), tuple(prefs.rpc_servers))
+    spec = prefs.speculative
+    panels.model.speculative.set_value(SpeculativeChoice(
+        SpeculativeMode(spec["mode"]), Path(spec["draft_model"]) if spec["draft_model"] else None,
+        spec["draft_max"]))
     panels.model.set_models(prefs.recent_models, prefs.last_model,
                             starter=screens.welcome.starter_available)   # not in a bundle
     screens.welcome.set_recent(prefs.recent_models)

@@ -212,6 +212,9 @@ class WindowWiring(QObject):
         prefs.model_settings = {**prefs.model_settings, "n_ctx": spec.n_ctx,
                                 "n_gpu_layers": spec.n_gpu_layers, "n_threads": spec.n_threads}
         prefs.rpc_servers = list(spec.rpc_servers)
+        if spec.remote is None:
+            prefs.speculative = {"mode": spec.speculative, "draft_max": spec.draft_max,
+                                 "draft_model": str(spec.draft_model or "")}
         self.banner.hide()
 
     def _state_changed(self, state: ClientState) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from app.data.prefs import Preferences
 from app.settings.metrics_panel import FIGURE_DEFINITIONS
 from inference.engine.metrics import GenerationStats
 from inference.speculative.settings import SpeculativeMode
@@ -49,6 +50,28 @@ def test_speculative_decoding_applies_with_a_reload(qtbot, make_window: MakeWind
                     timeout=5000)
     config = engine.configs[-1]
     assert (config.speculative, config.draft_model) == (SpeculativeMode.DRAFT, draft)
+
+
+def test_the_choice_is_remembered_across_a_restart(qtbot, make_window: MakeWindow) -> None:
+    """Applied speculative settings are saved with the model settings and come back in the
+    next window; a bad saved value falls back to off for that field only."""
+    window = make_window(FakeEngine(gpu_offload=True), build=gpu_build())
+    wait_build_known(qtbot, window)
+    load_fake(qtbot, window)
+    panel, field = window.model_panel, window.model_panel.speculative
+    field.mode.setCurrentIndex(field.mode.findText("Prompt lookup"))
+    field.length.setValue(3)
+    qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.ctx.client.state == "idle", timeout=5000)
+    assert window.ctx.prefs.speculative == {"mode": "lookup", "draft_max": 3,
+                                            "draft_model": ""}
+    window.close()
+    again = make_window(FakeEngine(gpu_offload=True), build=gpu_build())
+    choice = again.model_panel.speculative.value()
+    assert (choice.mode, choice.draft_max) == (SpeculativeMode.LOOKUP, 3)
+    assert Preferences.from_dict({"speculative": {"mode": "fast", "draft_max": 2}}
+                                 ).speculative == {"mode": "off", "draft_max": 2,
+                                                   "draft_model": ""}
 
 
 def test_the_metrics_panel_shows_acceptance_only_for_speculative_replies(

@@ -157,3 +157,22 @@ def test_a_bad_response_format_is_a_400(client: openai.OpenAI, model_id: str,
                                        response_format=response_format, stream=True)
     assert refused.value.param.startswith("response_format")
     assert "\n" not in refused.value.body["message"]
+
+
+def test_a_final_assistant_message_is_continued(client: openai.OpenAI, model_id: str) -> None:
+    """As llama-server: messages that end with the assistant's are a reply begun, which the
+    model goes on from; the answer holds only what it added (streamed or not)."""
+    question = [{"role": "user", "content": "Name three rivers of Europe."}]
+    whole = client.chat.completions.create(model=model_id, messages=question, temperature=0,
+                                           max_tokens=12, logprobs=True, top_logprobs=0)
+    tokens = [t.token for t in whole.choices[0].logprobs.content]
+    head = "".join(tokens[:3])
+    begun = [*question, {"role": "assistant", "content": head}]
+    rest = client.chat.completions.create(model=model_id, messages=begun, temperature=0,
+                                          max_tokens=9)
+    assert head + rest.choices[0].message.content == whole.choices[0].message.content
+    assert rest.usage.prompt_tokens == whole.usage.prompt_tokens + 3
+    stream = client.chat.completions.create(model=model_id, messages=begun, temperature=0,
+                                            max_tokens=9, stream=True)
+    streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert streamed == rest.choices[0].message.content
