@@ -1,10 +1,10 @@
 """A window's preferences: restored when it opens, saved (debounced) as they change and on close.
 
 Sampling, system prompt, theme, model settings (speculative decoding included) and recent
-models, each model's prompt template (shown for the selected model by the wiring), the mode and whether the user chose it, the window
-geometry, the side panels' layout (`panel_layout.PanelLayoutState`: their widths, the settings /
-metrics split and the panels the person closed, kept in `splitter_state`), and the last
-conversation (reopened in its mode).
+models, each model's prompt template (shown for the selected model by the wiring), the mode and
+whether the user chose it, the window geometry, the side panels' layout
+(`panel_layout.PanelLayoutState`: their widths, the settings / metrics split and the panels the
+person closed, kept in `splitter_state`), and the last conversation (reopened in its mode).
 """
 
 from __future__ import annotations
