@@ -35,7 +35,7 @@ def start_llama_server(model: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = probe.getsockname()[1]
     process = subprocess.Popen(
         [str(llama_server_binary()), "-m", str(model), "--host", "127.0.0.1", "--port",
-         str(port), "-c", "2048", "-t", "2", "-np", "1"],
+         str(port), "-c", "2048", "-t", "2", "-np", "1", "--alias", model.stem],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_S
@@ -66,19 +66,19 @@ def remote_shots(window: MainWindow, model: Path, out: Path, wait: Callable[...,
         dialog.url.setText(url)
         dialog.test_button.click()
         wait(lambda: dialog.status.text().startswith("Connected"))
-        dialog.grab().save(str(out / "engines.png"))
+        dialog.grab().save(str(out / "engines.png"))       # as Test connection answered
         print(out / "engines.png")
         assert dialog.save_engine()
         dialog.accept()
         panel.engine.select(ENGINE_NAME)
         panel.load_button.click()
-        wait(lambda: window.ctx.client.loaded is not None
-             and ENGINE_NAME in panel.status.text())
+        wait(lambda: window.ctx.client.state == "idle"          # the local model unloaded,
+             and f"remote: {ENGINE_NAME}" in panel.status.text())  # the remote connected
         window.wiring.new_conversation()
         window.composer.set_text("In two sentences: why run a model on another machine?")
         window.composer.submit()
-        wait(lambda: window.controller.busy)
-        wait(lambda: not window.controller.busy)
+        wait(lambda: window.transcript.rowCount() == 2 and not window.controller.busy
+             and bool(window.transcript.message_at(1).content))
         shot("chat-remote")
     finally:
         process.terminate()

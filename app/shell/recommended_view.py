@@ -103,6 +103,8 @@ class RecommendedList(QWidget):
             self._grid.addWidget(details, top + 1, 0)
             self._grid.addWidget(fit, top + 2, 0)
             self._grid.setRowMinimumHeight(top + 3, GAP_PX)     # between two models
+            for label in (name, details, fit):     # a squeezed grid row would cut the
+                label.setMinimumHeight(label.fontMetrics().height() + 2)   # descenders
             self.rows.append(OfferRow(offer, name, details, fit, button))
 
     def clear(self) -> None:
