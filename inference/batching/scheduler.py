@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from inference.batching.jobs import Job, Slot, SlotState, common_prefix
+from inference.batching.jobs import Job, Slot, SlotState, choose_slot
 from inference.batching.logprobs import logprobs_of
 from inference.common.cancel import CancelToken
 from inference.common.errors import GenerationError, NoModelLoadedError
@@ -136,8 +136,7 @@ class Scheduler:
             if not free:
                 break
             job = self._queue.popleft()
-            tokens = job.built.tokens
-            slot = max(free, key=lambda s: (common_prefix(s.kv_tokens, tokens), -s.last_used))
+            slot = choose_slot(free, job.built.tokens)
             slot.job = job                     # counted as active from here on
             taken.append((slot, job))
         return taken

@@ -140,3 +140,22 @@ def test_every_batch_goes_in_sequence_order(starter_model_path, monkeypatch) -> 
     several = [b for b in batches if len(set(b)) > 1]
     assert len(several) >= 4                       # the three generated side by side
     assert all(b == sorted(b) for b in batches), [b for b in batches if b != sorted(b)][:3]
+
+
+def test_a_fresh_prompt_takes_the_lowest_free_slot_and_a_cached_one_its_own() -> None:
+    """Slot choice keeps the busy sequences together (llama.cpp computes only consecutive
+    sequence ids in one ubatch): a prompt that shares no worthwhile prefix takes the lowest
+    free slot, even where others cached more of it than the BOS; a long shared prefix, or the
+    whole prompt, takes the slot that has it."""
+    from inference.batching.jobs import REUSE_MIN_TOKENS, Slot, choose_slot
+
+    slots = [Slot(i) for i in range(6)]
+    slots[3].kv_tokens = [1, 5, 6]                       # a BOS and two tokens in common
+    slots[4].kv_tokens = [1, *range(100, 100 + REUSE_MIN_TOKENS + 4)]
+    fresh = [1, 5, 6, 7, 8]
+    assert choose_slot([slots[2], slots[3], slots[5]], fresh) is slots[2]
+    assert choose_slot([slots[5], slots[3]], fresh) is slots[3]       # the lowest free one
+    long = [1, *range(100, 100 + REUSE_MIN_TOKENS), 9]
+    assert choose_slot(slots, long) is slots[4]
+    again = [1, 5, 6, 9]                                  # all of it but the last token cached
+    assert choose_slot([slots[0], slots[3]], again) is slots[3]
