@@ -79,8 +79,9 @@ class MessageActions(QObject):
         elif action is MessageAction.STOP:
             self.controller.stop()
         elif action is MessageAction.INSPECT and message.role == "assistant":
+            # a thinking reply's tokens hold its thought too: it is not branched from here
             self.inspect(message.message_id, message.content,
-                         last=row == self.transcript.rowCount() - 1)
+                         last=row == self.transcript.rowCount() - 1 and not message.reasoning)
 
     def inspect(self, msg_id: int, content: str = "", *, last: bool = False) -> None:
         """Open the reply's recorded tokens; with no record, record this conversation's next
