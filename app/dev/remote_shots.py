@@ -52,6 +52,7 @@ def start_llama_server(model: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def remote_shots(window: MainWindow, model: Path, out: Path, wait: Callable[..., None],
                  shot: Callable[[str], None]) -> None:
+    """Save the Engines dialog as Test connection answered, then a chat through the engine."""
     if not llama_server_binary().is_file():
         print("engines.png, chat-remote.png left out: no llama-server "
               "(bash tests/perf/build_llama_tools.sh)")
