@@ -98,7 +98,7 @@ def choose_slot(free: list[Slot], tokens: list[int]) -> Slot:
     it, else the lowest-numbered. llama.cpp's non-unified cache computes only consecutive
     sequence ids in one ubatch, so slots taken out of order (say 0, 1, 5, 7) cost a whole pass
     through the model for each gap at every step (measured: 4 clients over HTTP at 0.76× of
-    llama-server after earlier rounds had scattered them, 1.00× from slots 0–3)."""
+    llama-server after earlier rounds had scattered them, 1.00× on a fresh server)."""
     def key(slot: Slot) -> tuple[int, int]:
         shared = common_prefix(slot.kv_tokens, tokens)
         worth = shared >= min(REUSE_MIN_TOKENS, len(tokens) - 1)

@@ -53,6 +53,7 @@ def build_prompt(request: GenerationRequest, template: TemplateChoice, tokenize:
     messages = _messages_for(request)
     tokenizer = PromptTokenizer(tokenize, bos_text, request.parse_special_in_user_text)
     fmt, label, warnings = template.format, template.label, ()
+    prefix = _literal(tokenize, request.reply_prefix) if request.reply_prefix else []
     dropped = 0
     while True:
         try:
@@ -61,9 +62,7 @@ def build_prompt(request: GenerationRequest, template: TemplateChoice, tokenize:
             fmt, label, warnings = _recovery(template, fmt, messages, exc)
             continue
         text, tokens = tokenizer.tokens(fmt, messages, text)
-        if request.reply_prefix:
-            text, tokens = text + request.reply_prefix, tokens + _literal(
-                tokenize, request.reply_prefix)
+        text, tokens = text + request.reply_prefix, tokens + prefix
         if len(tokens) + reserve <= n_ctx or not _can_drop(messages):
             break
         messages, n = _drop_oldest_turn(messages)

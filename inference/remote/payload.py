@@ -6,9 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from inference.common.errors import InvalidSettingError
 from inference.engine.requests import GenerationRequest, Mode
 from inference.remote.endpoint import ServerKind
 from inference.remote.sampling_map import sampling_fields
+
+# Servers that continue a final assistant message: parley serve by itself, vLLM when asked
+# (continue_final_message). This llama-server build closes the turn after it instead (its
+# prefill did not apply with the starter model's template: tests/remote/test_llama_server.py).
+CONTINUES = (ServerKind.PARLEY, ServerKind.VLLM)
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,12 @@ def remote_call(request: GenerationRequest, kind: ServerKind, model: str) -> Rem
     messages = chat_messages(request)
     body["messages"] = messages
     if request.reply_prefix:             # the reply goes on from its last message's text
+        if kind not in CONTINUES:
+            raise InvalidSettingError(
+                f"{kind.label} does not go on from a reply begun (Continue from here): use "
+                "the local engine, or parley serve on the other machine")
         messages.append({"role": "assistant", "content": request.reply_prefix})
-        if kind is ServerKind.VLLM:      # llama-server and Ollama continue a final assistant
+        if kind is ServerKind.VLLM:
             body.update(continue_final_message=True, add_generation_prompt=False)
     preview = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
     return RemoteCall("/chat/completions", body, preview)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from inference.common.cancel import CancelToken
+from inference.common.errors import InvalidSettingError
 from inference.engine.engine import Engine
 from inference.engine.events import Finished, FinishReason, TokenEvent
 from inference.engine.requests import GenerationRequest, Message, Mode
@@ -60,6 +61,18 @@ def test_greedy_text_equals_the_local_engine(remote: RemoteEngine, engine: Engin
     assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == there.text
     assert there.stats.prompt_tokens == local.stats.prompt_tokens
     assert there.stats.output_tokens == local.stats.output_tokens
+
+
+def test_a_reply_begun_is_refused_with_the_reason(remote: RemoteEngine) -> None:
+    """`reply_prefix` (Continue from here) is not sent to llama-server: this build closes the
+    assistant's turn after a final assistant message instead of going on from it (measured:
+    the reply began a new line "The second colour is…"), so the refusal says what to use."""
+    request = GenerationRequest(Mode.CHAT, (Message("user", "Name three colours."),),
+                                sampling=GREEDY, reply_prefix="The first colour is")
+    with pytest.raises(InvalidSettingError, match="llama.cpp server does not go on from a "
+                       r"reply begun \(Continue from here\): use the local engine, or parley "
+                       "serve on the other machine"):
+        list(remote.generate(request))
 
 
 def test_instruct_streams_with_the_figures(remote: RemoteEngine) -> None:

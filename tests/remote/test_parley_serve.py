@@ -56,6 +56,18 @@ def test_text_mode_greedy_equals_the_local_engine(remote: RemoteEngine, engine: 
     assert there.reason is local.reason
 
 
+def test_a_reply_begun_goes_on_as_the_local_engine_goes_on(remote: RemoteEngine,
+                                                           engine: Engine) -> None:
+    """`reply_prefix` (Continue from here) reaches parley serve as a final assistant message,
+    which it continues: the same continuation and prompt size as the local engine's."""
+    request = GenerationRequest(Mode.CHAT, (Message("user", "Name three colours."),),
+                                sampling=GREEDY, reply_prefix="The first colour is")
+    local = finished_of(list(engine.generate(request)))
+    there = finished_of(list(remote.generate(request)))
+    assert there.text == local.text and there.text.strip()
+    assert there.stats.prompt_tokens == local.stats.prompt_tokens
+
+
 @pytest.mark.parametrize("mode", [Mode.CHAT, Mode.INSTRUCT])
 def test_chat_and_instruct_stream_with_figures(remote: RemoteEngine, mode: Mode) -> None:
     sampling = SamplingParams(temperature=0.0, max_tokens=12)
